@@ -1,0 +1,1 @@
+"""Code every component shares: messages, RPC, configuration, errors and logging."""

@@ -1,0 +1,94 @@
+"""The store seam: what dbmanager needs from a database, and how a backend is chosen.
+
+A backend implements :class:`Store`. Writes arrive as a batch (:meth:`Store.apply`) so that the
+dbmanager can group-commit whatever requests arrived together: the whole batch is one SQLite
+transaction, or one MongoDB ``bulk_write`` (plus the reads its checks need). Each write in a
+batch succeeds or fails on its own; a failed check (unknown user…) fails that write only.
+
+Guarantees every backend keeps (the contract suite in ``tests/store`` checks them):
+
+- ``CreateJob`` inserts only when the user and the function exist, and is idempotent on the
+  job id and on ``(user, idempotency_key)``: a repeat returns the stored job, ``existing=True``.
+- ``StartJob``, ``RequeueJob`` and ``FinishJob`` are conditional: a job in a final state never
+  changes again, and ``Changed.applied`` says whether the change happened. ``FinishJob`` adds
+  the job's ``duration_ms`` to its user's ``execution_time_ms`` in the same write, only when
+  applied, so time is never counted twice.
+- ``PutUser`` on an existing user resets it: its functions are dropped, its time kept at zero.
+- ``PutFunction`` assigns ``version`` = previous version + 1 (1 for a new function).
+
+Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
+a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
+that cannot be reached raises :class:`~faas_trio.core.errors.PeerUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, Union
+
+from ..core.errors import FaasError
+from ..core.messages import (
+    Changed,
+    CreateJob,
+    DeleteFunction,
+    DeleteJob,
+    DeleteUser,
+    Done,
+    FinishJob,
+    Function,
+    FunctionReply,
+    JobCreated,
+    JobRecord,
+    JobState,
+    PutFunction,
+    PutUser,
+    RequeueJob,
+    StartJob,
+    User,
+)
+
+__all__ = ["Store", "WriteOp", "WriteResult"]
+
+#: The writes a batch may hold.
+WriteOp = Union[
+    PutUser, DeleteUser, PutFunction, DeleteFunction, CreateJob, StartJob, RequeueJob, FinishJob,
+    DeleteJob,
+]
+#: Per write, its reply or the error it raised (the batch goes on past it).
+WriteResult = Union[Done, FunctionReply, JobCreated, Changed, FaasError]
+
+
+class Store(Protocol):
+    """A database holding users, functions, jobs and job logs."""
+
+    async def apply(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops`` in order as one transaction (or bulk write) and return one result
+        per op. Raises ``PeerUnavailable`` only when the database itself failed, in which case
+        no op of the batch is applied."""
+        ...
+
+    async def get_user(self, name: str) -> User | None: ...
+
+    async def get_function(self, user: str, name: str) -> Function | None: ...
+
+    async def list_functions(self, user: str) -> list[Function]: ...
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def get_logs(self, job_id: str) -> str | None: ...
+
+    async def list_jobs(self, user: str, state: JobState | None, limit: int) -> list[JobRecord]:
+        """The user's jobs, newest first, at most ``limit``."""
+        ...
+
+    async def unfinished_jobs(self) -> tuple[list[JobRecord], list[Function]]:
+        """Queued and running jobs, oldest first, and the functions they call."""
+        ...
+
+    async def sweep(self, finished_before: float) -> int:
+        """Remove final jobs finished before that time; return how many."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads. Idempotent."""
+        ...
