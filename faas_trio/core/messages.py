@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Union
 
 import msgspec
 
@@ -106,7 +105,7 @@ PROTOCOL_VERSION = 1
 _HEADER = struct.Struct("!BQ")
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """Where a job is in its life. Final states never change again."""
 
     #: Persisted and waiting for a worker.
@@ -123,10 +122,12 @@ class JobState(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT, JobState.CANCELLED})
+FINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT, JobState.CANCELLED}
+)
 
 
-class Runtime(str, enum.Enum):
+class Runtime(enum.StrEnum):
     """The language a function is written in."""
 
     #: ``def`` or ``async def``, run by CPython.
@@ -486,49 +487,49 @@ class SetWorkers(msgspec.Struct, frozen=True, tag=True):
     count: int
 
 
-Message = Union[
-    Ping,
-    Pong,
-    Done,
-    ErrorReply,
-    PutUser,
-    DeleteUser,
-    GetUser,
-    UserReply,
-    PutFunction,
-    GetFunction,
-    FunctionReply,
-    ListFunctions,
-    FunctionsReply,
-    DeleteFunction,
-    CreateJob,
-    JobCreated,
-    StartJob,
-    RequeueJob,
-    FinishJob,
-    Changed,
-    DeleteJob,
-    GetJob,
-    JobReply,
-    GetLogs,
-    LogsReply,
-    ListJobs,
-    JobsReply,
-    UnfinishedJobs,
-    UnfinishedReply,
-    Submit,
-    WaitJob,
-    CancelJob,
-    GetStats,
-    Stats,
-    NextJob,
-    Dispatch,
-    NoJob,
-    Heartbeat,
-    Commands,
-    Report,
-    SetWorkers,
-]
+Message = (
+    Ping
+    | Pong
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | GetUser
+    | UserReply
+    | PutFunction
+    | GetFunction
+    | FunctionReply
+    | ListFunctions
+    | FunctionsReply
+    | DeleteFunction
+    | CreateJob
+    | JobCreated
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | Changed
+    | DeleteJob
+    | GetJob
+    | JobReply
+    | GetLogs
+    | LogsReply
+    | ListJobs
+    | JobsReply
+    | UnfinishedJobs
+    | UnfinishedReply
+    | Submit
+    | WaitJob
+    | CancelJob
+    | GetStats
+    | Stats
+    | NextJob
+    | Dispatch
+    | NoJob
+    | Heartbeat
+    | Commands
+    | Report
+    | SetWorkers
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)

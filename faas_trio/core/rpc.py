@@ -3,19 +3,36 @@
 A :class:`Client` is one ZeroMQ DEALER socket connected to one peer; any number of tasks may
 call through it at once, each request tagged with its own id so that replies find their
 caller. :func:`serve_rpc` binds a ROUTER socket and runs a handler task per request, so a
-handler may hold its reply (a long poll) without blocking others.
+handler may hold its reply (a long poll) without blocking the others.
+
+How trio waits on ZeroMQ: a socket's ``zmq.FD`` is edge-triggered — it signals that the
+socket's state *may* have changed, and any send, receive or ``EVENTS`` read can consume that
+signal. So exactly one task (the socket's reader) ever waits on the FD, every operation is
+``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
+``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
 
 Only this module imports :mod:`zmq`.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import trio
+import zmq
 
-from .messages import Message
+from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
+from .messages import (
+    ErrorReply,
+    Message,
+    decode_body,
+    decode_header,
+    encode_body,
+    encode_header,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
 
@@ -24,21 +41,148 @@ DEFAULT_TIMEOUT = 10.0
 
 Handler = Callable[[Message], Awaitable[Message]]
 
+log = logging.getLogger("faas.rpc")
+
+# Messages a socket may queue per peer before sends would block; generous, because the
+# queue limits live in jqmanager, not here.
+_HIGH_WATER_MARK = 100_000
+# Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
+_SEND_BACKOFF_FIRST = 0.002
+_SEND_BACKOFF_MAX = 0.1
+
+
+def _readable(sock: zmq.Socket[bytes]) -> bool:
+    events = sock.getsockopt(zmq.EVENTS)
+    assert isinstance(events, int)
+    return bool(events & zmq.POLLIN)
+
+
+class _SocketIO:
+    """Nonblocking sends and a receive loop for one ZeroMQ socket, on trio."""
+
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self.sock = sock
+        self._fd = int(sock.getsockopt(zmq.FD))
+        self._wait_scope: trio.CancelScope | None = None
+
+    def try_send(self, frames: list[bytes]) -> bool:
+        """Send at once if the socket can take the message; False if it cannot."""
+        try:
+            self.sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        finally:
+            self._wake_reader_if_readable()
+        return True
+
+    async def send(self, frames: list[bytes]) -> None:
+        """Send, retrying with backoff while the socket cannot take the message.
+
+        Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
+        """
+        backoff = _SEND_BACKOFF_FIRST
+        while not self.try_send(frames):
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, _SEND_BACKOFF_MAX)
+
+    def _wake_reader_if_readable(self) -> None:
+        # The send may have consumed the FD's edge while input was arriving.
+        if self._wait_scope is not None and _readable(self.sock):
+            self._wait_scope.cancel()
+
+    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
+        """Call ``on_frames`` for every message received, in order, forever.
+
+        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
+        """
+        sock = self.sock
+        while True:
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                on_frames(frames)
+            if _readable(sock):
+                continue
+            with trio.CancelScope() as scope:
+                self._wait_scope = scope
+                try:
+                    await trio.lowlevel.wait_readable(self._fd)
+                finally:
+                    self._wait_scope = None
+
+
+class _PendingCall:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.reply: bytes | None = None
+
 
 class Client:
-    """A connection to one peer. Made by :func:`open_client`."""
+    """A connection to one peer. Made by :func:`open_client`; safe to share between tasks."""
 
-    async def call(self, request: Message, *, timeout: float = DEFAULT_TIMEOUT) -> Message:
+    def __init__(self, sock: zmq.Socket[bytes], endpoint: str, name: str) -> None:
+        self._io = _SocketIO(sock)
+        self._endpoint = endpoint
+        self._name = name
+        self._pending: dict[int, _PendingCall] = {}
+        self._request_ids = itertools.count(1)
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            log.warning("%s: dropped a reply of %d frames", self._name, len(frames))
+            return
+        try:
+            request_id = decode_header(frames[0])
+        except ProtocolError as exc:
+            log.warning("%s: dropped a reply: %s", self._name, exc)
+            return
+        pending = self._pending.pop(request_id, None)
+        if pending is not None:  # else: a reply that came after its caller gave up
+            pending.reply = frames[1]
+            pending.done.set()
+
+    # The ceiling lives here, not only at call sites, so that no request can hang forever.
+    async def call(
+        self, request: Message, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Message:
         """Send ``request`` and return the peer's reply.
 
         Raises:
             PeerUnavailable: no reply within ``timeout`` seconds (peer down or slow).
+            ProtocolError: the reply could not be decoded.
             FaasError: the peer answered an ``ErrorReply``; the subclass matches its code.
 
         Cancellation: blocks until the reply; a cancel forgets the request (a late reply is
         dropped) and leaves the client usable.
         """
-        raise NotImplementedError
+        request_id = next(self._request_ids)
+        pending = _PendingCall()
+        self._pending[request_id] = pending
+        frames = [encode_header(request_id), encode_body(request)]
+        try:
+            with trio.move_on_after(timeout):
+                if not self._io.try_send(frames):
+                    await self._io.send(frames)
+                await pending.done.wait()
+        finally:
+            self._pending.pop(request_id, None)
+        if pending.reply is None:
+            raise PeerUnavailable(
+                f"{self._name}: no answer from {self._endpoint} to "
+                f"{type(request).__name__} within {timeout:g} s"
+            )
+        reply = decode_body(pending.reply)
+        if isinstance(reply, ErrorReply):
+            raise error_from_code(reply.code, reply.message, reply.retry_after)
+        return reply
 
     async def call_retrying(
         self, request: Message, *, deadline: float, attempt_timeout: float = 1.0
@@ -48,19 +192,56 @@ class Client:
 
         Raises:
             PeerUnavailable: no attempt was answered before the deadline.
+
+        Cancellation: as :meth:`call`.
         """
-        raise NotImplementedError
+        backoff = 0.05
+        with trio.move_on_after(deadline):
+            while True:
+                try:
+                    return await self.call(request, timeout=attempt_timeout)
+                except PeerUnavailable:
+                    pass
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+        raise PeerUnavailable(
+            f"{self._name}: {self._endpoint} did not answer {type(request).__name__} "
+            f"within {deadline:g} s"
+        )
+
+
+def _configure(sock: zmq.Socket[bytes]) -> None:
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, _HIGH_WATER_MARK)
+    sock.setsockopt(zmq.RCVHWM, _HIGH_WATER_MARK)
 
 
 @asynccontextmanager
 async def open_client(endpoint: str, *, name: str = "client") -> AsyncIterator[Client]:
     """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``).
 
-    Connecting never fails: ZeroMQ reconnects in the background with backoff, and requests
-    sent while the peer is down wait for it until their timeout. On exit the socket is closed.
+    Connecting never fails: ZeroMQ reconnects in the background with backoff (100 ms growing
+    to 2 s), and a request made while the peer is down waits for it until its timeout. On
+    exit the reader task is cancelled and the socket closed; pending calls fail.
     """
-    raise NotImplementedError
-    yield  # pragma: no cover
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    try:
+        _configure(sock)
+        # Queue nothing for a peer that is not connected: a request sent while it is down
+        # waits in our backoff (bounded by its timeout) instead of arriving stale later.
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        sock.connect(endpoint)
+        client = Client(sock, endpoint, name)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client._io.receive_forever, client._on_frames)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        sock.close(linger=0)
 
 
 async def serve_rpc(
@@ -78,6 +259,46 @@ async def serve_rpc(
     answered as ``internal``; an undecodable request is answered as ``protocol``. Never
     crashes on input.
 
-    Cancellation: runs until cancelled; then cancels in-flight handlers and closes the socket.
+    Cancellation: runs until cancelled; then cancels in-flight handlers (their callers time
+    out) and closes the socket.
     """
-    raise NotImplementedError
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    try:
+        _configure(sock)
+        sock.bind(endpoint)
+        bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        io = _SocketIO(sock)
+
+        async def answer(identity: bytes, header: bytes, request: Message) -> None:
+            try:
+                reply = await handler(request)
+            except FaasError as exc:
+                reply = ErrorReply(code=exc.code, message=exc.message, retry_after=exc.retry_after)
+            except Exception:
+                log.exception("%s: handling %s failed", name, type(request).__name__)
+                reply = ErrorReply(
+                    code="internal", message=f"{name} failed on {type(request).__name__}"
+                )
+            frames = [identity, header, encode_body(reply)]
+            if not io.try_send(frames):
+                await io.send(frames)
+
+        def on_frames(frames: list[bytes]) -> None:
+            if len(frames) != 3:
+                log.warning("%s: dropped a request of %d frames", name, len(frames) - 1)
+                return
+            identity, header, body = frames
+            try:
+                decode_header(header)
+                request = decode_body(body)
+            except ProtocolError as exc:
+                error = ErrorReply(code=exc.code, message=exc.message)
+                io.try_send([identity, header, encode_body(error)])
+                return
+            nursery.start_soon(answer, identity, header, request)
+
+        async with trio.open_nursery() as nursery:
+            task_status.started(bound)
+            await io.receive_forever(on_frames)
+    finally:
+        sock.close(linger=0)
