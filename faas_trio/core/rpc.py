@@ -216,6 +216,27 @@ def _configure(sock: zmq.Socket[bytes]) -> None:
     sock.setsockopt(zmq.RCVHWM, _HIGH_WATER_MARK)
 
 
+async def _bind(sock: zmq.Socket[bytes], endpoint: str, *, patience: float = 5.0) -> None:
+    """Bind, retrying for ``patience`` seconds while the address is in use: ZeroMQ closes a
+    listener in its I/O thread, so a server restarted at once may find its port still taken.
+
+    Raises:
+        OSError: the endpoint cannot be bound (malformed, or still in use after the wait).
+    """
+    backoff = 0.01
+    with trio.move_on_after(patience):
+        while True:
+            try:
+                sock.bind(endpoint)
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno != zmq.EADDRINUSE:
+                    raise OSError(f"cannot bind {endpoint}: {exc}") from exc
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, 0.25)
+    raise OSError(f"cannot bind {endpoint}: address still in use after {patience:g} s")
+
+
 @asynccontextmanager
 async def open_client(endpoint: str, *, name: str = "client") -> AsyncIterator[Client]:
     """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``).
@@ -265,7 +286,7 @@ async def serve_rpc(
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     try:
         _configure(sock)
-        sock.bind(endpoint)
+        await _bind(sock, endpoint)
         bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         io = _SocketIO(sock)
 
