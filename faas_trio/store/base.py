@@ -14,7 +14,10 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   the job's ``duration_ms`` to its user's ``execution_time_ms`` in the same write, only when
   applied, so time is never counted twice.
 - ``PutUser`` on an existing user resets it: its functions are dropped, its time kept at zero.
-- ``PutFunction`` assigns ``version`` = previous version + 1 (1 for a new function).
+- ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
+  a function deleted and registered again never reuses a version (warm processes are keyed
+  by it).
+- ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent.
 
 Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
 a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
@@ -24,7 +27,7 @@ that cannot be reached raises :class:`~faas_trio.core.errors.PeerUnavailable`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, Union
+from typing import Protocol
 
 from ..core.errors import FaasError
 from ..core.messages import (
@@ -50,12 +53,19 @@ from ..core.messages import (
 __all__ = ["Store", "WriteOp", "WriteResult"]
 
 #: The writes a batch may hold.
-WriteOp = Union[
-    PutUser, DeleteUser, PutFunction, DeleteFunction, CreateJob, StartJob, RequeueJob, FinishJob,
-    DeleteJob,
-]
+WriteOp = (
+    PutUser
+    | DeleteUser
+    | PutFunction
+    | DeleteFunction
+    | CreateJob
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+)
 #: Per write, its reply or the error it raised (the batch goes on past it).
-WriteResult = Union[Done, FunctionReply, JobCreated, Changed, FaasError]
+WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
 
 
 class Store(Protocol):

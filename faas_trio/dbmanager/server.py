@@ -1,0 +1,204 @@
+"""The dbmanager: the store served over RPC, writes group-committed, old jobs swept.
+
+Writes (``PutUser``, ``CreateJob``, ``FinishJob``…) go through one
+:class:`~faas_trio.dbmanager.committer.GroupCommitter`; reads go straight to the store.
+A request the dbmanager does not handle is answered ``BadRequest``; a store failure is
+answered with the store's error (``PeerUnavailable`` when the database cannot be used).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import time
+from collections.abc import Callable
+from functools import partial
+
+import trio
+
+from ..core.errors import BadRequest, FaasError, NotFound
+from ..core.logs import setup_logging
+from ..core.messages import (
+    CreateJob,
+    DeleteFunction,
+    DeleteJob,
+    DeleteUser,
+    FinishJob,
+    FunctionReply,
+    FunctionsReply,
+    GetFunction,
+    GetJob,
+    GetLogs,
+    GetUser,
+    JobReply,
+    JobsReply,
+    ListFunctions,
+    ListJobs,
+    LogsReply,
+    Message,
+    Ping,
+    Pong,
+    PutFunction,
+    PutUser,
+    RequeueJob,
+    StartJob,
+    UnfinishedJobs,
+    UnfinishedReply,
+    UserReply,
+)
+from ..core.rpc import Handler, serve_rpc
+from ..store import Store, open_store
+from .committer import GroupCommitter
+from .config import DbManagerConfig
+
+__all__ = ["MAX_LIST_LIMIT", "main", "make_handler", "serve", "serve_store", "sweep_periodically"]
+
+#: The most jobs one ``ListJobs`` may ask for.
+MAX_LIST_LIMIT = 1000
+
+log = logging.getLogger("faas.dbmanager")
+
+
+def make_handler(store: Store, committer: GroupCommitter) -> Handler:
+    """The RPC handler: each request to its committer write or store read."""
+
+    async def handle(request: Message) -> Message:
+        match request:
+            case Ping():
+                return Pong(component="dbmanager")
+            case (
+                PutUser() | DeleteUser() | PutFunction() | DeleteFunction() | CreateJob()
+                | StartJob() | RequeueJob() | FinishJob() | DeleteJob()
+            ):  # fmt: skip
+                return await committer.write(request)
+            case GetUser(name=name):
+                user = await store.get_user(name)
+                if user is None:
+                    raise NotFound(f"user '{name}' not found")
+                return UserReply(user=user)
+            case GetFunction(user=user_name, name=name):
+                function = await store.get_function(user_name, name)
+                if function is None:
+                    raise NotFound(f"function '{name}' not found for user '{user_name}'")
+                return FunctionReply(function=function)
+            case ListFunctions(user=user_name):
+                functions = await store.list_functions(user_name)
+                if not functions and await store.get_user(user_name) is None:
+                    raise NotFound(f"user '{user_name}' not found")
+                return FunctionsReply(functions=functions)
+            case GetJob(id=job_id):
+                job = await store.get_job(job_id)
+                if job is None:
+                    raise NotFound(f"job '{job_id}' not found")
+                return JobReply(job=job)
+            case GetLogs(id=job_id):
+                logs = await store.get_logs(job_id)
+                if logs is None:
+                    raise NotFound(f"job '{job_id}' not found")
+                return LogsReply(logs=logs)
+            case ListJobs(user=user_name, state=state, limit=limit):
+                if not 1 <= limit <= MAX_LIST_LIMIT:
+                    raise BadRequest(f"limit must be from 1 to {MAX_LIST_LIMIT}, not {limit}")
+                return JobsReply(jobs=await store.list_jobs(user_name, state, limit))
+            case UnfinishedJobs():
+                jobs, functions = await store.unfinished_jobs()
+                return UnfinishedReply(jobs=jobs, functions=functions)
+        raise BadRequest(f"dbmanager does not handle {type(request).__name__}")
+
+    return handle
+
+
+async def sweep_periodically(
+    store: Store, retention: float, interval: float, *, now: Callable[[], float] = time.time
+) -> None:
+    """Every ``interval`` seconds, starting at once, delete the final jobs that finished more
+    than ``retention`` seconds before ``now()``. A failed sweep is logged and tried again at
+    the next interval.
+
+    Cancellation: runs until cancelled; a sweep in progress finishes its transaction first.
+    """
+    while True:
+        try:
+            removed = await store.sweep(now() - retention)
+        except FaasError as exc:
+            log.warning("sweeping finished jobs failed: %s", exc)
+        else:
+            if removed:
+                log.info("swept %d jobs finished over %g s ago", removed, retention)
+        await trio.sleep(interval)
+
+
+async def serve_store(
+    store: Store,
+    config: DbManagerConfig,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``store`` (opened and closed by the caller) on ``config.bind`` until cancelled.
+
+    Calls ``task_status.started(endpoint)`` with the bound ``tcp://host:port`` once ready.
+
+    Cancellation: stops taking requests, cancels those in flight (a write already queued may
+    still commit), and returns once the committer and the sweeper have stopped.
+    """
+    committer = GroupCommitter(store)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(committer.run)
+        nursery.start_soon(sweep_periodically, store, config.retention, config.sweep_interval)
+        handler = make_handler(store, committer)
+        bound: str = await nursery.start(partial(serve_rpc, name="dbmanager"), config.bind, handler)
+        log.info("serving on %s", bound)
+        task_status.started(bound)
+
+
+async def serve(
+    config: DbManagerConfig, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Open the store at ``config.store_url`` and serve it until cancelled.
+
+    Calls ``task_status.started(endpoint)`` with the bound ``tcp://host:port`` once ready.
+
+    Raises:
+        ValueError: ``config.store_url`` names no supported backend.
+        PeerUnavailable: the store cannot be opened.
+
+    Cancellation: as :func:`serve_store`; then the store is closed (shielded, bounded).
+    """
+    async with open_store(config.store_url) as store:
+        log.info("opened the store %s", _without_password(config.store_url))
+        await serve_store(store, config, task_status=task_status)
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+async def _serve_until_signalled(config: DbManagerConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then return (exit code 0).
+
+    Cancellation: the signal cancels :func:`serve`, which closes the store before returning.
+    """
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_signal() -> None:
+                async for signum in signals:
+                    log.info("%s received, stopping", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            await serve(config)
+
+
+def main() -> None:
+    """Run the dbmanager configured from the environment; exit 0 on SIGTERM or SIGINT."""
+    setup_logging("dbmanager")
+    try:
+        config = DbManagerConfig.from_env()
+        trio.run(_serve_until_signalled, config)
+    except* (FaasError, ValueError) as group:
+        for error in group.exceptions:
+            log.error("dbmanager cannot run: %s", error)
+        raise SystemExit(1) from None

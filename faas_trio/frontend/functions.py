@@ -1,0 +1,162 @@
+"""Routes for a user's functions: list, read, register, remove, and run.
+
+Registration takes the raw body as the source. ``?runtime=python|node`` names the language;
+without it the language is told from the source (:mod:`.runtime_detect`). ``?timeout=`` (s)
+and ``?memory_mb=`` set the limits a call runs under.
+
+Running takes the raw body as a JSON array of arguments and answers the job id at once (the
+old behaviour), or with ``?wait=S`` holds up to S seconds: 200 with the job record when the
+job finished, 202 with the record so far when it did not. The run path makes exactly one
+call, ``Submit`` to jqmanager, which checks the user and the function as it persists the job.
+"""
+
+from __future__ import annotations
+
+import time
+
+from quart import request
+from quart_trio import QuartTrio
+from quart_trio.wrappers import TrioResponse
+
+from ..core.errors import BadRequest
+from ..core.ids import new_job_id
+from ..core.messages import (
+    DeleteFunction,
+    Done,
+    Function,
+    FunctionReply,
+    FunctionsReply,
+    GetFunction,
+    JobRecord,
+    JobReply,
+    ListFunctions,
+    PutFunction,
+    Runtime,
+    Submit,
+)
+from . import inputs
+from .config import FrontendConfig
+from .peers import Peers
+from .responses import envelope, job_json
+from .runtime_detect import detect_runtime
+
+__all__ = ["register"]
+
+
+async def _raw_body() -> bytes:
+    """The request body as bytes, whatever its content type (not parsed as a form).
+
+    Raises:
+        RequestEntityTooLarge: the body is over ``MAX_CONTENT_LENGTH`` (answered 413).
+
+    Cancellation: blocks until the body has arrived.
+    """
+    return await request.get_data(cache=False, as_text=False, parse_form_data=False)
+
+
+def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
+    """Add the ``/u/<user>/fn`` routes to ``app``."""
+
+    @app.get("/u/<user>/fn")
+    async def list_functions(user: str) -> TrioResponse:
+        """The user's functions. res: ``{name: source}``; 404 for an unknown user.
+
+        Cancellation: blocks on dbmanager; nothing changes.
+        """
+        reply = await peers.ask_db(ListFunctions(inputs.check_name("user", user)), FunctionsReply)
+        return envelope({f.name: f.source for f in reply.functions})
+
+    @app.get("/u/<user>/fn/<fn>")
+    async def get_function(user: str, fn: str) -> TrioResponse:
+        """One function. res: ``{f_name, src, runtime, timeout, memory_mb, version}``.
+
+        Cancellation: blocks on dbmanager; nothing changes.
+        """
+        request_ = GetFunction(inputs.check_name("user", user), inputs.check_name("function", fn))
+        f = (await peers.ask_db(request_, FunctionReply)).function
+        return envelope(
+            {
+                "f_name": f.name,
+                "src": f.source,
+                "runtime": f.runtime.value,
+                "timeout": f.timeout,
+                "memory_mb": f.memory_mb,
+                "version": f.version,
+            }
+        )
+
+    @app.post("/u/<user>/fn/<fn>")
+    async def put_function(user: str, fn: str) -> TrioResponse:
+        """Register or replace a function; the raw body is its source. res: 1.
+
+        Cancellation: blocks reading the body, then on dbmanager; a cancel may leave the
+        write done or not.
+        """
+        user = inputs.check_name("user", user)
+        fn = inputs.check_name("function", fn)
+        args = request.args
+        runtime = inputs.runtime(args.get("runtime"))
+        timeout = inputs.timeout(args.get("timeout"), config.default_timeout, config.max_timeout)
+        memory_mb = inputs.memory_mb(
+            args.get("memory_mb"), config.default_memory_mb, config.max_memory_mb
+        )
+        source = inputs.body_text(await _raw_body())
+        if not source.strip():
+            raise BadRequest("function source is empty: send it as the request body")
+        if runtime is None:
+            runtime = detect_runtime(source)
+            if runtime is None:
+                raise BadRequest("cannot tell the runtime, pass ?runtime=python|node")
+        function = Function(
+            user=user,
+            name=fn,
+            source=source,
+            runtime=runtime,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            updated_at=time.time(),
+        )
+        await peers.ask_db(PutFunction(function), FunctionReply)
+        return envelope(1)
+
+    @app.delete("/u/<user>/fn/<fn>")
+    async def delete_function(user: str, fn: str) -> TrioResponse:
+        """Remove a function. res: 1; 404 for an unknown user or function.
+
+        Cancellation: blocks on dbmanager; a cancel may leave the write done or not.
+        """
+        request_ = DeleteFunction(
+            inputs.check_name("user", user), inputs.check_name("function", fn)
+        )
+        await peers.ask_db(request_, Done)
+        return envelope(1)
+
+    @app.post("/u/<user>/fn/<fn>/run")
+    async def run_function(user: str, fn: str) -> TrioResponse:
+        """Queue a call; the raw body is the JSON array of arguments (empty: ``[]``).
+
+        res: the job id; with ``?wait=S``, the job record (200 final, 202 not yet).
+        The ``Idempotency-Key`` header makes a repeated submission return the first job.
+
+        Cancellation: blocks reading the body, then on jqmanager up to ``wait`` plus the RPC
+        deadline; a cancel after the submit was sent may leave the job queued.
+        """
+        user = inputs.check_name("user", user)
+        fn = inputs.check_name("function", fn)
+        wait = inputs.wait(request.args.get("wait"), config.max_wait)
+        key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
+        args = inputs.args_text(await _raw_body())
+        job = JobRecord(
+            id=new_job_id(),
+            user=user,
+            function=fn,
+            # Placeholder: the runtime is the function's, filled in when the job is created.
+            runtime=Runtime.PYTHON,
+            args=args,
+            created_at=time.time(),
+            idempotency_key=key,
+        )
+        record = (await peers.ask_jq(Submit(job, wait), JobReply, wait=wait)).job
+        if wait == 0:
+            return envelope(record.id)
+        return envelope(job_json(record), 200 if record.is_final else 202)

@@ -1,0 +1,78 @@
+"""The two components the frontend talks to, and typed calls to them.
+
+A request handler never opens a connection: the clients are opened once by ``serve`` and
+shared by every request. Each call has a deadline, so a neighbour that is down costs a request
+at most ``rpc_timeout`` (plus its ``wait``) before it answers 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
+
+from ..core.errors import FaasError, ProtocolError
+from ..core.messages import Message, Ping, Pong
+from ..core.rpc import Client
+
+__all__ = ["Peers"]
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def _expect(reply: Message, reply_type: type[R], peer: str) -> R:
+    if not isinstance(reply, reply_type):
+        raise ProtocolError(
+            f"{peer} answered {type(reply).__name__}, expected {reply_type.__name__}"
+        )
+    return reply
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Clients of dbmanager and jqmanager, plus the per-call deadline."""
+
+    db: Client
+    jq: Client
+    #: Seconds a call may take beyond any ``wait`` it asks the peer to hold.
+    rpc_timeout: float
+
+    async def ask_db(self, request: Message, reply_type: type[R]) -> R:
+        """Send ``request`` to dbmanager and return its reply, checked to be ``reply_type``.
+
+        Raises:
+            PeerUnavailable: no answer within ``rpc_timeout``.
+            FaasError: dbmanager answered this error (NotFound, BadRequest…).
+            ProtocolError: dbmanager answered a reply of another type.
+
+        Cancellation: blocks until the reply; a cancel abandons the request.
+        """
+        reply = await self.db.call(request, timeout=self.rpc_timeout)
+        return _expect(reply, reply_type, "dbmanager")
+
+    async def ask_jq(self, request: Message, reply_type: type[R], *, wait: float = 0.0) -> R:
+        """Send ``request`` to jqmanager, which may hold it up to ``wait`` seconds.
+
+        Raises:
+            PeerUnavailable: no answer within ``wait + rpc_timeout``.
+            FaasError: jqmanager answered this error.
+            ProtocolError: jqmanager answered a reply of another type.
+
+        Cancellation: blocks until the reply; a cancel abandons the request (the job it
+        submitted, if any, stays submitted).
+        """
+        reply = await self.jq.call(request, timeout=wait + self.rpc_timeout)
+        return _expect(reply, reply_type, "jqmanager")
+
+    async def ping(self, client: Client) -> bool:
+        """Whether the peer behind ``client`` answers a Ping within ``rpc_timeout``; never
+        raises for a peer failure.
+
+        Cancellation: blocks up to ``rpc_timeout``; a cancel abandons the ping.
+        """
+        try:
+            reply = await client.call(Ping(), timeout=self.rpc_timeout)
+        except FaasError:
+            return False
+        return isinstance(reply, Pong)

@@ -1,0 +1,101 @@
+"""Running the frontend: the HTTP server on hypercorn, and the process entry point."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from functools import partial
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from ..core.config import ConfigError
+from ..core.logs import setup_logging
+from ..core.rpc import open_client
+from .app import create_app
+from .config import FrontendConfig
+from .peers import Peers
+
+__all__ = ["main", "serve"]
+
+_log = logging.getLogger("faas.frontend")
+
+#: Seconds hypercorn lets open connections finish when it shuts down on its own.
+_GRACEFUL_TIMEOUT = 5.0
+
+
+def _hypercorn_config(config: FrontendConfig) -> HypercornConfig:
+    hconfig = HypercornConfig()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    hconfig.bind = [f"{host}:{config.port}"]
+    hconfig.accesslog = None
+    hconfig.errorlog = logging.getLogger("faas.frontend.http")
+    hconfig.graceful_timeout = _GRACEFUL_TIMEOUT
+    return hconfig
+
+
+def _port_of(bind: str) -> int:
+    """The port in a hypercorn bind such as ``http://127.0.0.1:8080``."""
+    return int(bind.rsplit(":", 1)[1])
+
+
+async def serve(
+    config: FrontendConfig, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Connect to dbmanager and jqmanager, listen for HTTP, and serve until cancelled.
+
+    Calls ``task_status.started(port)`` with the bound TCP port once connections are
+    accepted (useful with ``config.port == 0``).
+
+    Cancellation: runs until cancelled; then stops listening, cuts open requests (jobs they
+    submitted stay submitted) and closes both RPC clients before returning.
+    """
+    async with (
+        open_client(config.db_url, name="frontend->dbmanager") as db,
+        open_client(config.jq_url, name="frontend->jqmanager") as jq,
+    ):
+        app = create_app(config, Peers(db=db, jq=jq, rpc_timeout=config.rpc_timeout))
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(
+                partial(hypercorn_serve, app, _hypercorn_config(config))
+            )
+            port = _port_of(binds[0])
+            _log.info(
+                "frontend on http://%s:%d (dbmanager %s, jqmanager %s)",
+                config.host,
+                port,
+                config.db_url,
+                config.jq_url,
+            )
+            task_status.started(port)
+
+
+async def _serve_until_signal(config: FrontendConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then stop.
+
+    Cancellation: returns once ``serve`` has stopped.
+    """
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def cancel_on_signal() -> None:
+                async for signum in signals:
+                    _log.info("received %s, stopping", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(cancel_on_signal)
+            await nursery.start(serve, config)
+
+
+def main() -> None:
+    """The ``frontend`` process: read the environment, serve, exit 0 on SIGTERM/SIGINT."""
+    setup_logging("frontend")
+    try:
+        config = FrontendConfig.from_env()
+    except ConfigError as exc:
+        _log.error("bad configuration: %s", exc)
+        sys.exit(2)
+    trio.run(_serve_until_signal, config)

@@ -1,0 +1,60 @@
+"""Choosing a store backend by URL: ``open_store(url)`` is the one way dbmanager gets a Store.
+
+Every backend has the same shape: an ``async`` classmethod ``open(url)`` that returns a
+connected store, and an idempotent ``aclose()``. The MongoDB backend (and so ``pymongo``) is
+imported only when a ``mongodb:`` URL asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from .base import Store
+from .sqlite import SqliteStore
+
+__all__ = ["open_store"]
+
+_MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
+# The longest a close may delay the exit of a cancelled block, seconds.
+_CLOSE_GRACE = 10.0
+
+
+async def _open(url: str) -> Store:
+    if url.startswith("sqlite:"):
+        return await SqliteStore.open(url)
+    if url.startswith(_MONGO_SCHEMES):
+        # Imported here so that pymongo loads only for a mongodb: URL.
+        from .mongo import MongoStore
+
+        return await MongoStore.open(url)
+    scheme = url.partition(":")[0] if ":" in url else url
+    raise ValueError(
+        f"unsupported store URL scheme {scheme!r}: use sqlite:///abs/path.db, "
+        "sqlite:relative/path.db, mongodb://host:port or mongodb+srv://host"
+    )
+
+
+@asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[Store]:
+    """Open the store named by ``url`` and close it on exit.
+
+    ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db`` opens a
+    :class:`~faas_trio.store.sqlite.SqliteStore` (creating the file and its folder);
+    ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore``.
+
+    Raises:
+        ValueError: the URL names no supported backend, or is malformed.
+        PeerUnavailable: the database cannot be opened or reached.
+
+    Cancellation: opening waits on the database; the store is closed on exit even when the
+    block is cancelled (shielded, for at most 10 s).
+    """
+    store = await _open(url)
+    try:
+        yield store
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_GRACE):
+            await store.aclose()

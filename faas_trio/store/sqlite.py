@@ -1,0 +1,254 @@
+"""The SQLite backend of the store: one database file, one connection, one thread at a time.
+
+The connection is used only from worker threads (:func:`trio.to_thread.run_sync`) behind a
+``CapacityLimiter(1)``, so calls never overlap and the event loop never blocks on disk. The
+file runs in WAL mode with ``synchronous=NORMAL``: a committed batch survives a crash of the
+process (not necessarily of the machine), and readers in other processes do not block it.
+
+Function versions outlive the functions: ``function_versions`` remembers the last version
+each ``(user, name)`` ever had, so a function deleted (or dropped by a user reset) and then
+registered again gets a version it never had before, and nothing keyed on
+``(user, name, version)`` (the worker's warm children) can confuse the two.
+
+The tables are in :mod:`.sqlite_schema`, the write ops in :mod:`.sqlite_writes`; both run only
+inside :meth:`SqliteStore._run`, so ``sqlite3.Error`` never leaves the backend:
+:func:`_translate_errors` turns it into
+:class:`~faas_trio.core.errors.PeerUnavailable` (the database cannot be used now: locked, disk
+full, file unreadable) or :class:`~faas_trio.core.errors.InternalError`, chained.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from ..core.errors import InternalError, PeerUnavailable
+from ..core.messages import Function, JobRecord, JobState, User
+from .base import WriteOp, WriteResult
+from .sqlite_schema import (
+    FINAL,
+    FUNCTION_SELECT,
+    JOB_SELECT,
+    SCHEMA,
+    UNFINISHED,
+    function_from_row,
+    get_function,
+    get_job,
+    job_from_row,
+)
+from .sqlite_writes import apply_batch
+
+__all__ = ["SqliteStore", "sqlite_path"]
+
+_T = TypeVar("_T")
+
+# How long a statement waits for a lock held by another process before failing, seconds.
+_BUSY_TIMEOUT = 5.0
+
+
+def sqlite_path(url: str) -> str:
+    """The file path in ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db``.
+
+    Raises:
+        ValueError: not a ``sqlite:`` URL, or it names no file.
+    """
+    if not url.startswith("sqlite:"):
+        raise ValueError(f"{url!r} is not a sqlite: URL")
+    rest = url.removeprefix("sqlite:")
+    if rest.startswith("//"):
+        rest = rest.removeprefix("//")
+        if not rest.startswith("/"):
+            raise ValueError(f"{url!r}: use sqlite:///abs/path.db or sqlite:relative/path.db")
+    if rest in ("", "/"):
+        raise ValueError(f"{url!r} names no database file")
+    return rest
+
+
+@contextmanager
+def _translate_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise PeerUnavailable(f"sqlite store: {action} failed: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise InternalError(f"sqlite store: {action} failed: {exc}") from exc
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    with _translate_errors(f"opening {path}"):
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PeerUnavailable(f"sqlite store: cannot create a folder for {path}") from exc
+        # isolation_level=None: transactions are ours (BEGIN/COMMIT), not the module's.
+        conn = sqlite3.connect(
+            path, timeout=_BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.executescript(SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+class SqliteStore:
+    """A :class:`~faas_trio.store.base.Store` in one SQLite file. Made by :meth:`open`.
+
+    Every method raises ``trio.ClosedResourceError`` once :meth:`aclose` was called.
+
+    Cancellation (every method): a cancel while waiting for the connection abandons the call;
+    a call that has started runs to completion in its thread (a transaction is never cut
+    short) and the cancel is delivered after it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._limiter = trio.CapacityLimiter(1)
+        self.path = path
+
+    @classmethod
+    async def open(cls, url: str) -> SqliteStore:
+        """Open (creating if needed, with its folder) the database named by ``url``.
+
+        Raises:
+            ValueError: ``url`` is not a valid ``sqlite:`` URL.
+            PeerUnavailable: the file cannot be created or opened.
+
+        Cancellation: not cancellable while the file is being opened (a worker thread).
+        """
+        path = sqlite_path(url)
+        conn = await trio.to_thread.run_sync(_connect, path)
+        return cls(conn, path)
+
+    async def _run(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` on the connection in a worker thread, alone.
+
+        Cancellation: a cancel while waiting for the connection abandons the call; once the
+        call has started it runs to completion (a transaction is never cut short), and the
+        cancel is delivered after it.
+        """
+
+        def in_thread() -> _T:
+            conn = self._conn
+            if conn is None:
+                raise trio.ClosedResourceError("the store is closed")
+            with _translate_errors(action):
+                return work(conn)
+
+        return await trio.to_thread.run_sync(in_thread, limiter=self._limiter)
+
+    async def apply(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops`` in order in one transaction and return one result per op.
+
+        Each op runs under its own savepoint, so an op that fails its checks (its result is
+        the ``FaasError``) leaves no trace while the others commit. Raises ``PeerUnavailable``
+        or ``InternalError`` when the database itself failed; then nothing was applied.
+
+        Cancellation: see :meth:`_run`: once the transaction has begun it commits or rolls
+        back before the cancel is delivered.
+        """
+        batch = list(ops)
+        return await self._run("write", lambda conn: apply_batch(conn, batch, time.time()))
+
+    async def get_user(self, name: str) -> User | None:
+        row = await self._run("read", lambda conn: conn.execute(
+            "SELECT name, key_hash, execution_time_ms, created_at FROM users WHERE name = ?",
+            (name,),
+        ).fetchone())  # fmt: skip
+        return None if row is None else User(**dict(row))
+
+    async def get_function(self, user: str, name: str) -> Function | None:
+        return await self._run("read", lambda conn: get_function(conn, user, name))
+
+    async def list_functions(self, user: str) -> list[Function]:
+        """The user's functions by name; empty for an unknown user."""
+        rows = await self._run("read", lambda conn: conn.execute(
+            f"{FUNCTION_SELECT} WHERE user = ? ORDER BY name", (user,)
+        ).fetchall())  # fmt: skip
+        return [function_from_row(row) for row in rows]
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        return await self._run("read", lambda conn: get_job(conn, "id = ?", (job_id,)))
+
+    async def get_logs(self, job_id: str) -> str | None:
+        """The job's logs ("" until it finishes), or None for an unknown job."""
+        row = await self._run("read", lambda conn: conn.execute(
+            "SELECT logs FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone())  # fmt: skip
+        return None if row is None else str(row["logs"])
+
+    async def list_jobs(self, user: str, state: JobState | None, limit: int) -> list[JobRecord]:
+        """The user's jobs (in ``state`` if given), newest first, at most ``limit``."""
+        where, params = "user = ?", [user]
+        if state is not None:
+            where, params = "user = ? AND state = ?", [user, state.value]
+        sql = f"{JOB_SELECT} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
+        rows = await self._run(
+            "read", lambda conn: conn.execute(sql, (*params, max(limit, 0))).fetchall()
+        )
+        return [job_from_row(row) for row in rows]
+
+    async def unfinished_jobs(self) -> tuple[list[JobRecord], list[Function]]:
+        """Queued and running jobs, oldest first, and the functions they call (those that
+        still exist), read in one transaction."""
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            with _read_transaction(conn):
+                jobs = conn.execute(
+                    f"{JOB_SELECT} WHERE state IN {UNFINISHED} ORDER BY created_at, id"
+                ).fetchall()
+                functions = conn.execute(
+                    f"{FUNCTION_SELECT} AS f WHERE EXISTS (SELECT 1 FROM jobs AS j WHERE"
+                    f" j.user = f.user AND j.function = f.name AND j.state IN {UNFINISHED})"
+                    " ORDER BY user, name"
+                ).fetchall()
+            return jobs, functions
+
+        jobs, functions = await self._run("read", read)
+        return [job_from_row(row) for row in jobs], [function_from_row(row) for row in functions]
+
+    async def sweep(self, finished_before: float) -> int:
+        """Delete final jobs (and their logs) finished before ``finished_before``; how many."""
+
+        def delete(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                f"DELETE FROM jobs WHERE state IN {FINAL} AND finished_at < ?", (finished_before,)
+            )
+            return cursor.rowcount
+
+        return await self._run("sweep", delete)
+
+    async def aclose(self) -> None:
+        """Close the connection once the call in progress (if any) is done. Idempotent.
+
+        Cancellation: shielded for at most a few seconds, so a cancel still closes the file.
+        """
+        with trio.CancelScope(shield=True), trio.move_on_after(_BUSY_TIMEOUT + 1.0):
+            await trio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with _translate_errors("close"):
+                conn.close()
+
+
+@contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")

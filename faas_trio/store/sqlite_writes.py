@@ -1,0 +1,205 @@
+"""The store's writes as SQL: a batch of ops applied in one SQLite transaction.
+
+Runs in the store's worker thread, on its connection; ``sqlite3.Error`` passes through to the
+caller (:class:`~faas_trio.store.sqlite.SqliteStore`), which translates it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..core.errors import BadRequest, Conflict, FaasError, NotFound
+from ..core.messages import (
+    FINAL_STATES,
+    Changed,
+    CreateJob,
+    DeleteFunction,
+    DeleteJob,
+    DeleteUser,
+    Done,
+    FinishJob,
+    Function,
+    FunctionReply,
+    JobCreated,
+    JobRecord,
+    PutFunction,
+    PutUser,
+    RequeueJob,
+    StartJob,
+)
+from .base import WriteOp, WriteResult
+from .sqlite_schema import (
+    FUNCTION_COLUMNS,
+    JOB_COLUMNS,
+    UNFINISHED,
+    column_value,
+    get_function,
+    get_job,
+    insert_sql,
+)
+
+__all__ = ["apply_batch"]
+
+# Fields FinishJob writes: the outcome, never the submission.
+_FINISH_COLUMNS = (
+    "state", "result", "value", "error", "attempts", "worker", "cold_start", "init_ms",
+    "started_at", "finished_at", "duration_ms",
+)  # fmt: skip
+
+
+def apply_batch(conn: sqlite3.Connection, ops: list[WriteOp], now: float) -> list[WriteResult]:
+    """Apply ``ops`` in order in one transaction (``now`` stamps what they create) and
+    return one result per op. Each op runs under a savepoint: one that fails its checks
+    returns its ``FaasError`` and leaves no trace. A ``sqlite3.Error`` rolls back the whole
+    batch and propagates."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [_apply_one(conn, op, now) for op in ops]
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite rolls back by itself on some errors
+            conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _apply_one(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
+    conn.execute("SAVEPOINT op")
+    try:
+        result = _write(conn, op, now)
+    except FaasError as exc:
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+        return exc
+    conn.execute("RELEASE op")
+    return result
+
+
+def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
+    match op:
+        case PutUser(name=name, key_hash=key_hash):
+            # A reset: the user's functions go, its time starts again from zero.
+            conn.execute("DELETE FROM functions WHERE user = ?", (name,))
+            conn.execute(
+                "INSERT INTO users (name, key_hash, execution_time_ms, created_at)"
+                " VALUES (?, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET"
+                " key_hash = excluded.key_hash, execution_time_ms = 0,"
+                " created_at = excluded.created_at",
+                (name, key_hash, now),
+            )
+            return Done()
+        case DeleteUser(name=name):
+            if conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+                raise NotFound(f"user '{name}' not found")
+            return Done()
+        case PutFunction(function=function):
+            return FunctionReply(function=_put_function(conn, function, now))
+        case DeleteFunction(user=user, name=name):
+            cursor = conn.execute("DELETE FROM functions WHERE user = ? AND name = ?", (user, name))
+            if cursor.rowcount == 0:
+                raise NotFound(f"function '{name}' not found for user '{user}'")
+            return Done()
+        case CreateJob(job=job):
+            return _create_job(conn, job, now)
+        case StartJob(id=job_id, attempt=attempt, worker=worker, started_at=started_at):
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'running', attempts = ?, worker = ?, started_at = ?"
+                " WHERE id = ? AND state = 'queued'",
+                (attempt, worker, started_at, job_id),
+            )
+            return Changed(applied=cursor.rowcount == 1)
+        case RequeueJob(id=job_id, error=error):
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL,"
+                " error = coalesce(?, error) WHERE id = ? AND state = 'running'",
+                (error, job_id),
+            )
+            return Changed(applied=cursor.rowcount == 1)
+        case FinishJob(job=job, logs=logs):
+            return _finish_job(conn, job, logs, now)
+        case DeleteJob(id=job_id):
+            if conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount == 0:
+                raise NotFound(f"job '{job_id}' not found")
+            return Done()
+    raise BadRequest(f"the store cannot apply {type(op).__name__}")
+
+
+def _put_function(conn: sqlite3.Connection, function: Function, now: float) -> Function:
+    if conn.execute("SELECT 1 FROM users WHERE name = ?", (function.user,)).fetchone() is None:
+        raise NotFound(f"user '{function.user}' not found")
+    (version,) = conn.execute(
+        "INSERT INTO function_versions (user, name, version) VALUES (?, ?, 1)"
+        " ON CONFLICT (user, name) DO UPDATE SET version = version + 1 RETURNING version",
+        (function.user, function.name),
+    ).fetchone()
+    stored = Function(
+        user=function.user,
+        name=function.name,
+        source=function.source,
+        runtime=function.runtime,
+        timeout=function.timeout,
+        memory_mb=function.memory_mb,
+        version=int(version),
+        updated_at=now,
+    )
+    conn.execute(
+        insert_sql("INSERT OR REPLACE", "functions", FUNCTION_COLUMNS),
+        [column_value(getattr(stored, column)) for column in FUNCTION_COLUMNS],
+    )
+    return stored
+
+
+def _create_job(conn: sqlite3.Connection, job: JobRecord, now: float) -> JobCreated:
+    stored = get_job(conn, "id = ?", (job.id,))
+    if stored is None and job.idempotency_key is not None:
+        stored = get_job(conn, "user = ? AND idempotency_key = ?", (job.user, job.idempotency_key))
+    if stored is not None:
+        if stored.user != job.user:
+            raise Conflict(f"job id '{job.id}' is taken")
+        function = get_function(conn, stored.user, stored.function)
+        if function is None:
+            raise NotFound(f"function '{stored.function}' not found for user '{stored.user}'")
+        return JobCreated(job=stored, function=function, existing=True)
+    if conn.execute("SELECT 1 FROM users WHERE name = ?", (job.user,)).fetchone() is None:
+        raise NotFound(f"user '{job.user}' not found")
+    function = get_function(conn, job.user, job.function)
+    if function is None:
+        raise NotFound(f"function '{job.function}' not found for user '{job.user}'")
+    # Only the submission is taken from the caller; the job starts its life queued.
+    stored = JobRecord(
+        id=job.id,
+        user=job.user,
+        function=job.function,
+        runtime=function.runtime,
+        args=job.args,
+        created_at=job.created_at or now,
+        idempotency_key=job.idempotency_key,
+        callback=job.callback,
+    )
+    conn.execute(
+        insert_sql("INSERT", "jobs", JOB_COLUMNS),
+        [column_value(getattr(stored, column)) for column in JOB_COLUMNS],
+    )
+    return JobCreated(job=stored, function=function)
+
+
+def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float) -> Changed:
+    if job.state not in FINAL_STATES:
+        raise BadRequest(f"FinishJob needs a final state, not '{job.state.value}'")
+    values = {column: column_value(getattr(job, column)) for column in _FINISH_COLUMNS}
+    if values["finished_at"] is None:
+        values["finished_at"] = now
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    row = conn.execute(
+        f"UPDATE jobs SET {assignments}, logs = :logs"
+        f" WHERE id = :id AND state IN {UNFINISHED} RETURNING user",
+        {**values, "logs": logs, "id": job.id},
+    ).fetchone()
+    if row is None:
+        return Changed(applied=False)
+    if job.duration_ms:
+        conn.execute(
+            "UPDATE users SET execution_time_ms = execution_time_ms + ? WHERE name = ?",
+            (job.duration_ms, row["user"]),
+        )
+    return Changed(applied=True)

@@ -1,0 +1,122 @@
+"""Fixtures shared by every test folder: the MongoDB-protocol test server.
+
+``mongo_url`` gives each test a fresh, empty database on one server per session: the server in
+``FAAS_TEST_MONGO_URL`` when set, else ``tests/mongo_server.py`` started with the
+``.venv-mongo`` interpreter (``make mongo-venv``). Without either, Mongo tests are skipped,
+except under CI (``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parent.parent
+MONGO_PYTHON = _ROOT / ".venv-mongo" / "bin" / "python"
+MONGO_SERVER = _ROOT / "tests" / "mongo_server.py"
+# Seconds the test server may take to print its URI.
+_START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+
+
+def with_database(uri: str, database: str) -> str:
+    """``uri`` with its path (the default database) replaced by ``database``."""
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _require_mongo_python() -> None:
+    if MONGO_PYTHON.exists():
+        return
+    message = f"{MONGO_PYTHON} is missing: run `make mongo-venv` or set FAAS_TEST_MONGO_URL"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class MongoServer:
+    """A running ``tests/mongo_server.py``."""
+
+    proc: subprocess.Popen[str]
+    uri: str
+
+    @property
+    def port(self) -> int:
+        return int(urlsplit(self.uri).port or 0)
+
+    def stop(self) -> None:
+        """Terminate the server and reap it (killed if it does not exit in time)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def start_mongo_server(port: int = 0, sqlite: Path | None = None) -> MongoServer:
+    """Start ``tests/mongo_server.py`` on ``port`` (0: a free one), with its data in memory or
+    in the SQLite file ``sqlite``; return once it serves."""
+    _require_mongo_python()
+    argv = [str(MONGO_PYTHON), str(MONGO_SERVER), str(port)]
+    if sqlite is not None:
+        argv += ["--sqlite", str(sqlite)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + _START_TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and selector.select(left):
+            line = proc.stdout.readline()
+            if line.startswith("MONGO_URI="):
+                return MongoServer(proc, line.removeprefix("MONGO_URI=").strip())
+            if line == "":
+                break
+    MongoServer(proc, "").stop()
+    raise RuntimeError(f"{MONGO_SERVER} printed no MONGO_URI line (exit code {proc.returncode})")
+
+
+@pytest.fixture(scope="session")
+def mongo_server_uri() -> Iterator[str]:
+    """The URI of the session's MongoDB-protocol server."""
+    if url := os.environ.get("FAAS_TEST_MONGO_URL"):
+        yield url
+        return
+    server = start_mongo_server()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mongo_url(mongo_server_uri: str) -> str:
+    """A URL naming a database of its own for this test."""
+    return with_database(mongo_server_uri, f"faas_test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def launch_mongo() -> Iterator[Callable[..., MongoServer]]:
+    """Start private test servers: ``launch(port=0, sqlite=None)``; all stopped at the end."""
+    servers: list[MongoServer] = []
+
+    def launch(port: int = 0, sqlite: Path | None = None) -> MongoServer:
+        servers.append(start_mongo_server(port, sqlite))
+        return servers[-1]
+
+    yield launch
+    for server in servers:
+        server.stop()

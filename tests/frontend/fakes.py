@@ -1,0 +1,200 @@
+"""Fake dbmanager and jqmanager for the frontend tests, and an envelope checker."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import quart.typing
+
+from faas_trio.core.errors import BadRequest, Conflict, FaasError, NotFound
+from faas_trio.core.messages import (
+    CancelJob,
+    DeleteFunction,
+    DeleteJob,
+    DeleteUser,
+    Done,
+    Function,
+    FunctionReply,
+    FunctionsReply,
+    GetFunction,
+    GetJob,
+    GetLogs,
+    GetUser,
+    JobRecord,
+    JobReply,
+    JobState,
+    ListFunctions,
+    LogsReply,
+    Message,
+    Ping,
+    Pong,
+    PutFunction,
+    PutUser,
+    Submit,
+    User,
+    UserReply,
+    WaitJob,
+)
+from faas_trio.frontend import FrontendConfig
+
+#: What ``app.test_client()`` returns.
+AppClient = quart.typing.TestClientProtocol
+
+
+_DB_REQUESTS = (
+    PutUser, DeleteUser, GetUser, PutFunction, GetFunction, DeleteFunction, ListFunctions,
+    GetJob, GetLogs, DeleteJob,
+)  # fmt: skip
+_JQ_REQUESTS = (Submit, WaitJob, CancelJob)
+
+
+@dataclass
+class FakeNeighbours:
+    """In-memory stand-ins for dbmanager and jqmanager, recording every request.
+
+    Requests of other kinds (from stray clients of other tests that reconnect to a reused
+    port) are refused and not recorded. The fake jqmanager "runs" a job submitted with a wait
+    (sums its arguments) unless the function's source contains ``slow``; otherwise jobs stay
+    queued until :meth:`finish`.
+    """
+
+    users: dict[str, User] = field(default_factory=dict)
+    functions: dict[tuple[str, str], Function] = field(default_factory=dict)
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+    db_requests: list[Message] = field(default_factory=list)
+    jq_requests: list[Message] = field(default_factory=list)
+    #: Raised by the fake jqmanager on the next Submit, when set.
+    submit_error: FaasError | None = None
+    db_url: str = ""
+    jq_url: str = ""
+
+    def job(self, job_id: str) -> JobRecord:
+        if job_id not in self.jobs:
+            raise NotFound(f"no job {job_id}")
+        return self.jobs[job_id]
+
+    def finish(self, job_id: str, value: Any) -> JobRecord:
+        text = json.dumps(value)
+        result = value if isinstance(value, str) else text
+        record = msgspec.structs.replace(
+            self.jobs[job_id],
+            state=JobState.SUCCEEDED,
+            value=text,
+            result=result,
+            duration_ms=1.5,
+        )
+        self.jobs[job_id] = record
+        return record
+
+    async def handle_db(self, request: Message) -> Message:
+        if isinstance(request, Ping):
+            return Pong("dbmanager")
+        if not isinstance(request, _DB_REQUESTS):
+            # Not from the frontend under test: a stray client of another test on this port.
+            raise BadRequest(f"fake dbmanager does not handle {type(request).__name__}")
+        self.db_requests.append(request)
+        match request:
+            case PutUser(name=name):
+                self.users[name] = User(name=name)
+                for key in [k for k in self.functions if k[0] == name]:
+                    del self.functions[key]
+                return Done()
+            case DeleteUser(name=name) | GetUser(name=name) if name not in self.users:
+                raise NotFound(f"no user {name}")
+            case DeleteUser(name=name):
+                del self.users[name]
+                return Done()
+            case GetUser(name=name):
+                return UserReply(self.users[name])
+            case PutFunction(function=f):
+                if f.user not in self.users:
+                    raise NotFound(f"no user {f.user}")
+                old = self.functions.get((f.user, f.name))
+                stored = msgspec.structs.replace(f, version=1 if old is None else old.version + 1)
+                self.functions[(f.user, f.name)] = stored
+                return FunctionReply(stored)
+            case GetFunction(user=u, name=n) | DeleteFunction(user=u, name=n) if (
+                u,
+                n,
+            ) not in self.functions:
+                raise NotFound(f"no function {n} for user {u}")
+            case GetFunction(user=u, name=n):
+                return FunctionReply(self.functions[(u, n)])
+            case DeleteFunction(user=u, name=n):
+                del self.functions[(u, n)]
+                return Done()
+            case ListFunctions(user=u):
+                if u not in self.users:
+                    raise NotFound(f"no user {u}")
+                return FunctionsReply([f for k, f in self.functions.items() if k[0] == u])
+            case GetJob(id=job_id):
+                return JobReply(self.job(job_id))
+            case GetLogs(id=job_id):
+                self.job(job_id)
+                return LogsReply(self.logs.get(job_id, ""))
+            case DeleteJob(id=job_id):
+                self.job(job_id)
+                del self.jobs[job_id]
+                return Done()
+        raise AssertionError(f"fake dbmanager got an unexpected {request!r}")
+
+    async def handle_jq(self, request: Message) -> Message:
+        if isinstance(request, Ping):
+            return Pong("jqmanager")
+        if not isinstance(request, _JQ_REQUESTS):
+            raise BadRequest(f"fake jqmanager does not handle {type(request).__name__}")
+        self.jq_requests.append(request)
+        match request:
+            case Submit() if self.submit_error is not None:
+                raise self.submit_error
+            case Submit(job=job, wait=wait):
+                function = self.functions.get((job.user, job.function))
+                if function is None:
+                    raise NotFound(f"no function {job.function} for user {job.user}")
+                for stored in self.jobs.values():
+                    if job.idempotency_key and (stored.user, stored.idempotency_key) == (
+                        job.user,
+                        job.idempotency_key,
+                    ):
+                        return JobReply(stored)
+                self.jobs[job.id] = msgspec.structs.replace(job, runtime=function.runtime)
+                if wait > 0 and "slow" not in function.source:
+                    return JobReply(self.finish(job.id, sum(json.loads(job.args))))
+                return JobReply(self.jobs[job.id])
+            case WaitJob(id=job_id):
+                return JobReply(self.job(job_id))
+            case CancelJob(id=job_id):
+                record = self.job(job_id)
+                if record.is_final:
+                    raise Conflict(f"job {job_id} is already {record.state.value}")
+                record = msgspec.structs.replace(
+                    record, state=JobState.CANCELLED, error="cancelled"
+                )
+                self.jobs[job_id] = record
+                return JobReply(record)
+        raise AssertionError(f"fake jqmanager got an unexpected {request!r}")
+
+
+def unused_endpoint() -> str:
+    """A TCP endpoint nothing listens on (a port the kernel just handed out and took back)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
+
+
+TEST_CONFIG = FrontendConfig(max_body=4096, max_wait=30.0, max_timeout=120.0)
+
+
+async def envelope_of(response: Any) -> tuple[int, bool, Any]:
+    """(status, error, res) of a response, checking the body is exactly the envelope."""
+    body = json.loads(await response.get_data())
+    assert response.content_type == "application/json"
+    assert set(body) == {"error", "res"}, body
+    assert isinstance(body["error"], bool)
+    return response.status_code, body["error"], body["res"]

@@ -1,0 +1,62 @@
+"""Checks on names, bodies and query parameters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from faas_trio.core.errors import BadRequest
+from faas_trio.core.ids import new_job_id
+from faas_trio.frontend import inputs
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50)
+@given(st.lists(json_values))
+def test_args_text_keeps_the_value(args: list[Any]) -> None:
+    text = inputs.args_text(json.dumps(args).encode())
+    assert json.loads(text) == args
+    assert inputs.args_text(text.encode()) == text  # canonical: a fixed point
+
+
+def test_args_text_blank_is_empty_array() -> None:
+    assert inputs.args_text(b"") == "[]"
+    assert inputs.args_text(b" \r\n\t") == "[]"
+
+
+def test_wait_bounds() -> None:
+    assert inputs.wait(None, 60) == 0
+    assert inputs.wait("", 60) == 0
+    assert inputs.wait("0", 60) == 0
+    assert inputs.wait("60", 60) == 60
+    assert inputs.wait("0.25", 60) == 0.25
+    for bad in ["60.001", "-1", "x", "inf", "1e400"]:
+        with pytest.raises(BadRequest):
+            inputs.wait(bad, 60)
+
+
+def test_job_id() -> None:
+    job_id = new_job_id()
+    assert inputs.check_job_id(job_id) == job_id
+    with pytest.raises(BadRequest, match="malformed job id"):
+        inputs.check_job_id(job_id.upper())
+
+
+def test_runtime() -> None:
+    assert inputs.runtime(None) is None
+    assert inputs.runtime("node") is not None
+    with pytest.raises(BadRequest):
+        inputs.runtime("Python")

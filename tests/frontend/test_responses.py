@@ -1,0 +1,98 @@
+"""The envelope and the error mapping, through the app."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import trio
+
+from faas_trio.core.errors import BadRequest, InternalError, TooManyRequests
+from faas_trio.core.messages import JobRecord, JobState, Message, Pong, Runtime
+from faas_trio.core.rpc import open_client, serve_rpc
+from faas_trio.frontend import create_app
+from faas_trio.frontend.peers import Peers
+from faas_trio.frontend.responses import error_response, job_json
+
+from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
+
+
+async def _ready(client: AppClient) -> None:
+    await client.post("/u/ann")
+    await client.post("/u/ann/fn/add", data="def add(a, b):\n    return a + b\n")
+
+
+async def test_too_many_requests_is_429_with_retry_after(
+    client: AppClient, fake: FakeNeighbours
+) -> None:
+    await _ready(client)
+    fake.submit_error = TooManyRequests("queue full", retry_after=2.5)
+    response = await client.post("/u/ann/fn/add/run", data="[1]")
+    assert await envelope_of(response) == (429, True, "queue full")
+    assert response.headers["Retry-After"] == "3"
+
+
+async def test_peer_error_codes_keep_their_status(client: AppClient, fake: FakeNeighbours) -> None:
+    await _ready(client)
+    fake.submit_error = InternalError("jqmanager failed on Submit")
+    assert await envelope_of(await client.post("/u/ann/fn/add/run")) == (
+        500,
+        True,
+        "jqmanager failed on Submit",
+    )
+
+
+async def test_unexpected_reply_type_is_502(nursery: trio.Nursery) -> None:
+    async def answer_pong(request: Message) -> Message:
+        return Pong("confused")
+
+    endpoint = await nursery.start(partial(serve_rpc, "tcp://127.0.0.1:*", answer_pong))
+    async with open_client(endpoint) as db, open_client(endpoint) as jq:
+        client = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
+        assert await envelope_of(await client.get("/u/ann/time")) == (
+            502,
+            True,
+            "dbmanager answered Pong, expected UserReply",
+        )
+
+
+async def test_bug_in_a_route_is_500_envelope(fake: FakeNeighbours) -> None:
+    async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
+        app = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0))
+
+        @app.get("/boom")
+        async def boom() -> str:
+            raise RuntimeError("secret detail")
+
+        response = await app.test_client().get("/boom")
+        assert await envelope_of(response) == (500, True, "internal error")
+
+
+async def test_error_response_without_retry_after() -> None:
+    response = error_response(BadRequest("nope"))
+    assert response.status_code == 400
+    assert "Retry-After" not in response.headers
+    assert await response.get_data() == b'{"error":true,"res":"nope"}'
+
+
+def _record(**changes: object) -> JobRecord:
+    fields: dict[str, object] = {
+        "id": "0" * 24,
+        "user": "ann",
+        "function": "add",
+        "runtime": Runtime.NODE,
+        "args": "[1]",
+    }
+    fields.update(changes)
+    return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "decoded"),
+    [(None, None), ("11", 11), ('"x"', "x"), ('{"a":[1]}', {"a": [1]}), ("not json", "not json")],
+)
+def test_job_json_decodes_value(value: str | None, decoded: object) -> None:
+    out = job_json(_record(state=JobState.SUCCEEDED, value=value))
+    assert out["value"] == decoded
+    assert out["args"] == [1]
+    assert (out["state"], out["runtime"]) == ("succeeded", "node")

@@ -1,0 +1,230 @@
+"""What only the MongoDB store promises: the old documents' layout, its indexes, the database
+named by the URL, and how it behaves while MongoDB is down and after it comes back.
+
+The contract every store keeps is checked in ``test_contract.py`` (its ``mongo`` param).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import trio
+from bson import ObjectId
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from faas_trio.core.errors import BadRequest, PeerUnavailable
+from faas_trio.core.messages import (
+    Changed,
+    CreateJob,
+    FinishJob,
+    Function,
+    FunctionReply,
+    JobCreated,
+    JobRecord,
+    JobState,
+    PutFunction,
+    PutUser,
+    Runtime,
+    StartJob,
+)
+from faas_trio.store.mongo import MongoStore
+
+pytestmark = pytest.mark.mongo
+
+RETENTION = 3600.0
+# Generous bounds on waits that must end on their own; they catch hangs, not slowness.
+HANG_GUARD = 30.0
+
+
+def with_database(uri: str, database: str) -> str:
+    return urlunsplit(urlsplit(uri)._replace(path=f"/{database}"))
+
+
+@pytest.fixture
+async def store(mongo_url: str) -> AsyncIterator[MongoStore]:
+    async with await MongoStore.open(mongo_url, retention=RETENTION) as opened:
+        yield opened
+
+
+@pytest.fixture
+def db(mongo_url: str) -> Iterator[Database[dict[str, Any]]]:
+    """The store's database through plain pymongo, as an operator would read it."""
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True
+    )
+    yield client.get_default_database()
+    client.close()
+
+
+def add_function(name: str = "add") -> PutFunction:
+    return PutFunction(
+        function=Function(
+            user="ann", name=name, source="def add(a, b): return a + b",
+            runtime=Runtime.PYTHON, timeout=5.0, memory_mb=64,
+        )
+    )  # fmt: skip
+
+
+def new_job(job_id: str = "65f0a1b2c3d4e5f600000001") -> JobRecord:
+    return JobRecord(
+        id=job_id, user="ann", function="add", runtime=Runtime.PYTHON, args="[4, 7]",
+        created_at=1000.0, idempotency_key="k1",
+    )  # fmt: skip
+
+
+def finished(job: JobRecord) -> JobRecord:
+    return JobRecord(
+        id=job.id, user="ann", function="add", runtime=Runtime.PYTHON, args=job.args,
+        state=JobState.SUCCEEDED, result="11", value="11", attempts=1, worker="w1",
+        started_at=1001.0, finished_at=1002.0, duration_ms=25.0,
+    )  # fmt: skip
+
+
+async def test_documents_keep_the_old_layout(
+    store: MongoStore, db: Database[dict[str, Any]]
+) -> None:
+    job = new_job()
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+
+    user = db.users.find_one({"name": "ann"})
+    assert user is not None
+    assert user["functions"]["add"]["source"] == "def add(a, b): return a + b"
+    assert user["functions"]["add"]["version"] == 1
+    assert user["execution_time_ms"] == 0.0
+    queued = db.jobs.find_one({"_id": ObjectId(job.id)})
+    assert queued is not None
+    assert (queued["u_name"], queued["f_name"], queued["argv"]) == ("ann", "add", [4, 7])
+    assert (queued["status"], queued["state"]) == (0, "queued")
+    assert queued["timestamp"] == datetime.datetime.fromtimestamp(1000.0, datetime.UTC)
+
+    before = time.time()
+    await store.apply([StartJob(id=job.id, attempt=1, worker="w1", started_at=1001.0)])
+    await store.apply([FinishJob(job=finished(job), logs="hello\n")])
+    after = time.time()
+
+    done = db.jobs.find_one({"_id": ObjectId(job.id)})
+    assert done is not None
+    assert (done["status"], done["state"], done["result"]) == (1, "succeeded", "11")
+    assert done["logs"] == "hello\n"
+    expire_at = done["expire_at"].timestamp()
+    assert before + RETENTION - 1 <= expire_at <= after + RETENTION + 1
+    ann = db.users.find_one({"name": "ann"})
+    assert ann is not None and ann["execution_time_ms"] == 25.0
+
+
+async def test_jobs_written_by_the_old_system_are_readable(
+    store: MongoStore, db: Database[dict[str, Any]]
+) -> None:
+    old_id = ObjectId()
+    db.jobs.insert_one(
+        {"_id": old_id, "u_name": "ann", "f_name": "add", "argv": [4, 7], "status": 1,
+         "result": "11", "timestamp": datetime.datetime.now(datetime.UTC)}
+    )  # fmt: skip
+    record = await store.get_job(str(old_id))
+    assert record is not None
+    assert (record.user, record.function, record.state) == ("ann", "add", JobState.SUCCEEDED)
+    assert (record.args, record.result) == ("[4, 7]", "11")
+
+
+async def test_indexes_exist(store: MongoStore, db: Database[dict[str, Any]]) -> None:
+    users = {tuple(ix["key"]): ix for ix in db.users.list_indexes()}
+    assert users[("name",)].get("unique") is True
+    jobs = {tuple(ix["key"]): ix for ix in db.jobs.list_indexes()}
+    assert ("state", "created_at") in jobs
+    assert ("u_name", "created_at") in jobs
+    keyed = jobs[("u_name", "idempotency_key")]
+    assert keyed.get("unique") is True
+    assert keyed["partialFilterExpression"] == {"idempotency_key": {"$type": "string"}}
+    assert jobs[("expire_at",)]["expireAfterSeconds"] == 0
+
+
+async def test_the_url_names_the_database(mongo_server_uri: str) -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_server_uri)
+    try:
+        for database in ("faas_named_db", "faas"):
+            client.drop_database(database)
+        url = with_database(mongo_server_uri, "faas_named_db")
+        async with await MongoStore.open(url) as store:
+            await store.apply([PutUser(name="ann")])
+        async with await MongoStore.open(with_database(mongo_server_uri, "")) as store:
+            await store.apply([PutUser(name="bob")])
+        assert client["faas_named_db"].users.find_one({"name": "ann"}) is not None
+        assert client["faas"].users.find_one({"name": "bob"}) is not None
+        assert client["faas"].users.find_one({"name": "ann"}) is None
+    finally:
+        for database in ("faas_named_db", "faas"):
+            client.drop_database(database)
+        client.close()
+
+
+async def test_a_function_name_that_cannot_be_a_key_is_refused(store: MongoStore) -> None:
+    results = await store.apply([PutUser(name="ann"), add_function("a.b"), add_function("$x")])
+    assert [type(result) for result in results[1:]] == [BadRequest, BadRequest]
+    assert await store.list_functions("ann") == []
+
+
+async def test_a_finish_that_lost_a_race_does_not_count_time(
+    store: MongoStore, db: Database[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = new_job()
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+    read_for = store._read_for
+
+    async def read_then_race(ops: Any) -> Any:
+        plan = await read_for(ops)
+        # Another writer cancels the job between the store's read and its write.
+        db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {"state": "cancelled"}})
+        return plan
+
+    monkeypatch.setattr(store, "_read_for", read_then_race)
+    assert await store.apply([FinishJob(job=finished(job))]) == [Changed(applied=False)]
+    record = await store.get_job(job.id)
+    assert record is not None and record.state == JobState.CANCELLED
+    user = await store.get_user("ann")
+    assert user is not None and user.execution_time_ms == 0.0
+
+
+async def test_a_closed_store_refuses_calls(mongo_url: str) -> None:
+    store = await MongoStore.open(mongo_url)
+    await store.aclose()
+    await store.aclose()
+    with pytest.raises(trio.ClosedResourceError):
+        await store.get_user("ann")
+
+
+async def test_mongodb_down_then_back(launch_mongo: Any, tmp_path: Path) -> None:
+    server = launch_mongo(sqlite=tmp_path / "mongo.db")
+    url = with_database(server.uri, "faas_restart")
+    store = await MongoStore.open(url, retry_timeout=0.5, select_timeout=0.25)
+    async with store:
+        results = await store.apply([PutUser(name="ann"), add_function()])
+        assert isinstance(results[1], FunctionReply)
+        server.stop()
+
+        with trio.fail_after(HANG_GUARD):
+            with pytest.raises(PeerUnavailable, match="MongoDB unreachable") as raised:
+                await store.get_user("ann")
+        assert type(raised.value.__cause__).__module__.startswith("pymongo")
+        with trio.fail_after(HANG_GUARD):
+            with pytest.raises(PeerUnavailable):
+                await store.apply([PutUser(name="bob")])
+        # A cancel while MongoDB is down ends the wait at once, and frees the batch lock.
+        with trio.move_on_after(0.2) as cancelled:
+            await store.apply([CreateJob(job=new_job())])
+        assert cancelled.cancelled_caught
+
+        launch_mongo(port=server.port, sqlite=tmp_path / "mongo.db")
+
+        with trio.fail_after(HANG_GUARD):
+            user = await store.get_user("ann")
+            assert user is not None and user.name == "ann"
+            (reply,) = await store.apply([CreateJob(job=new_job())])
+        assert isinstance(reply, JobCreated) and not reply.existing
+        assert await store.get_user("bob") is None

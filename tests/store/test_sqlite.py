@@ -1,0 +1,93 @@
+"""What the SQLite backend adds to the contract: URLs, files, durability, closing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from faas_trio.core.errors import PeerUnavailable
+from faas_trio.core.messages import PutUser
+from faas_trio.store import sqlite as sqlite_module
+from faas_trio.store.sqlite import SqliteStore, sqlite_path
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///abs/path.db", "/abs/path.db"),
+        ("sqlite:relative.db", "relative.db"),
+        ("sqlite:dir/relative.db", "dir/relative.db"),
+        ("sqlite:/abs/path.db", "/abs/path.db"),
+    ],
+)
+def test_sqlite_path(url: str, path: str) -> None:
+    assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:", "sqlite://", "sqlite:///", "sqlite://host/x.db", "x.db"]
+)
+def test_sqlite_path_rejects(url: str) -> None:
+    with pytest.raises(ValueError, match="sqlite"):
+        sqlite_path(url)
+
+
+async def test_open_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "faas.db"
+    store = await SqliteStore.open(f"sqlite://{path}")
+    await store.apply([PutUser(name="ann")])
+    await store.aclose()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/faas.db"
+    store = await SqliteStore.open(url)
+    await store.apply([PutUser(name="ann", key_hash="h")])
+    await store.aclose()
+    store = await SqliteStore.open(url)
+    try:
+        user = await store.get_user("ann")
+        assert user is not None and user.key_hash == "h"
+    finally:
+        await store.aclose()
+
+
+async def test_an_unusable_file_is_peer_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "faas.db").mkdir()
+    with pytest.raises(PeerUnavailable) as info:
+        await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
+    assert isinstance(info.value.__cause__, sqlite3.Error)
+
+
+async def test_a_locked_database_is_peer_unavailable_and_nothing_applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "_BUSY_TIMEOUT", 0.05)
+    store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
+    blocker = sqlite3.connect(tmp_path / "faas.db", isolation_level=None, timeout=0)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        with trio.fail_after(30):
+            with pytest.raises(PeerUnavailable) as info:
+                await store.apply([PutUser(name="ann"), PutUser(name="bob")])
+        assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+        blocker.execute("ROLLBACK")
+        assert await store.get_user("ann") is None
+        await store.apply([PutUser(name="ann")])
+        assert await store.get_user("ann") is not None
+    finally:
+        blocker.close()
+        await store.aclose()
+
+
+async def test_a_closed_store_raises_closed_resource_error(tmp_path: Path) -> None:
+    store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
+    await store.aclose()
+    with pytest.raises(trio.ClosedResourceError):
+        await store.get_user("ann")
+    await store.aclose()
