@@ -1,0 +1,77 @@
+"""Background writes of job transitions to the dbmanager, in order per job.
+
+A dispatch or a requeue is decided in memory and answered at once; its ``StartJob`` or
+``RequeueJob`` follows in a task of the server's nursery. Writes of one job go out one at a
+time, in the order they were decided, so a quick requeue-and-redispatch cannot reach the
+store as running-then-queued. A write that fails is logged and dropped: every such write is
+conditional, the final ``FinishJob`` supersedes it, and a restart reloads what the store holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Protocol
+
+import trio
+
+from ..core.errors import FaasError
+from ..core.messages import Message
+
+__all__ = ["DbClient", "JobWrites"]
+
+log = logging.getLogger("faas.jqmanager")
+
+
+class DbClient(Protocol):
+    """What the jqmanager needs of its dbmanager connection: a
+    :class:`~faas_trio.core.rpc.Client`, or an in-process double in tests."""
+
+    # The signature is rpc.Client.call's, whose timeout is the RPC layer's ceiling.
+    async def call(self, request: Message, *, timeout: float = ...) -> Message: ...  # noqa: ASYNC109
+
+    async def call_retrying(
+        self, request: Message, *, deadline: float, attempt_timeout: float = ...
+    ) -> Message: ...
+
+
+class JobWrites:
+    """Queues writes per job and sends each job's writes in order from ``nursery``."""
+
+    def __init__(self, db: DbClient, nursery: trio.Nursery, *, deadline: float) -> None:
+        self._db = db
+        self._nursery = nursery
+        self._deadline = deadline
+        self._backlog: dict[str, deque[Message]] = {}
+
+    def send(self, job_id: str, request: Message) -> None:
+        """Send ``request`` after the earlier writes of ``job_id``, without waiting."""
+        backlog = self._backlog.get(job_id)
+        if backlog is not None:
+            backlog.append(request)
+            return
+        self._backlog[job_id] = deque([request])
+        self._nursery.start_soon(self._drain, job_id)
+
+    @property
+    def pending(self) -> int:
+        """Jobs with writes not yet answered."""
+        return len(self._backlog)
+
+    async def _drain(self, job_id: str) -> None:
+        """Send the backlog of ``job_id`` until it is empty.
+
+        Cancellation: unsent writes are dropped (the store keeps the job's previous state,
+        which a restart reloads).
+        """
+        backlog = self._backlog[job_id]
+        try:
+            while backlog:
+                request = backlog[0]
+                try:
+                    await self._db.call_retrying(request, deadline=self._deadline)
+                except FaasError as exc:
+                    log.warning("%s of job %s not stored: %s", type(request).__name__, job_id, exc)
+                backlog.popleft()
+        finally:
+            del self._backlog[job_id]
