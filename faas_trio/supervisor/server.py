@@ -1,0 +1,139 @@
+"""``faas-trio up``: run the whole platform in the foreground until SIGINT or SIGTERM.
+
+:func:`serve` binds the supervisor's RPC endpoint (``SetWorkers``, ``Ping``), starts the
+process tree and announces the platform's URL once the frontend answers ``/healthz``.
+:func:`main` runs it until a signal and exits with code 0 once every child is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from ..core.config import ConfigError
+from ..core.logs import setup_logging
+from ..core.rpc import serve_rpc
+from .children import Emit, write_stdout
+from .config import SupervisorConfig
+from .tree import ProcessTree
+
+__all__ = ["Supervisor", "main", "serve"]
+
+log = logging.getLogger("faas.supervisor")
+
+#: How long the frontend may take to answer ``/healthz`` before we say so.
+_READY_TIMEOUT = 30.0
+_READY_POLL_INTERVAL = 0.2
+
+
+@dataclass(frozen=True)
+class Supervisor:
+    """What :func:`serve` hands to ``task_status.started`` once every child is spawned."""
+
+    #: The frontend's base URL.
+    url: str
+    #: The supervisor's RPC endpoint (``tcp://127.0.0.1:port``).
+    rpc_endpoint: str
+    tree: ProcessTree
+
+
+async def serve(
+    config: SupervisorConfig,
+    *,
+    emit: Emit = write_stdout,
+    task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the platform until cancelled. ``emit`` receives the children's prefixed output
+    lines and the ``faas-trio up: <url>`` line.
+
+    Cancellation: runs until cancelled; then every child gets SIGTERM at once, and SIGKILL
+    (to its whole process group) if it has not exited ``shutdown_grace`` seconds later,
+    including workers that were already draining. Every child is reaped before
+    ``Cancelled`` propagates, within ``shutdown_grace`` + 0.6 s.
+    """
+    config.home.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{config.http_port}"
+    async with trio.open_nursery() as nursery:
+        tree = ProcessTree(config, nursery, emit=emit)
+        endpoint: str = await nursery.start(
+            partial(serve_rpc, "tcp://127.0.0.1:*", tree.handle, name="supervisor")
+        )
+        try:
+            await tree.start(endpoint)
+            nursery.start_soon(_announce_when_ready, config.http_port, url, emit)
+            task_status.started(Supervisor(url=url, rpc_endpoint=endpoint, tree=tree))
+            await trio.sleep_forever()
+        finally:
+            # Children already draining must not outlast the shutdown grace either.
+            tree.hurry(trio.current_time() + config.shutdown_grace)
+
+
+async def _announce_when_ready(port: int, url: str, emit: Emit) -> None:
+    """Print ``faas-trio up: <url>`` once the frontend answers ``/healthz``.
+
+    Cancellation: stops polling; nothing to clean up.
+    """
+    with trio.move_on_after(_READY_TIMEOUT):
+        while True:
+            if await _healthy(port):
+                emit([f"faas-trio up: {url}"])
+                return
+            await trio.sleep(_READY_POLL_INTERVAL)
+    log.warning("the frontend did not answer %s/healthz within %.0f s", url, _READY_TIMEOUT)
+
+
+async def _healthy(port: int) -> bool:
+    """Whether ``GET /healthz`` on ``127.0.0.1:port`` answers 200 within a second.
+
+    Cancellation: closes the connection.
+    """
+    request = b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with trio.move_on_after(1.0):
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+        except OSError:
+            return False
+        async with stream:
+            try:
+                await stream.send_all(request)
+                head = b""
+                while b"\r\n" not in head and len(head) < 1024:
+                    chunk = await stream.receive_some(1024)
+                    if not chunk:
+                        break
+                    head += chunk
+            except trio.BrokenResourceError:
+                return False
+        status = head.split(b"\r\n", 1)[0].split()
+        return len(status) >= 2 and status[1] == b"200"
+    return False
+
+
+async def _serve_until_signalled(config: SupervisorConfig) -> None:
+    """Run :func:`serve` until SIGINT or SIGTERM, then stop it.
+
+    Cancellation: as :func:`serve`.
+    """
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(serve, config))
+            async for signum in signals:
+                log.info("%s: stopping every child", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main() -> None:
+    """The ``faas-trio up`` command: exits 0 after a signal, 2 on a bad setting."""
+    setup_logging("supervisor")
+    try:
+        config = SupervisorConfig.from_env()
+    except ConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    trio.run(_serve_until_signalled, config)
+    log.info("stopped")
