@@ -12,14 +12,14 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint clean mongo-venv cue-tool
+.PHONY: venv run test lint load clean mongo-venv cue-tool
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: no python >= 3.11 on PATH" >&2; exit 1; }
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m pip install -q -e '.[test,load]'
 	touch $@
 
 run: $(STAMP)
@@ -48,8 +48,12 @@ $(CUE_DIR)/.installed:
 test: $(STAMP) mongo-venv cue-tool
 	$(VENV)/bin/pytest -q
 
+# The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
+load: $(STAMP)
+	$(VENV)/bin/python -m load.run $(ARGS)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check faas_trio tests
+	$(VENV)/bin/ruff check faas_trio tests load
 	$(VENV)/bin/mypy
 
 clean:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jq_fakes import make_function, make_job
-
 from faas_trio.jqmanager.leases import LeaseTable
+
+from .jq_fakes import make_function, make_job
 
 
 def table() -> LeaseTable:

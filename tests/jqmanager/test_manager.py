@@ -9,7 +9,6 @@ from typing import Any
 import msgspec
 import pytest
 import trio
-from jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
 from trio.testing import MockClock
 
 from faas_trio.core.errors import PeerUnavailable
@@ -35,6 +34,8 @@ from faas_trio.core.messages import (
 from faas_trio.jqmanager.config import JqManagerConfig
 from faas_trio.jqmanager.manager import JobManager
 from faas_trio.jqmanager.server import handle
+
+from .jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
 
 
 @asynccontextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from jq_fakes import make_function, make_job
 
 from faas_trio.core.errors import TooManyRequests
 from faas_trio.jqmanager.queue import JobQueue, SourceCache
+
+from .jq_fakes import make_function, make_job
 
 
 def queue(max_queue: int = 10, user_max_active: int = 10) -> JobQueue:

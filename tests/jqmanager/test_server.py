@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import trio
-from jq_fakes import FakeDbManager, make_function, make_job
 
 from faas_trio.core.errors import BadRequest, PeerUnavailable, TooManyRequests
 from faas_trio.core.messages import (
@@ -39,6 +38,8 @@ from faas_trio.core.messages import (
 )
 from faas_trio.core.rpc import Client, open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
+
+from .jq_fakes import FakeDbManager, make_function, make_job
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from jq_fakes import make_function, make_job
-
 from faas_trio.core.messages import Dispatch
 from faas_trio.jqmanager.slots import ReadySlots
+
+from .jq_fakes import make_function, make_job
 
 
 def test_oldest_open_slot_first_and_closing_wakes() -> None:

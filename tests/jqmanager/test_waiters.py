@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 import trio
-from jq_fakes import make_job
 
 from faas_trio.core.messages import JobState
 from faas_trio.jqmanager.waiters import Completions
+
+from .jq_fakes import make_job
 
 
 async def test_every_waiter_gets_the_final_record() -> None:

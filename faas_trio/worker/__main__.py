@@ -1,0 +1,7 @@
+"""``python -m faas_trio.worker``: run a worker configured from the environment."""
+
+from __future__ import annotations
+
+from .loop import main
+
+main()

@@ -1,0 +1,105 @@
+"""The worker's settings, read from the environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.config import DEFAULT_JQ_PORT, ConfigError, env_float, env_int, env_str
+from .sandbox.spawn import SpawnSettings
+
+__all__ = ["WorkerConfig"]
+
+_SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _default_python() -> str:
+    return _SYSTEM_PYTHON if os.path.exists(_SYSTEM_PYTHON) else sys.executable
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything the worker reads from its environment.
+
+    =========================  ==========================================  =================
+    variable                   meaning                                     default
+    =========================  ==========================================  =================
+    JQ_URL                     the jqmanager's endpoint                    tcp://127.0.0.1:27445
+    FAAS_WORKER_CONCURRENCY    jobs run at once (slots)                    4
+    FAAS_DRAIN_TIMEOUT         on shutdown, seconds running jobs may take  4
+    FAAS_WARM_TTL              seconds an idle warm child is kept          60
+    FAAS_WARM_MAX              warm children kept at most                  16
+    FAAS_LOG_CAP               bytes of output kept per call               1048576
+    FAAS_INIT_TIMEOUT          seconds to start a child and load source    10
+    FAAS_DEFAULT_MEMORY_MB     memory of a function that sets none         128
+    FAAS_SANDBOX_PYTHON        interpreter for Python functions            /usr/bin/python3
+    FAAS_NODE                  node for JavaScript functions               ``node`` on PATH
+    FAAS_HOME                  state directory; scratch dirs go in
+                               ``$FAAS_HOME/scratch``                      ./.faas
+    =========================  ==========================================  =================
+    """
+
+    jq_url: str = f"tcp://127.0.0.1:{DEFAULT_JQ_PORT}"
+    concurrency: int = 4
+    drain_timeout: float = 4.0
+    warm_ttl: float = 60.0
+    warm_max: int = 16
+    log_cap: int = 1 << 20
+    init_timeout: float = 10.0
+    default_memory_mb: int = 128
+    sandbox_python: str = _SYSTEM_PYTHON
+    node: str | None = None
+    scratch_dir: Path = Path(".faas/scratch")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
+        """Read the settings; raises ConfigError naming a malformed or out-of-range one."""
+        env = os.environ if env is None else env
+        node = env_str("FAAS_NODE", "", env) or shutil.which("node")
+        config = cls(
+            jq_url=env_str("JQ_URL", cls.jq_url, env),
+            concurrency=env_int("FAAS_WORKER_CONCURRENCY", cls.concurrency, env),
+            drain_timeout=env_float("FAAS_DRAIN_TIMEOUT", cls.drain_timeout, env),
+            warm_ttl=env_float("FAAS_WARM_TTL", cls.warm_ttl, env),
+            warm_max=env_int("FAAS_WARM_MAX", cls.warm_max, env),
+            log_cap=env_int("FAAS_LOG_CAP", cls.log_cap, env),
+            init_timeout=env_float("FAAS_INIT_TIMEOUT", cls.init_timeout, env),
+            default_memory_mb=env_int("FAAS_DEFAULT_MEMORY_MB", cls.default_memory_mb, env),
+            sandbox_python=env_str("FAAS_SANDBOX_PYTHON", _default_python(), env),
+            node=os.path.realpath(node) if node else None,
+            scratch_dir=Path(env_str("FAAS_HOME", ".faas", env)).resolve() / "scratch",
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise ConfigError if a setting is out of range."""
+        for name, value in (
+            ("FAAS_WORKER_CONCURRENCY", self.concurrency),
+            ("FAAS_WARM_MAX", self.warm_max),
+            ("FAAS_LOG_CAP", self.log_cap),
+            ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
+        ):
+            if value < 1:
+                raise ConfigError(f"{name}={value} must be at least 1")
+        for name, seconds in (
+            ("FAAS_DRAIN_TIMEOUT", self.drain_timeout),
+            ("FAAS_WARM_TTL", self.warm_ttl),
+            ("FAAS_INIT_TIMEOUT", self.init_timeout),
+        ):
+            if seconds < 0:
+                raise ConfigError(f"{name}={seconds} must not be negative")
+
+    @property
+    def spawn_settings(self) -> SpawnSettings:
+        """What spawning a runner child needs."""
+        return SpawnSettings(
+            python=self.sandbox_python,
+            node=self.node,
+            scratch_root=self.scratch_dir.resolve(),
+            log_cap=self.log_cap,
+        )

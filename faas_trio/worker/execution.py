@@ -1,0 +1,153 @@
+"""Running one attempt of a job in a warm or new child, and describing what happened.
+
+:func:`run_job` turns a :class:`~faas_trio.core.messages.Dispatch` into an
+:class:`~faas_trio.core.messages.Outcome`: it never raises for anything the function or its
+child does (errors, timeouts, crashes all become outcomes), only ``Cancelled`` when the
+caller stops it, in which case the caller reports :func:`stopped_outcome`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import trio
+
+from ..core.messages import Dispatch, JobRecord, JobState, Outcome
+from .pool import RUNNER_SLACK, Lease, LoadFailed, WarmPool
+from .sandbox.logbuffer import LogBuffer
+from .sandbox.process import SandboxError, SandboxTimeout
+
+__all__ = ["run_job", "stopped_outcome"]
+
+
+def _outcome(
+    job: JobRecord,
+    state: JobState,
+    *,
+    started_at: float,
+    logs: LogBuffer,
+    lease: Lease | None = None,
+    cold_start: bool = False,
+    result: str | None = None,
+    value: str | None = None,
+    error: str | None = None,
+    duration_ms: float = 0.0,
+) -> Outcome:
+    return Outcome(
+        job_id=job.id,
+        attempt=job.attempts,
+        state=state,
+        result=result,
+        value=value,
+        error=error,
+        logs=logs.take(),
+        duration_ms=duration_ms,
+        cold_start=lease.cold if lease is not None else cold_start,
+        init_ms=lease.init_ms if lease is not None else 0.0,
+        started_at=started_at,
+        finished_at=time.time(),
+    )
+
+
+async def run_job(pool: WarmPool, dispatch: Dispatch, *, log_cap: int) -> Outcome:
+    """Run ``dispatch``'s job once and say how it went.
+
+    The outcome's state is ``succeeded`` or ``failed`` (the function raised, did not load, or
+    its child crashed), or ``timeout`` (it ran past ``function.timeout`` and was killed).
+
+    Cancellation: the child running the job is killed and reaped before ``Cancelled``
+    propagates (never returned to the pool); see :meth:`Sandbox.request`.
+    """
+    job, function = dispatch.job, dispatch.function
+    started_at = time.time()
+    logs = LogBuffer(log_cap)
+    try:
+        lease = await pool.acquire(function)
+    except LoadFailed as exc:
+        logs.add(exc.logs)
+        return _outcome(
+            job, JobState.FAILED, started_at=started_at, logs=logs, cold_start=True,
+            result=exc.message, error=exc.error,
+        )  # fmt: skip
+    except SandboxTimeout as exc:
+        message = f"{exc} while loading"
+        return _outcome(
+            job, JobState.TIMEOUT, started_at=started_at, logs=logs, cold_start=True,
+            result=message, error=f"TimeoutError: {message}",
+        )  # fmt: skip
+    except SandboxError as exc:
+        return _outcome(
+            job, JobState.FAILED, started_at=started_at, logs=logs,
+            result=str(exc), error=f"SandboxError: {exc}",
+        )  # fmt: skip
+
+    sandbox = lease.sandbox
+    if lease.cold:
+        logs.add(lease.load_logs)
+    else:
+        sandbox.take_stderr()  # output between calls belongs to no call
+    reply: dict[str, object] | None = None
+    crash: SandboxError | None = None
+    began = time.perf_counter()
+    try:
+        with trio.move_on_after(function.timeout + RUNNER_SLACK):
+            reply = await sandbox.request(
+                {"op": "call", "args": job.args, "timeout": function.timeout}
+            )
+    except SandboxError as exc:
+        crash = exc
+    finally:
+        # A call the runner stopped at its deadline leaves suspect state: never reuse it.
+        reusable = reply is not None and not reply.get("timeout")
+        await pool.release(lease, reusable=reusable)
+    elapsed_ms = (time.perf_counter() - began) * 1000.0
+
+    if reply is not None:
+        logs.add(str(reply.get("logs", "")))
+    logs.add(sandbox.take_stderr())
+    if crash is not None:
+        return _outcome(
+            job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+            result=str(crash), error=f"SandboxError: {crash}", duration_ms=elapsed_ms,
+        )  # fmt: skip
+    if reply is None or reply.get("timeout"):
+        message = f"timed out after {function.timeout:g}s"
+        return _outcome(
+            job, JobState.TIMEOUT, started_at=started_at, logs=logs, lease=lease,
+            result=message, error=f"TimeoutError: {message}", duration_ms=elapsed_ms,
+        )  # fmt: skip
+    duration_ms = _number(reply.get("duration_ms"), elapsed_ms)
+    if reply.get("ok") is True:
+        return _outcome(
+            job, JobState.SUCCEEDED, started_at=started_at, logs=logs, lease=lease,
+            result=str(reply.get("text", "")), value=str(reply.get("value", "null")),
+            duration_ms=duration_ms,
+        )  # fmt: skip
+    error = str(reply.get("error", "Error: unknown failure"))
+    return _outcome(
+        job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+        result=str(reply.get("message", error)), error=error, duration_ms=duration_ms,
+    )  # fmt: skip
+
+
+def stopped_outcome(dispatch: Dispatch, state: JobState, *, started_at: float) -> Outcome:
+    """The outcome of a job stopped from outside: ``cancelled`` by its owner, or ``queued``
+    (handed back unrun-for-good because the worker is draining)."""
+    job = dispatch.job
+    if state is JobState.CANCELLED:
+        result, error = "cancelled", "Cancelled: the job was cancelled"
+    else:
+        result, error = None, "WorkerDraining: the worker shut down before the job finished"
+    return Outcome(
+        job_id=job.id,
+        attempt=job.attempts,
+        state=state,
+        result=result,
+        error=error,
+        started_at=started_at,
+        finished_at=time.time(),
+    )
+
+
+def _number(raw: object, default: float) -> float:
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else default

@@ -1,0 +1,319 @@
+"""The worker: asks the jqmanager for jobs, runs them, reports them, obeys its commands.
+
+Each of the ``concurrency`` slots keeps one ``NextJob`` request in flight and runs the job it
+gets. A heartbeat task tells the jqmanager which jobs run here and receives ``Commands``;
+a cancel kills that job's child and reports it ``cancelled``. Every outcome is reported with
+``Report`` and resent until the jqmanager answers ``Done``: a result is never dropped while
+the worker lives.
+
+Shutdown (a cancel of :func:`serve`, e.g. SIGTERM through :func:`main`) drains: no new work is
+taken, running jobs get ``drain_timeout`` seconds to finish, then their children are killed and
+they are reported ``queued`` (handed back to be run elsewhere), best effort within a short
+grace, and only then does the cancel propagate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+import trio
+
+from ..core.errors import FaasError, InternalError, PeerUnavailable, TooManyRequests
+from ..core.logs import setup_logging
+from ..core.messages import (
+    Commands,
+    Dispatch,
+    Done,
+    Heartbeat,
+    JobState,
+    NextJob,
+    NoJob,
+    Outcome,
+    Report,
+)
+from ..core.rpc import Client, open_client
+from .config import WorkerConfig
+from .execution import run_job, stopped_outcome
+from .pool import WarmPool
+
+__all__ = ["main", "new_worker_id", "serve"]
+
+log = logging.getLogger("faas.worker")
+
+#: How long the jqmanager may hold a NextJob request, seconds.
+NEXT_JOB_WAIT = 10.0
+#: How long the jqmanager may hold a Heartbeat, seconds.
+HEARTBEAT_WAIT = 1.0
+#: Shortest time between two heartbeats that carried no command, seconds.
+HEARTBEAT_MIN_INTERVAL = 0.25
+#: Deadline of one Report attempt, seconds.
+REPORT_TIMEOUT = 5.0
+#: After the drain timeout, how long the reports of handed-back jobs may take, seconds.
+REPORT_GRACE = 2.0
+
+
+def new_worker_id() -> str:
+    """``<hostname>-<pid>-<6 random hex digits>``: unique, and says where the worker runs."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class _Backoff:
+    """Exponential pauses between retries: 0.1 s doubling up to 2 s."""
+
+    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
+        self._first, self._cap = first, cap
+        self._next = first
+
+    def reset(self) -> None:
+        self._next = self._first
+
+    async def sleep(self) -> None:
+        """Cancellation: a plain sleep."""
+        await trio.sleep(self._next)
+        self._next = min(self._next * 2, self._cap)
+
+
+@dataclass
+class _Running:
+    dispatch: Dispatch
+    started_at: float
+    #: Around the run only: cancelling it kills the child.
+    run_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    #: Around run and report, shielded so that a shutdown drains instead of killing.
+    scope: trio.CancelScope = field(default_factory=lambda: trio.CancelScope(shield=True))
+    #: Why the run was stopped from outside (cancelled, or queued when drained).
+    stop_state: JobState | None = None
+
+
+class _Worker:
+    def __init__(self, config: WorkerConfig, jq: Client, pool: WarmPool, worker_id: str) -> None:
+        self.config = config
+        self.jq = jq
+        self.pool = pool
+        self.id = worker_id
+        self.running: dict[str, _Running] = {}
+        self.draining = False
+        self._asking: set[trio.CancelScope] = set()
+        self._jobs_changed = trio.Event()
+
+    async def slot(self) -> None:
+        """Ask for a job, run it, report it; again until draining.
+
+        Cancellation: an ask is abandoned (the request is forgotten); a job in progress is
+        shielded and ends only through its own scopes (see :meth:`drain`).
+        """
+        backoff = _Backoff()
+        while not self.draining:
+            reply = None
+            with trio.CancelScope() as ask:
+                self._asking.add(ask)
+                try:
+                    reply = await self.jq.call(
+                        NextJob(worker=self.id, wait=NEXT_JOB_WAIT), timeout=NEXT_JOB_WAIT + 5
+                    )
+                except FaasError as exc:
+                    if not isinstance(exc, PeerUnavailable):
+                        log.warning("NextJob failed: %s", exc)
+                    await backoff.sleep()
+                    continue
+                finally:
+                    self._asking.discard(ask)
+            if isinstance(reply, Dispatch):
+                backoff.reset()
+                await self._run(reply)
+            elif isinstance(reply, NoJob):
+                backoff.reset()
+            elif reply is not None:
+                log.warning("NextJob answered with %s", type(reply).__name__)
+                await backoff.sleep()
+
+    async def _run(self, dispatch: Dispatch) -> None:
+        """Run one job and report it (a job arriving while draining is handed back at once).
+
+        Cancellation: an outer cancel does not reach in (shielded); ``run_scope`` kills the
+        child (cancel command, end of drain); ``scope`` abandons the report too.
+        """
+        entry = _Running(dispatch, time.time())
+        job_id = dispatch.job.id
+        self.running[job_id] = entry
+        try:
+            with entry.scope:
+                if self.draining:
+                    entry.stop_state = JobState.QUEUED
+                    entry.run_scope.cancel()
+                with entry.run_scope:
+                    outcome = await run_job(self.pool, dispatch, log_cap=self.config.log_cap)
+                if entry.run_scope.cancelled_caught:
+                    state = entry.stop_state or JobState.CANCELLED
+                    outcome = stopped_outcome(dispatch, state, started_at=entry.started_at)
+                await self._report(outcome)
+        finally:
+            if self.running.get(job_id) is entry:  # a newer attempt of the job may run
+                del self.running[job_id]
+            self._jobs_changed.set()
+
+    async def _report(self, outcome: Outcome) -> None:
+        """Send ``outcome`` until the jqmanager answers Done, backing off up to 2 s.
+
+        Cancellation: stops resending; the outcome is lost (only at the end of a drain).
+        """
+        backoff = _Backoff()
+        while True:
+            try:
+                reply = await self.jq.call(Report(self.id, outcome), timeout=REPORT_TIMEOUT)
+            except (PeerUnavailable, InternalError, TooManyRequests):
+                await backoff.sleep()
+                continue
+            except FaasError as exc:
+                log.warning("report of job %s refused: %s", outcome.job_id, exc)
+                return
+            if isinstance(reply, Done):
+                return
+            log.warning("Report answered with %s", type(reply).__name__)
+            await backoff.sleep()
+
+    def cancel(self, job_id: str) -> None:
+        """Kill the child running ``job_id`` (if it runs here); it is reported cancelled."""
+        entry = self.running.get(job_id)
+        if entry is not None:
+            entry.stop_state = JobState.CANCELLED
+            entry.run_scope.cancel()
+
+    async def heartbeat(self) -> None:
+        """Tell the jqmanager what runs here, and carry out the cancels it answers with.
+
+        Cancellation: a plain loop of RPCs, each bounded by its timeout.
+        """
+        backoff = _Backoff()
+        while True:
+            sent = trio.current_time()
+            beat = Heartbeat(
+                worker=self.id,
+                running=list(self.running),
+                slots=self.config.concurrency,
+                wait=HEARTBEAT_WAIT,
+                draining=self.draining,
+            )
+            try:
+                reply = await self.jq.call(beat, timeout=HEARTBEAT_WAIT + 3)
+            except FaasError as exc:
+                log.debug("heartbeat failed: %s", exc)
+                await backoff.sleep()
+                continue
+            backoff.reset()
+            if isinstance(reply, Commands) and reply.cancel:
+                for job_id in reply.cancel:
+                    self.cancel(job_id)
+                continue
+            await trio.sleep_until(sent + HEARTBEAT_MIN_INTERVAL)
+
+    async def _wait_for_no_jobs(self) -> None:
+        """Cancellation: stops waiting; jobs are unaffected."""
+        while self.running:
+            self._jobs_changed = trio.Event()
+            await self._jobs_changed.wait()
+
+    async def drain(self) -> None:
+        """Stop taking work; give running jobs ``drain_timeout`` s, then hand them back.
+
+        Cancellation: the waits are cut short; :meth:`stop_all` ends whatever is left.
+        """
+        self.draining = True
+        for ask in list(self._asking):
+            ask.cancel()
+        with trio.move_on_after(self.config.drain_timeout):
+            await self._wait_for_no_jobs()
+        for entry in self.running.values():
+            entry.stop_state = entry.stop_state or JobState.QUEUED
+            entry.run_scope.cancel()
+        with trio.move_on_after(REPORT_GRACE):
+            await self._wait_for_no_jobs()
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        """End every job task now: runs are killed, unsent reports abandoned."""
+        for entry in self.running.values():
+            entry.scope.cancel()
+
+
+async def _set_when_cancelled(event: trio.Event) -> None:
+    """Sleep until cancelled, then set ``event``: turns a cancel into a drain request."""
+    try:
+        await trio.sleep_forever()
+    finally:
+        event.set()
+
+
+async def serve(
+    config: WorkerConfig, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Run a worker against the jqmanager at ``config.jq_url`` until cancelled.
+
+    Calls ``task_status.started(worker_id)`` once its slots are asking for work.
+
+    Cancellation: drains (see the module docstring): returns within about
+    ``drain_timeout + 2`` s plus kill graces, with every child killed and reaped and every
+    job either reported or handed back, then ``Cancelled`` propagates.
+    """
+    worker_id = new_worker_id()
+    drain_requested = trio.Event()
+    async with trio.open_nursery() as watch:
+        watch.start_soon(_set_when_cancelled, drain_requested)
+        # Shielded, the client too: an outer cancel becomes a drain (via drain_requested)
+        # that still talks to the jqmanager, not an abort.
+        with trio.CancelScope(shield=True):
+            async with (
+                open_client(config.jq_url, name="worker") as jq,
+                trio.open_nursery() as nursery,
+            ):
+                pool = WarmPool(
+                    nursery,
+                    config.spawn_settings,
+                    ttl=config.warm_ttl,
+                    max_warm=config.warm_max,
+                    init_timeout=config.init_timeout,
+                    default_memory_mb=config.default_memory_mb,
+                )
+                worker = _Worker(config, jq, pool, worker_id)
+                try:
+                    await nursery.start(pool.reap_idle)
+                    nursery.start_soon(worker.heartbeat)
+                    for _ in range(config.concurrency):
+                        nursery.start_soon(worker.slot)
+                    log.info("worker %s asking %s for work", worker_id, config.jq_url)
+                    task_status.started(worker_id)
+                    await drain_requested.wait()
+                    log.info("worker %s draining", worker_id)
+                    await worker.drain()
+                finally:
+                    worker.stop_all()
+                    await pool.aclose()
+                    nursery.cancel_scope.cancel()
+        watch.cancel_scope.cancel()
+
+
+async def _cancel_on_signal(scope: trio.CancelScope) -> None:
+    """Cancel ``scope`` on the first SIGTERM or SIGINT. Cancellation: stops listening."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def _run_until_signalled(config: WorkerConfig) -> None:
+    """Serve until a signal, then drain and return (so the process exits 0)."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
+        await serve(config)
+
+
+def main() -> None:
+    """Entry point: run a worker configured from the environment; exit 0 on SIGTERM/SIGINT."""
+    setup_logging("worker")
+    trio.run(_run_until_signalled, WorkerConfig.from_env())

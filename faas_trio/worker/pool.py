@@ -1,0 +1,211 @@
+"""Warm runner children, kept per function version and reused for its next calls.
+
+A child is bound to one ``(user, function name, version)`` for its whole life: it is never
+shared between functions or users, and a new version gets new children (idle children of the
+other versions of that function are killed when it arrives). A child serves one call at a
+time; concurrent calls of one function get a child each.
+
+Idle children are killed after ``ttl`` seconds unused, and at most ``max_warm`` children live
+at once: a cold start over the limit first kills the least recently used idle child, and a
+child released while the pool is over the limit is killed instead of kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from ..core.messages import Function
+from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
+from .sandbox.spawn import SpawnSettings
+
+__all__ = ["Lease", "LoadFailed", "WarmPool"]
+
+#: (user, function name, version)
+Key = tuple[str, str, int]
+
+#: Extra seconds the worker waits past a runner's own deadline, so that the runner can report
+#: the timeout itself (with the logs so far) before being killed.
+RUNNER_SLACK = 0.5
+
+
+class LoadFailed(Exception):
+    """The function's source did not load (syntax error, top-level exception, no function)."""
+
+    def __init__(self, error: str, message: str, logs: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.message = message
+        self.logs = logs
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A child handed to one call. Give it back with :meth:`WarmPool.release`."""
+
+    sandbox: Sandbox
+    key: Key
+    #: Whether this call started the child.
+    cold: bool
+    #: Time to start the child and load the function, ms (0 when warm).
+    init_ms: float
+    #: Output of loading the function (cold starts only).
+    load_logs: str
+
+
+@dataclass
+class _Idle:
+    sandbox: Sandbox
+    key: Key
+    since: float
+
+
+class WarmPool:
+    """The worker's runner children. Its stderr drains run in ``nursery``; run
+    :meth:`reap_idle` in a nursery too, and :meth:`aclose` when done."""
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        settings: SpawnSettings,
+        *,
+        ttl: float,
+        max_warm: int,
+        init_timeout: float,
+        default_memory_mb: int,
+    ) -> None:
+        self._nursery = nursery
+        self._settings = settings
+        self._ttl = ttl
+        self._max_warm = max(1, max_warm)
+        self._init_timeout = init_timeout
+        self._default_memory_mb = default_memory_mb
+        #: Least recently used first.
+        self._idle: OrderedDict[int, _Idle] = OrderedDict()
+        self._busy: set[int] = set()
+        self._idle_added = trio.Event()
+        self._closed = False
+
+    @property
+    def idle_pids(self) -> list[int]:
+        """Pids of the idle children, least recently used first."""
+        return list(self._idle)
+
+    @property
+    def size(self) -> int:
+        """Children alive: idle plus in use."""
+        return len(self._idle) + len(self._busy)
+
+    async def acquire(self, function: Function) -> Lease:
+        """A child with ``function`` loaded: a warm one if one is idle, else a new one.
+
+        Raises:
+            LoadFailed: the source did not load (the new child was killed).
+            SandboxTimeout: loading took longer than the init timeout (child killed).
+            SandboxError: the child could not start or crashed while loading.
+
+        Cancellation: a child being started is killed and reaped before it propagates.
+        """
+        key: Key = (function.user, function.name, function.version)
+        await self._kill_idle(
+            lambda entry: (entry.key[:2] == key[:2] and entry.key != key) or not entry.sandbox.alive
+        )
+        for pid in reversed(self._idle):
+            entry = self._idle[pid]
+            if entry.key == key:
+                del self._idle[pid]
+                self._busy.add(pid)
+                return Lease(entry.sandbox, key, cold=False, init_ms=0.0, load_logs="")
+        while self._idle and self.size >= self._max_warm:
+            _, lru = self._idle.popitem(last=False)
+            await lru.sandbox.kill()
+        return await self._start(function, key)
+
+    async def _start(self, function: Function, key: Key) -> Lease:
+        """Start a child and load ``function`` into it, within the init timeout.
+
+        Cancellation: the child is killed and reaped before ``Cancelled`` propagates.
+        """
+        started = trio.current_time()
+        memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
+        sandbox = await start_sandbox(self._nursery, function.runtime, memory_mb, self._settings)
+        self._busy.add(sandbox.pid)
+        load = {
+            "op": "load",
+            "name": function.name,
+            "source": function.source,
+            "timeout": self._init_timeout,
+        }
+        reply: dict[str, object] = {"ok": False, "timeout": True}
+        try:
+            with trio.move_on_after(self._init_timeout + RUNNER_SLACK):
+                reply = await sandbox.request(load)
+        except BaseException:
+            self._busy.discard(sandbox.pid)
+            await sandbox.kill()
+            raise
+        logs = str(reply.get("logs", "")) + sandbox.take_stderr()
+        if reply.get("ok") is not True:
+            self._busy.discard(sandbox.pid)
+            await sandbox.kill()
+            if reply.get("timeout"):
+                raise SandboxTimeout(self._init_timeout)
+            error = str(reply.get("error", "Error: the function did not load"))
+            raise LoadFailed(error, str(reply.get("message", error)), logs)
+        init_ms = (trio.current_time() - started) * 1000.0
+        return Lease(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
+
+    async def release(self, lease: Lease, *, reusable: bool) -> None:
+        """Give a child back: kept warm if ``reusable`` and there is room, else killed.
+
+        Cancellation: a kill is shielded and bounded (see :meth:`Sandbox.kill`).
+        """
+        sandbox = lease.sandbox
+        self._busy.discard(sandbox.pid)
+        keep = reusable and not self._closed and sandbox.alive and self.size < self._max_warm
+        if not keep:
+            await sandbox.kill()
+            return
+        self._idle[sandbox.pid] = _Idle(sandbox, lease.key, trio.current_time())
+        self._idle_added.set()
+
+    async def reap_idle(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Kill children idle for ``ttl`` seconds, until cancelled.
+
+        Cancellation: blocks between reaps; a kill in progress completes (shielded, bounded).
+        """
+        task_status.started()
+        while True:
+            self._idle_added = trio.Event()
+            await self._kill_idle(partial(_idle_since, trio.current_time() - self._ttl))
+            if self._idle:
+                # Entries are in release order, so the first one expires first.
+                first = next(iter(self._idle.values()))
+                await trio.sleep_until(first.since + self._ttl)
+            else:
+                await self._idle_added.wait()
+
+    async def aclose(self) -> None:
+        """Kill every idle child; children in use are killed when released. Idempotent.
+
+        Cancellation: the kills are shielded and bounded.
+        """
+        self._closed = True
+        await self._kill_idle(lambda entry: True)
+
+    async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
+        """Cancellation: each kill is shielded and bounded, so all of them complete."""
+        # Taken out of the pool before the first await, so no one acquires them meanwhile.
+        victims = [self._idle.pop(pid) for pid, e in list(self._idle.items()) if doomed(e)]
+        for entry in victims:
+            await entry.sandbox.kill()
+
+
+def _idle_since(cutoff: float, entry: _Idle) -> bool:
+    return entry.since <= cutoff

@@ -1,0 +1,248 @@
+"""One running runner child: how a request reaches it, where its output goes, how it dies.
+
+A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) in its
+own session and process group, with a fresh scratch directory as its working directory and
+home, and a minimal environment. The worker talks to it in length-prefixed JSON frames over its
+stdin and stdout; its stderr is drained continuously into a capped buffer that the caller takes
+as the current call's logs, so the child can never stall on a full pipe.
+
+How it is started is :mod:`.spawn`'s business; its exit is awaited on a pidfd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import struct
+from typing import Any
+
+import trio
+
+from ...core.messages import Runtime
+from .logbuffer import LogBuffer
+from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
+
+__all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
+
+_HEADER = struct.Struct("!I")
+#: Replies larger than this are treated as a broken child.
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+#: How long a kill may wait for the child to be reaped, seconds.
+KILL_GRACE = 2.0
+#: After the child closes its stdout, how long it gets to exit on its own before it is killed.
+_EXIT_GRACE = 0.5
+
+
+class SandboxError(Exception):
+    """The child could not start, died, or broke the protocol; it is no longer running."""
+
+
+class SandboxTimeout(Exception):
+    """The child did not answer within the time allowed; it has been killed and reaped.
+
+    Raised by the callers that set the deadline, not by :class:`Sandbox` itself."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"timed out after {seconds:g}s")
+        self.seconds = seconds
+
+
+async def start_sandbox(
+    nursery: trio.Nursery, runtime: Runtime, memory_mb: int, settings: SpawnSettings
+) -> Sandbox:
+    """Spawn a runner child; its stderr drain runs in ``nursery`` until the child is killed.
+
+    Raises:
+        SandboxError: the child could not be started.
+
+    Cancellation: a cancel after the spawn kills and reaps the child before it propagates.
+    """
+    try:
+        spawned = spawn_runner(runtime, memory_mb, settings)
+    except SpawnFailed as exc:
+        raise SandboxError(str(exc)) from exc
+    sandbox = Sandbox(spawned, settings.log_cap)
+    try:
+        await nursery.start(sandbox.drain_stderr)
+    except BaseException:
+        await sandbox.kill()
+        raise
+    return sandbox
+
+
+class Sandbox:
+    """A running runner child. Made by :func:`start_sandbox`; ends with :meth:`kill`.
+
+    One request at a time: the caller (the warm pool) never shares a sandbox between calls.
+    """
+
+    def __init__(self, spawned: Spawned, log_cap: int) -> None:
+        self._popen = spawned.popen
+        self.pid = spawned.popen.pid
+        self._pidfd = os.pidfd_open(spawned.popen.pid)
+        self._stdin = trio.lowlevel.FdStream(spawned.stdin_fd)
+        self._stdout = trio.lowlevel.FdStream(spawned.stdout_fd)
+        self._stdout_buffer = bytearray()
+        self._stderr_fd: int | None = spawned.stderr_fd
+        self._stderr = LogBuffer(log_cap)
+        self._drain_scope = trio.CancelScope()
+        self._reap_lock = trio.Lock()
+        self._home = spawned.home
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        """False once the child was killed or has exited (checked without blocking)."""
+        return not self._closed and self._popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    def take_stderr(self) -> str:
+        """What the child wrote to stderr since the last take (capped), including what is
+        still in the pipe: output written before a reply is never missed."""
+        self._read_stderr_available()
+        return self._stderr.take()
+
+    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send ``frame`` and return the child's reply frame. Callers bound it with
+        ``trio.move_on_after`` (a call's timeout is such a deadline).
+
+        Raises:
+            SandboxError: the child died or sent garbage; it was killed and reaped.
+
+        Cancellation: the child is killed and reaped (shielded, up to :data:`KILL_GRACE`)
+        before ``Cancelled`` propagates, since its state mid-request is unknown. So a deadline
+        that expires kills the child too.
+        """
+        if not self.alive:
+            raise SandboxError("sandbox is not running")
+        body = json.dumps(frame).encode()
+        try:
+            return await self._exchange(_HEADER.pack(len(body)) + body)
+        except _ChildGone as exc:
+            with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
+                await self._reap()
+            await self.kill()
+            raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
+        except BaseException:
+            await self.kill()
+            raise
+
+    def exit_description(self) -> str:
+        """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
+        code = self._popen.returncode
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+    async def kill(self) -> None:
+        """Kill the child's whole process group, reap it, and release its pipes and scratch
+        directory. Idempotent.
+
+        Cancellation: shielded, bounded by :data:`KILL_GRACE`; completes under a cancel.
+        """
+        with trio.CancelScope(shield=True), trio.move_on_after(KILL_GRACE):
+            if self._popen.returncode is None and not self._closed:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await self._reap()
+        if not self._closed:
+            self._closed = True
+            # Stop reading stderr now: a grandchild may hold the pipe open forever.
+            self._drain_scope.cancel()
+            self._read_stderr_available()
+            self._close_stderr()
+            self._stdin.close()
+            self._stdout.close()
+            os.close(self._pidfd)
+            shutil.rmtree(self._home, ignore_errors=True)
+
+    async def drain_stderr(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Copy the child's stderr into the log buffer until EOF or :meth:`kill`.
+
+        Cancellation: stops at once; :meth:`kill` reads what is left without waiting.
+        """
+        with self._drain_scope:
+            task_status.started()
+            while self._stderr_fd is not None:
+                try:
+                    await trio.lowlevel.wait_readable(self._stderr_fd)
+                except trio.ClosedResourceError:
+                    return
+                if not self._read_stderr_available():
+                    return
+
+    def _read_stderr_available(self) -> bool:
+        """Read what is in the stderr pipe without blocking; False at EOF."""
+        while self._stderr_fd is not None:
+            try:
+                data = os.read(self._stderr_fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            self._stderr.add(data)
+        return False
+
+    def _close_stderr(self) -> None:
+        if self._stderr_fd is not None:
+            fd, self._stderr_fd = self._stderr_fd, None
+            trio.lowlevel.notify_closing(fd)
+            os.close(fd)
+
+    async def _reap(self) -> None:
+        """Wait for the child's exit and collect its status.
+
+        Cancellation: stops waiting; the child is left as it was (callers bound and shield it).
+        """
+        async with self._reap_lock:
+            if self._popen.returncode is None:
+                await trio.lowlevel.wait_readable(self._pidfd)
+                self._popen.wait()
+
+    async def _exchange(self, data: bytes) -> dict[str, Any]:
+        """Write a request frame and read the reply frame.
+
+        Cancellation: may leave a partial frame in a pipe; :meth:`request` then kills the child.
+        """
+        try:
+            await self._stdin.send_all(data)
+            (length,) = _HEADER.unpack(await self._read_exactly(_HEADER.size))
+            if length > MAX_REPLY_BYTES:
+                raise _ChildGone(f"reply of {length} bytes is over the limit")
+            reply = json.loads(await self._read_exactly(length))
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise _ChildGone("its pipes closed") from exc
+        except ValueError as exc:
+            raise _ChildGone("it sent a malformed reply") from exc
+        if not isinstance(reply, dict):
+            raise _ChildGone("it sent a malformed reply")
+        return reply
+
+    async def _read_exactly(self, size: int) -> bytes:
+        """Cancellation: bytes already read stay buffered (only :meth:`request` reads)."""
+        while len(self._stdout_buffer) < size:
+            chunk = await self._stdout.receive_some(65536)
+            if not chunk:
+                raise _ChildGone("it closed its output")
+            self._stdout_buffer += chunk
+        data = bytes(self._stdout_buffer[:size])
+        del self._stdout_buffer[:size]
+        return data
+
+
+class _ChildGone(Exception):
+    """The protocol pipes show the child is gone or broken."""

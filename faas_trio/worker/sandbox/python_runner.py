@@ -1,0 +1,286 @@
+"""The child process that runs one user's Python function, kept warm between calls.
+
+Run as a script (``python3 -I -S -B python_runner.py --memory-mb N --log-cap B --parent PID``)
+by :mod:`faas_trio.worker.sandbox.process`; it is never imported by the worker. It imports only
+a few stdlib modules so that it starts fast.
+
+Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON) read from the
+original stdin and written to the original stdout. Both are moved to private descriptors at
+start, fd 0 becomes ``/dev/null`` and fd 1 is pointed at stderr, so stray output from user code
+(or from anything it starts) can never corrupt the protocol; the worker drains stderr into the
+current call's logs.
+
+- ``{"op": "load", "name": n, "source": s, "timeout": t}`` runs the source in a fresh namespace
+  and picks the function to call: the global named ``n`` if it is callable, else the function
+  defined last in the source (by line). Reply ``{"ok": true, "logs": ...}`` or
+  ``{"ok": false, "error": "SyntaxError: ...", "message": ..., "logs": ...}``.
+- ``{"op": "call", "args": "<JSON array>", "timeout": t}`` calls ``fn(*args)``; a coroutine
+  result is run with :func:`asyncio.run`. Reply ``{"ok": true, "value": "<JSON>", "text": ...,
+  "logs": ..., "duration_ms": x}`` or ``{"ok": false, "error": "Type: msg", "message": "msg",
+  "logs": ..., "duration_ms": x}``, plus ``"timeout": true`` when ``t`` seconds passed (the
+  worker then kills this process; the alarm here only gets the logs out first).
+
+A value that is not JSON-serialisable is sent as the JSON string of ``str(value)``. ``text`` is
+the old API's string form: a string as is, anything else its JSON text.
+
+Limits set before any user code runs: address space (memory + a base for the interpreter),
+file size, open files, and a CPU-time backstop renewed before each call. The process asks the
+kernel for SIGKILL when the worker thread that spawned it dies, and exits when its request
+pipe reaches end of file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+import types
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: it would slow the start
+    from collections.abc import Callable
+    from typing import Any
+
+    Reply = dict[str, Any]
+
+_HEADER = struct.Struct("!I")
+#: Room for the interpreter itself on top of the function's memory allowance.
+_BASE_MEMORY_MB = 128
+_MAX_FILE_BYTES = 64 * 1024 * 1024
+_MAX_OPEN_FILES = 64
+_TRUNCATED_NOTE = "\n[… output truncated]\n"
+_PR_SET_PDEATHSIG = 1
+
+
+class _CallTimeout(BaseException):
+    """Raised by the alarm inside user code; a BaseException so ``except Exception`` in user
+    code does not swallow it."""
+
+
+class _Capture:
+    """A text stream that keeps at most ``cap`` characters, then notes the truncation."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._parts: list[str] = []
+        self._size = 0
+        self._truncated = False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        room = self._cap - self._size
+        if len(text) > room:
+            self._truncated = True
+            text = text[: max(room, 0)]
+        self._parts.append(text)
+        self._size += len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def text(self) -> str:
+        body = "".join(self._parts)
+        return body + _TRUNCATED_NOTE if self._truncated else body
+
+
+def _parse_argv(argv: list[str]) -> tuple[int, int, int]:
+    options = {"--memory-mb": "128", "--log-cap": str(1 << 20), "--parent": "0"}
+    for flag, value in zip(argv[::2], argv[1::2], strict=False):
+        if flag in options:
+            options[flag] = value
+    return int(options["--memory-mb"]), int(options["--log-cap"]), int(options["--parent"])
+
+
+def _set_limits(memory_mb: int) -> None:
+    address_space = (memory_mb + _BASE_MEMORY_MB) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES, _MAX_FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_OPEN_FILES, _MAX_OPEN_FILES))
+
+
+def _renew_cpu_backstop(timeout: float) -> None:
+    # The worker kills on wall-clock time; this only stops a spinning orphan. The soft limit
+    # is renewed per call because CPU time accumulates over a warm process's life.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(used + timeout) + 5
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes  # only here: it is the one non-trivial import, and needed once
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent and os.getppid() != parent:
+        os._exit(0)  # the worker died before the request above took effect
+
+
+def _isolate_protocol_fds() -> tuple[int, int]:
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return proto_in, proto_out
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int) -> Reply | None:
+    header = _read_exactly(fd, _HEADER.size)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    body = _read_exactly(fd, length)
+    return None if body is None else json.loads(body)
+
+
+def _write_frame(fd: int, message: Reply) -> None:
+    body = json.dumps(message).encode("utf-8", "surrogatepass")
+    data = memoryview(_HEADER.pack(len(body)) + body)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _describe(exc: BaseException) -> Reply:
+    name = type(exc).__name__
+    message = str(exc)
+    return {"error": f"{name}: {message}" if message else name, "message": message or name}
+
+
+class _Runner:
+    def __init__(self, log_cap: int) -> None:
+        self.log_cap = log_cap
+        self.fn: Callable[..., Any] | None = None
+
+    def _captured(self, timeout: float, action: Callable[[], Reply]) -> Reply:
+        """Run ``action()`` with stdout/stderr captured and an alarm after ``timeout``.
+
+        Returns (reply fields, logs): the fields are ``action``'s, or an error description.
+        """
+        capture = _Capture(self.log_cap)
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        try:
+            signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+            try:
+                fields = action()
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _CallTimeout:
+            fields = {"ok": False, "timeout": True}
+            fields.update(_describe(TimeoutError(f"timed out after {timeout:g}s")))
+        except BaseException as exc:  # noqa: B036 - user code may raise anything, SystemExit too
+            fields = {"ok": False}
+            fields.update(_describe(exc))
+        finally:
+            sys.stdout, sys.stderr = saved
+        fields["logs"] = capture.text()
+        return fields
+
+    def load(self, request: Reply) -> Reply:
+        name = str(request.get("name", ""))
+        source = str(request.get("source", ""))
+        return self._captured(float(request.get("timeout", 10.0)), lambda: self._load(name, source))
+
+    def _load(self, name: str, source: str) -> Reply:
+        filename = f"<function {name}>"
+        namespace = {"__name__": "__faas__", "__builtins__": builtins}
+        exec(compile(source, filename, "exec"), namespace)
+        chosen = namespace.get(name)
+        if not callable(chosen):
+            defined = [
+                value
+                for value in namespace.values()
+                if isinstance(value, types.FunctionType) and value.__code__.co_filename == filename
+            ]
+            if not defined:
+                raise LookupError(f"no function named {name!r} and no function defined")
+            chosen = max(defined, key=lambda fn: fn.__code__.co_firstlineno)
+        self.fn = chosen
+        return {"ok": True}
+
+    def call(self, request: Reply) -> Reply:
+        timeout = float(request.get("timeout", 30.0))
+        _renew_cpu_backstop(timeout)
+        started = time.perf_counter()
+        fields = self._captured(timeout, lambda: self._call(request.get("args", "[]")))
+        fields["duration_ms"] = (time.perf_counter() - started) * 1000.0
+        return fields
+
+    def _call(self, args_text: str) -> Reply:
+        if self.fn is None:
+            raise RuntimeError("no function loaded")
+        args = json.loads(args_text)
+        if not isinstance(args, list):
+            raise TypeError("arguments must be a JSON array")
+        value = self.fn(*args)
+        if isinstance(value, types.CoroutineType):
+            # User-land only: users' async functions expect asyncio. The platform itself
+            # never uses asyncio; this child runs one call at a time and nothing else.
+            import asyncio
+
+            value = asyncio.run(value)
+        try:
+            value_json = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value_json = json.dumps(str(value))
+            value = str(value)
+        text = value if isinstance(value, str) else value_json
+        return {"ok": True, "value": value_json, "text": text}
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _CallTimeout()
+
+
+def main() -> None:
+    memory_mb, log_cap, parent = _parse_argv(sys.argv[1:])
+    _set_limits(memory_mb)
+    _die_with_parent(parent)
+    proto_in, proto_out = _isolate_protocol_fds()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    runner = _Runner(log_cap)
+    while True:
+        request = _read_frame(proto_in)
+        if request is None:
+            os._exit(0)
+        op = request.get("op")
+        if op == "load":
+            reply = runner.load(request)
+        elif op == "call":
+            reply = runner.call(request)
+        else:
+            reply = {"ok": False, "error": f"ValueError: unknown op {op!r}", "message": "bad op"}
+        _write_frame(proto_out, reply)
+
+
+if __name__ == "__main__":
+    main()

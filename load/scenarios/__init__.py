@@ -1,0 +1,31 @@
+"""The scenarios, by name, in the order a full run takes them.
+
+Each is ``async def scenario(ctx: ScenarioContext) -> ScenarioResult``. ``deep_queue`` comes
+last because it leaves the platform busiest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from .autoscale import mixed_autoscale
+from .burst import async_burst
+from .cold import cold_node, cold_python
+from .context import Figure, ScenarioContext, ScenarioResult
+from .deep_queue import deep_queue
+from .sync import baseline, warm_sync_c1, warm_sync_c16
+
+__all__ = ["SCENARIOS", "Figure", "Scenario", "ScenarioContext", "ScenarioResult"]
+
+Scenario = Callable[[ScenarioContext], Awaitable[ScenarioResult]]
+
+SCENARIOS: dict[str, Scenario] = {
+    "baseline": baseline,
+    "warm_sync_c1": warm_sync_c1,
+    "warm_sync_c16": warm_sync_c16,
+    "cold_python": cold_python,
+    "cold_node": cold_node,
+    "async_burst": async_burst,
+    "mixed_autoscale": mixed_autoscale,
+    "deep_queue": deep_queue,
+}

@@ -1,0 +1,96 @@
+"""Fixtures for the worker tests: spawn settings, a warm pool, dispatch builders."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+from faas_trio.core.ids import new_job_id
+from faas_trio.core.messages import Dispatch, Function, JobRecord, Runtime
+from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.spawn import SpawnSettings
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+_versions = itertools.count(1)
+
+MakeDispatch = Callable[..., Dispatch]
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process with ``pid`` exists (a zombie counts: it was not reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> SpawnSettings:
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
+    assert python is not None
+    return SpawnSettings(
+        python=python,
+        node=os.path.realpath(NODE) if NODE else None,
+        scratch_root=tmp_path / "scratch",
+        log_cap=4096,
+    )
+
+
+@pytest.fixture
+async def pool(nursery: trio.Nursery, settings: SpawnSettings) -> AsyncIterator[WarmPool]:
+    warm = WarmPool(
+        nursery, settings, ttl=60.0, max_warm=8, init_timeout=5.0, default_memory_mb=128
+    )
+    yield warm
+    await warm.aclose()
+
+
+@pytest.fixture
+def make_dispatch() -> MakeDispatch:
+    """Build a Dispatch; each call is a new function version unless ``version`` is given."""
+
+    def make(
+        source: str,
+        args: str = "[]",
+        *,
+        runtime: Runtime = Runtime.PYTHON,
+        name: str = "f",
+        user: str = "ann",
+        timeout: float = 5.0,
+        memory_mb: int = 128,
+        version: int | None = None,
+    ) -> Dispatch:
+        function = Function(
+            user=user,
+            name=name,
+            source=source,
+            runtime=runtime,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            version=next(_versions) if version is None else version,
+        )
+        job = JobRecord(
+            id=new_job_id(), user=user, function=name, runtime=runtime, args=args, attempts=1
+        )
+        return Dispatch(job=job, function=function)
+
+    return make
+
+
+def child_pids() -> set[int]:
+    """Pids of this process's live or unreaped children (from /proc)."""
+    pids: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue
+    return pids

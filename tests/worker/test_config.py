@@ -1,0 +1,58 @@
+"""WorkerConfig.from_env: defaults, overrides, rejection of bad values."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from faas_trio.core.config import ConfigError
+from faas_trio.worker import WorkerConfig
+
+
+def test_defaults() -> None:
+    config = WorkerConfig.from_env({})
+    assert config.jq_url == "tcp://127.0.0.1:27445"
+    assert (config.concurrency, config.drain_timeout) == (4, 4.0)
+    assert (config.warm_ttl, config.warm_max, config.log_cap) == (60.0, 16, 1 << 20)
+    assert config.scratch_dir == Path(".faas").resolve() / "scratch"
+    node = shutil.which("node")
+    assert config.node == (None if node is None else str(Path(node).resolve()))
+    assert Path(config.sandbox_python).is_absolute()
+
+
+def test_overrides() -> None:
+    config = WorkerConfig.from_env(
+        {
+            "JQ_URL": "tcp://jq:1",
+            "FAAS_WORKER_CONCURRENCY": "8",
+            "FAAS_DRAIN_TIMEOUT": "1.5",
+            "FAAS_WARM_TTL": "5",
+            "FAAS_WARM_MAX": "2",
+            "FAAS_LOG_CAP": "100",
+            "FAAS_SANDBOX_PYTHON": "/opt/py",
+            "FAAS_HOME": "/srv/faas",
+            "FAAS_DEFAULT_MEMORY_MB": "64",
+        }
+    )
+    assert (config.jq_url, config.concurrency, config.drain_timeout) == ("tcp://jq:1", 8, 1.5)
+    assert (config.warm_ttl, config.warm_max, config.log_cap) == (5.0, 2, 100)
+    assert config.sandbox_python == "/opt/py"
+    assert config.scratch_dir == Path("/srv/faas/scratch")
+    assert config.default_memory_mb == 64
+    assert config.spawn_settings.scratch_root == Path("/srv/faas/scratch")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"FAAS_WORKER_CONCURRENCY": "0"},
+        {"FAAS_WORKER_CONCURRENCY": "four"},
+        {"FAAS_DRAIN_TIMEOUT": "-1"},
+        {"FAAS_LOG_CAP": "0"},
+    ],
+)
+def test_bad_values_are_rejected(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        WorkerConfig.from_env(env)

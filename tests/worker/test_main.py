@@ -1,0 +1,43 @@
+"""The worker as a program: it starts without a jqmanager and exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "JQ_URL": f"tcp://127.0.0.1:{free_port()}",
+        "FAAS_HOME": str(tmp_path),
+        "FAAS_LOG_LEVEL": "INFO",
+    }
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "faas_trio.worker"], env=env, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    output = b""
+    try:
+        with trio.fail_after(20):
+            while b"asking" not in output:
+                chunk = await process.stderr.receive_some(4096)
+                assert chunk, output
+                output += chunk
+            process.send_signal(signal.SIGTERM)
+            assert await process.wait() == 0
+    finally:
+        process.kill()
+        await process.wait()

@@ -1,0 +1,159 @@
+"""One runner child: framing, stderr draining, crashes, and kills of the whole group."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import trio
+
+from faas_trio.core.messages import Runtime
+from faas_trio.worker.sandbox.process import Sandbox, SandboxError, start_sandbox
+from faas_trio.worker.sandbox.spawn import SpawnSettings
+
+from .conftest import needs_node, pid_exists
+
+
+async def load(nursery: trio.Nursery, settings: SpawnSettings, source: str) -> Sandbox:
+    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings)
+    reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
+    assert reply["ok"] is True, reply
+    return sandbox
+
+
+async def test_stderr_flood_does_not_stall_the_child(
+    nursery: trio.Nursery, settings: SpawnSettings
+) -> None:
+    source = (
+        "import os\n"
+        "def f():\n"
+        "    for _ in range(64):\n"
+        "        os.write(2, b'e' * 65536)\n"
+        "    return 'done'\n"
+    )
+    sandbox = await load(nursery, settings, source)
+    with trio.fail_after(10):
+        reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 10})
+    assert reply["text"] == "done"
+    logs = sandbox.take_stderr()
+    assert logs.startswith("eeee") and logs.endswith("[… output truncated]\n")
+    await sandbox.kill()
+
+
+async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
+    nursery: trio.Nursery, settings: SpawnSettings
+) -> None:
+    source = "import subprocess\ndef f():\n    return subprocess.Popen(['sleep', '60']).pid\n"
+    sandbox = await load(nursery, settings, source)
+    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+    grandchild = int(reply["text"])
+    with trio.fail_after(5):
+        await sandbox.kill()
+    assert not pid_exists(sandbox.pid)
+    # The grandchild was in the child's process group, so it was killed too; it is not our
+    # child, so wait for init to reap it.
+    with trio.fail_after(5):
+        while pid_exists(grandchild) and _state(grandchild) != "Z":  # noqa: ASYNC110 - no exit event for a non-child
+            await trio.sleep(0.02)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+async def test_crash_during_a_call_is_reported_with_its_stderr(
+    nursery: trio.Nursery, settings: SpawnSettings
+) -> None:
+    sandbox = await load(
+        nursery, settings, "import os\ndef f():\n    os.write(2, b'dying')\n    os._exit(7)\n"
+    )
+    try:
+        await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+    except SandboxError as exc:
+        assert "exit code 7" in str(exc)
+    else:
+        raise AssertionError("expected SandboxError")
+    assert "dying" in sandbox.take_stderr()
+    assert not sandbox.alive
+    try:
+        await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+    except SandboxError as exc:
+        assert "not running" in str(exc)
+    else:
+        raise AssertionError("expected SandboxError")
+
+
+async def test_kill_is_idempotent_and_removes_scratch(
+    nursery: trio.Nursery, settings: SpawnSettings
+) -> None:
+    sandbox = await load(nursery, settings, "import os\ndef f():\n    return os.getcwd()\n")
+    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+    scratch = reply["text"]
+    assert scratch.startswith(str(settings.scratch_root))
+    await sandbox.kill()
+    await sandbox.kill()
+    assert not pid_exists(sandbox.pid)
+    assert list(settings.scratch_root.iterdir()) == []
+    assert sandbox.exit_description() == "killed by signal SIGKILL"
+
+
+async def test_child_sees_only_a_minimal_environment(
+    nursery: trio.Nursery, settings: SpawnSettings
+) -> None:
+    sandbox = await load(nursery, settings, "import os\ndef f():\n    return sorted(os.environ)\n")
+    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+    assert reply["value"] == '["HOME", "LANG", "PATH"]'
+    await sandbox.kill()
+
+
+_ORPHANING_WORKER = r"""
+import sys, trio
+from pathlib import Path
+from faas_trio.core.messages import Runtime
+from faas_trio.worker.sandbox.process import start_sandbox
+from faas_trio.worker.sandbox.spawn import SpawnSettings
+
+async def main():
+    python, node, scratch, runtime = sys.argv[1:]
+    settings = SpawnSettings(python, node or None, Path(scratch), 1024)
+    async with trio.open_nursery() as nursery:
+        sandbox = await start_sandbox(nursery, Runtime(runtime), 64, settings)
+        source = {
+            "python": "import time\ndef f():\n    time.sleep(60)\n",
+            "node": "async function f() { await new Promise((r) => setTimeout(r, 60000)); }",
+        }[runtime]
+        await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
+        print(sandbox.pid, flush=True)
+        await sandbox.request({"op": "call", "args": "[]", "timeout": 60})
+
+trio.run(main)
+"""
+
+
+@pytest.mark.parametrize("runtime", [Runtime.PYTHON, pytest.param(Runtime.NODE, marks=needs_node)])
+async def test_busy_child_dies_with_its_worker(settings: SpawnSettings, runtime: Runtime) -> None:
+    argv = [settings.python, settings.node or "", str(settings.scratch_root), runtime.value]
+    worker = await trio.lowlevel.open_process(
+        [sys.executable, "-c", _ORPHANING_WORKER, *argv], stdout=subprocess.PIPE
+    )
+    assert worker.stdout is not None
+    try:
+        with trio.fail_after(10):
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = await worker.stdout.receive_some(64)
+                assert chunk, line
+                line += chunk
+        child = int(line)
+        assert pid_exists(child)
+    finally:
+        worker.kill()
+        await worker.wait()
+    with trio.fail_after(5):
+        while pid_exists(child) and _state(child) != "Z":  # noqa: ASYNC110 - not our child
+            await trio.sleep(0.02)
