@@ -29,6 +29,7 @@ worker -> jq       NextJob (held until there is work)     Dispatch | NoJob
 worker -> jq       Heartbeat (held up to ``wait``)        Commands
 worker -> jq       Report                                 Done
 scaler -> up       SetWorkers (the local supervisor)      Done
+frontend -> jq     GetMetrics                             Metrics
 =================  =====================================  =====================================
 
 Bump :data:`PROTOCOL_VERSION` on any change a peer of the previous version would misread.
@@ -63,9 +64,11 @@ __all__ = [
     "GetFunction",
     "GetJob",
     "GetLogs",
+    "GetMetrics",
     "GetStats",
     "GetUser",
     "Heartbeat",
+    "Histogram",
     "JobCreated",
     "JobRecord",
     "JobReply",
@@ -75,6 +78,7 @@ __all__ = [
     "ListJobs",
     "LogsReply",
     "Message",
+    "Metrics",
     "NextJob",
     "NoJob",
     "Outcome",
@@ -487,6 +491,42 @@ class SetWorkers(msgspec.Struct, frozen=True, tag=True):
     count: int
 
 
+# ---- metrics -------------------------------------------------------------------------------
+
+
+class Histogram(msgspec.Struct, frozen=True, kw_only=True):
+    """Observations counted by bucket, as Prometheus keeps them.
+
+    ``counts[i]`` is how many observations were at most ``bounds[i]`` (cumulative); ``count``
+    is all of them (the ``+Inf`` bucket) and ``sum`` their total.
+    """
+
+    bounds: list[float]
+    counts: list[int]
+    count: int = 0
+    sum: float = 0.0
+
+
+class GetMetrics(msgspec.Struct, frozen=True, tag=True):
+    """The jqmanager's job counters since it started. -> Metrics."""
+
+
+class Metrics(msgspec.Struct, frozen=True, tag=True):
+    """Job counters of the jqmanager, which sees every finish (counted once, whichever
+    frontend asks). Durations are in seconds."""
+
+    #: Jobs that reached each final state, by state value.
+    jobs_total: dict[str, int]
+    #: How long finished jobs ran.
+    job_duration: Histogram
+    #: How long finished jobs waited from submission to their (last) start.
+    queue_wait: Histogram
+    queued: int
+    running: int
+    workers: int
+    cold_starts_total: int = 0
+
+
 Message = (
     Ping
     | Pong
@@ -529,6 +569,8 @@ Message = (
     | Commands
     | Report
     | SetWorkers
+    | GetMetrics
+    | Metrics
 )
 
 _encoder = msgspec.msgpack.Encoder()

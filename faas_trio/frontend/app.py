@@ -6,28 +6,36 @@ The app holds no connections of its own; it is built around :class:`~.peers.Peer
 ========================================  ==================================================
 route                                     res on success
 ========================================  ==================================================
-POST   /u/<user>                          1
+POST   /u/<user>                          1 (open mode); {user, api_key} (keys mode)
 DELETE /u/<user>                          1
 GET    /u/<user>/time                     execution time, ms
+GET    /u/<user>/jobs                     recent job records, newest first (?state= ?limit=)
 GET    /u/<user>/fn                       {name: source}
 GET    /u/<user>/fn/<fn>                  {f_name, src, runtime, timeout, memory_mb, version}
 POST   /u/<user>/fn/<fn>                  1   (?runtime= ?timeout= ?memory_mb=)
 DELETE /u/<user>/fn/<fn>                  1
 POST   /u/<user>/fn/<fn>/run              job id; with ?wait=S the record (200 / 202)
+                                          (?callback=URL, rate limited per user)
 GET    /j/<id>                            0 or 1
 GET    /j/<id>/res                        result string (202 while not final; ?wait=S)
 GET    /j/<id>/record                     the job record (?wait=S)
 GET    /j/<id>/logs                       the job's output
 DELETE /j/<id>                            1
-GET    /healthz, /readyz                  "ok"
+GET    /healthz, /readyz                  "ok" (no key needed)
+GET    /metrics                           Prometheus text (admin key in keys mode)
+GET    /openapi.json                      the OpenAPI 3 document (no key needed)
 ========================================  ==================================================
+
+Who may call what is decided by :mod:`.auth`; every route calls it before touching data.
 """
 
 from __future__ import annotations
 
+from quart import Response, request
 from quart_trio import QuartTrio
 
-from . import functions, health, jobs, users
+from . import functions, health, jobs, metrics, openapi, users
+from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
 from .responses import register_error_handlers
@@ -44,8 +52,22 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     # The longest handler holds ?wait= plus an RPC deadline before it answers.
     app.config["RESPONSE_TIMEOUT"] = config.max_wait + config.rpc_timeout + 5.0
     register_error_handlers(app, max_body=config.max_body)
-    users.register(app, peers)
-    functions.register(app, peers, config)
-    jobs.register(app, peers, config)
+
+    @app.after_request
+    async def read_unread_body(response: Response) -> Response:
+        # An answer given before the body was read (a bad query, say) must still consume it:
+        # a keep-alive connection with an unread body stalls the next request sent on it.
+        try:
+            await request.get_data()
+        except Exception:
+            response.headers["Connection"] = "close"
+        return response
+
+    auth = Auth(config, peers)
+    users.register(app, peers, auth)
+    functions.register(app, peers, config, auth)
+    jobs.register(app, peers, config, auth)
     health.register(app, peers, config)
+    metrics.register(app, peers, auth)
+    openapi.register(app, config)
     return app

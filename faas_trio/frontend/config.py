@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,10 +20,38 @@ from ..core.config import (
     env_str,
 )
 
-__all__ = ["AUTH_MODES", "FrontendConfig"]
+__all__ = ["AUTH_MODES", "FrontendConfig", "default_auth", "parse_allow_list"]
 
-#: The authentication modes this frontend implements ("open": no authentication, as before).
-AUTH_MODES = ("open",)
+#: ``keys``: every request carries a user's API key (or the admin key); ``open``: no
+#: authentication, the old API exactly.
+AUTH_MODES = ("keys", "open")
+
+_LOOPBACK_HOSTS = ("localhost", "::1")
+_ALLOW_ENTRY = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def default_auth(host: str) -> str:
+    """``open`` when the frontend listens on loopback only (nobody else can reach it), else
+    ``keys``."""
+    return "open" if host in _LOOPBACK_HOSTS or host.startswith("127.") else "keys"
+
+
+def parse_allow_list(raw: str) -> tuple[str, ...]:
+    """``FAAS_CALLBACK_ALLOW``: comma-separated ``host`` or ``host:port`` entries, lowercased
+    (an IPv6 host in brackets).
+
+    Raises:
+        ConfigError: an entry is not a host or host:port (a scheme, a path, a bad port).
+    """
+    entries: list[str] = []
+    for item in raw.split(","):
+        entry = item.strip().lower()
+        if not entry:
+            continue
+        if _ALLOW_ENTRY.fullmatch(entry) is None:
+            raise ConfigError(f"FAAS_CALLBACK_ALLOW entry {item.strip()!r} is not host[:port]")
+        entries.append(entry)
+    return tuple(entries)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +66,18 @@ class FrontendConfig:
     db_url: str = f"tcp://127.0.0.1:{DEFAULT_DB_PORT}"
     #: The jqmanager's ZeroMQ endpoint (``JQ_URL``).
     jq_url: str = f"tcp://127.0.0.1:{DEFAULT_JQ_PORT}"
-    #: Authentication mode (``FAAS_AUTH``); only "open" exists so far.
+    #: Authentication mode (``FAAS_AUTH``): ``keys`` or ``open``; by default ``open`` only
+    #: when ``host`` is a loopback address.
     auth: str = "open"
+    #: A key that may do anything (``FAAS_ADMIN_KEY``); None: no admin.
+    admin_key: str | None = None
+    #: Calls (runs) per minute per user (``FAAS_USER_RATE``); past it: 429 with Retry-After.
+    user_rate: float = 120.0
+    #: Hosts callbacks may go to, ``host`` or ``host:port`` (``FAAS_CALLBACK_ALLOW``);
+    #: empty: callbacks are refused.
+    callback_allow: tuple[str, ...] = ()
+    #: How long a user's key hash is reused before it is read again (``FAAS_KEY_CACHE_TTL``).
+    key_cache_ttl: float = 5.0
     #: A function's timeout when registration does not set one (``FAAS_DEFAULT_TIMEOUT``).
     default_timeout: float = 60.0
     #: The largest timeout a function may ask for (``FAAS_MAX_TIMEOUT``).
@@ -59,9 +98,9 @@ class FrontendConfig:
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
-            raise ConfigError(
-                f"FAAS_AUTH={self.auth} is not available yet (only {', '.join(AUTH_MODES)})"
-            )
+            raise ConfigError(f"FAAS_AUTH={self.auth} is not one of {', '.join(AUTH_MODES)}")
+        if self.admin_key is not None and len(self.admin_key) < 16:
+            raise ConfigError("FAAS_ADMIN_KEY is shorter than 16 characters")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT={self.port} is not a TCP port")
         for name, value in (
@@ -73,6 +112,8 @@ class FrontendConfig:
             ("FAAS_MAX_WAIT", self.max_wait),
             ("FAAS_RPC_TIMEOUT", self.rpc_timeout),
             ("FAAS_READY_TIMEOUT", self.ready_timeout),
+            ("FAAS_USER_RATE", self.user_rate),
+            ("FAAS_KEY_CACHE_TTL", self.key_cache_ttl),
         ):
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name}={value} must be a positive number")
@@ -89,12 +130,17 @@ class FrontendConfig:
             ConfigError: a variable is malformed or out of range; the message names it.
         """
         d = cls()
+        host = env_str("FAAS_HOST", d.host, env)
         return cls(
-            host=env_str("FAAS_HOST", d.host, env),
+            host=host,
             port=env_int("PORT", d.port, env),
             db_url=env_str("DB_URL", d.db_url, env),
             jq_url=env_str("JQ_URL", d.jq_url, env),
-            auth=env_str("FAAS_AUTH", d.auth, env),
+            auth=env_str("FAAS_AUTH", default_auth(host), env),
+            admin_key=env_str("FAAS_ADMIN_KEY", "", env) or None,
+            user_rate=env_float("FAAS_USER_RATE", d.user_rate, env),
+            callback_allow=parse_allow_list(env_str("FAAS_CALLBACK_ALLOW", "", env)),
+            key_cache_ttl=env_float("FAAS_KEY_CACHE_TTL", d.key_cache_ttl, env),
             default_timeout=env_float("FAAS_DEFAULT_TIMEOUT", d.default_timeout, env),
             max_timeout=env_float("FAAS_MAX_TIMEOUT", d.max_timeout, env),
             default_memory_mb=env_int("FAAS_DEFAULT_MEMORY_MB", d.default_memory_mb, env),

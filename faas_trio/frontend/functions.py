@@ -8,6 +8,10 @@ Running takes the raw body as a JSON array of arguments and answers the job id a
 old behaviour), or with ``?wait=S`` holds up to S seconds: 200 with the job record when the
 job finished, 202 with the record so far when it did not. The run path makes exactly one
 call, ``Submit`` to jqmanager, which checks the user and the function as it persists the job.
+Runs count against the user's calls-per-minute limit (:mod:`.limits`); ``?callback=URL`` has
+the finished record POSTed to URL (:mod:`.callbacks`).
+
+Every route needs the user's key (or the admin's) in ``keys`` mode (:mod:`.auth`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ from ..core.messages import (
     Submit,
 )
 from . import inputs
+from .auth import Auth
+from .callbacks import check_callback
 from .config import FrontendConfig
+from .limits import RateLimiter
 from .peers import Peers
 from .responses import envelope, job_json
 from .runtime_detect import detect_runtime
@@ -54,8 +61,9 @@ async def _raw_body() -> bytes:
     return await request.get_data(cache=False, as_text=False, parse_form_data=False)
 
 
-def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
+def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -> None:
     """Add the ``/u/<user>/fn`` routes to ``app``."""
+    rate = RateLimiter(config.user_rate)
 
     @app.get("/u/<user>/fn")
     async def list_functions(user: str) -> TrioResponse:
@@ -63,7 +71,9 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
 
         Cancellation: blocks on dbmanager; nothing changes.
         """
-        reply = await peers.ask_db(ListFunctions(inputs.check_name("user", user)), FunctionsReply)
+        user = inputs.check_name("user", user)
+        await auth.require_user(user)
+        reply = await peers.ask_db(ListFunctions(user), FunctionsReply)
         return envelope({f.name: f.source for f in reply.functions})
 
     @app.get("/u/<user>/fn/<fn>")
@@ -73,6 +83,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
         Cancellation: blocks on dbmanager; nothing changes.
         """
         request_ = GetFunction(inputs.check_name("user", user), inputs.check_name("function", fn))
+        await auth.require_user(request_.user)
         f = (await peers.ask_db(request_, FunctionReply)).function
         return envelope(
             {
@@ -94,6 +105,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
         """
         user = inputs.check_name("user", user)
         fn = inputs.check_name("function", fn)
+        await auth.require_user(user)
         args = request.args
         runtime = inputs.runtime(args.get("runtime"))
         timeout = inputs.timeout(args.get("timeout"), config.default_timeout, config.max_timeout)
@@ -128,6 +140,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
         request_ = DeleteFunction(
             inputs.check_name("user", user), inputs.check_name("function", fn)
         )
+        await auth.require_user(request_.user)
         await peers.ask_db(request_, Done)
         return envelope(1)
 
@@ -137,14 +150,18 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
 
         res: the job id; with ``?wait=S``, the job record (200 final, 202 not yet).
         The ``Idempotency-Key`` header makes a repeated submission return the first job.
+        ``?callback=URL`` (an allowed host) gets the final record POSTed to it.
 
         Cancellation: blocks reading the body, then on jqmanager up to ``wait`` plus the RPC
         deadline; a cancel after the submit was sent may leave the job queued.
         """
         user = inputs.check_name("user", user)
         fn = inputs.check_name("function", fn)
+        await auth.require_user(user)
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
+        callback = check_callback(request.args.get("callback"), config.callback_allow)
+        rate.take(user)
         args = inputs.args_text(await _raw_body())
         job = JobRecord(
             id=new_job_id(),
@@ -155,6 +172,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
             args=args,
             created_at=time.time(),
             idempotency_key=key,
+            callback=callback,
         )
         record = (await peers.ask_jq(Submit(job, wait), JobReply, wait=wait)).job
         if wait == 0:

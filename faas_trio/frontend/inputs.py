@@ -14,7 +14,7 @@ import msgspec
 
 from ..core.errors import BadRequest
 from ..core.ids import is_job_id
-from ..core.messages import Runtime
+from ..core.messages import JobState, Runtime
 
 __all__ = [
     "args_text",
@@ -22,6 +22,9 @@ __all__ = [
     "check_job_id",
     "check_name",
     "idempotency_key",
+    "is_name",
+    "job_state",
+    "list_limit",
     "memory_mb",
     "runtime",
     "timeout",
@@ -31,6 +34,11 @@ __all__ = [
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _MAX_IDEMPOTENCY_KEY = 200
 _NOT_AN_ARRAY = "arguments must be a JSON array, e.g. [4,7]"
+
+
+def is_name(name: str) -> bool:
+    """Whether ``name`` is a valid user or function name (see :func:`check_name`)."""
+    return _NAME.fullmatch(name) is not None
 
 
 def check_name(kind: str, name: str) -> str:
@@ -133,3 +141,27 @@ def idempotency_key(raw: str | None) -> str | None:
     if len(raw) > _MAX_IDEMPOTENCY_KEY:
         raise BadRequest(f"Idempotency-Key is longer than {_MAX_IDEMPOTENCY_KEY} characters")
     return raw
+
+
+def job_state(raw: str | None) -> JobState | None:
+    """The job state named by ``?state=``, or None when absent (every state)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return JobState(raw)
+    except ValueError:
+        names = ", ".join(state.value for state in JobState)
+        raise BadRequest(f"state must be one of {names}") from None
+
+
+def list_limit(raw: str | None, default: int, most: int) -> int:
+    """How many items a listing may answer: ``default`` when absent, else in ``[1, most]``."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"limit={raw[:32]!r} is not a whole number") from None
+    if not 1 <= value <= most:
+        raise BadRequest(f"limit must be between 1 and {most}")
+    return value

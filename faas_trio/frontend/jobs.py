@@ -7,6 +7,9 @@ the outcome; while the job is not final it answers **202** with
 request, but no result either, so a client that only looks at ``error`` never takes it for one.
 ``/j/<id>``, ``/res`` and ``/record`` take ``?wait=S`` to hold the request until the job is
 final or S seconds pass (a long poll through jqmanager, no polling of the database).
+
+In ``keys`` mode only the job's owner (or the admin) gets an answer; anyone else gets the same
+404 as for a job that does not exist (:meth:`.auth.Auth.require_job_owner`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..core.messages import (
     WaitJob,
 )
 from . import inputs
+from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
 from .responses import envelope, job_json
@@ -44,7 +48,7 @@ def result_text(record: JobRecord) -> str:
     return record.state.value
 
 
-def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
+def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -> None:
     """Add the ``/j/<id>`` routes to ``app``."""
 
     async def read_job(job_id: str) -> JobRecord:
@@ -55,8 +59,11 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
         """
         job_id = inputs.check_job_id(job_id)
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
+        owned = await auth.require_job_owner(job_id)
         if wait > 0:
             return (await peers.ask_jq(WaitJob(job_id, wait), JobReply, wait=wait)).job
+        if owned is not None:
+            return owned
         return (await peers.ask_db(GetJob(job_id), JobReply)).job
 
     @app.get("/j/<job_id>")
@@ -94,7 +101,9 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
 
         Cancellation: blocks on dbmanager; nothing changes.
         """
-        reply = await peers.ask_db(GetLogs(inputs.check_job_id(job_id)), LogsReply)
+        job_id = inputs.check_job_id(job_id)
+        await auth.require_job_owner(job_id)
+        reply = await peers.ask_db(GetLogs(job_id), LogsReply)
         return envelope(reply.logs)
 
     @app.delete("/j/<job_id>")
@@ -105,6 +114,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig) -> None:
         the job cancelled but stored.
         """
         job_id = inputs.check_job_id(job_id)
+        await auth.require_job_owner(job_id)
         try:
             await peers.ask_jq(CancelJob(job_id), JobReply)
         except (Conflict, NotFound):

@@ -5,7 +5,7 @@ errors, and the framework's (unknown route 404, wrong method 405, body too large
 client never sees an HTML error page. This module is the one place that decides a status:
 
 - a :class:`~faas_trio.core.errors.FaasError` answers its ``http_status`` with its message in
-  ``res`` (and ``Retry-After`` when it carries ``retry_after``);
+  ``res`` (and ``Retry-After`` when it carries ``retry_after``; ``WWW-Authenticate`` on 401);
 - a framework ``HTTPException`` answers its own status with a short message;
 - anything else is a bug: it is logged and answered 500 ``"internal error"``.
 """
@@ -22,7 +22,7 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 from werkzeug.exceptions import HTTPException
 
-from ..core.errors import FaasError
+from ..core.errors import FaasError, Unauthorized
 from ..core.messages import JobRecord
 
 __all__ = ["envelope", "error_response", "job_json", "register_error_handlers"]
@@ -42,6 +42,8 @@ def error_response(exc: FaasError) -> TrioResponse:
     response = envelope(exc.message, exc.http_status, error=True)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="faas-trio"'
     return response
 
 
@@ -56,10 +58,17 @@ def _decode_json_text(text: str | None) -> Any:
 
 
 def job_json(record: JobRecord) -> dict[str, Any]:
-    """``record`` as a JSON object, with ``args`` and ``value`` as JSON values, not texts."""
+    """``record`` as a JSON object, with ``args`` and ``value`` as JSON values, not texts,
+    and ``queue_ms`` (submission to start; None until it started)."""
     out: dict[str, Any] = msgspec.to_builtins(record)
     out["args"] = _decode_json_text(record.args)
     out["value"] = _decode_json_text(record.value)
+    started = record.started_at
+    out["queue_ms"] = (
+        max(0.0, (started - record.created_at) * 1000.0)
+        if started is not None and record.created_at > 0
+        else None
+    )
     return out
 
 

@@ -1,29 +1,59 @@
-"""Routes for users: register (reset), remove, and read the accumulated execution time."""
+"""Routes for users: register (reset), remove, read the execution time, list recent jobs.
+
+In ``keys`` mode registering answers ``{"user", "api_key"}``: the only time the key is shown
+(only its hash is stored). Anyone may register a new name; re-registering an existing user
+(which resets it and replaces its key) needs that user's key or the admin key. In ``open``
+mode registration answers 1, as the old API did.
+"""
 
 from __future__ import annotations
 
+from quart import request
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.messages import DeleteUser, Done, GetUser, PutUser, UserReply
+from ..core.errors import NotFound
+from ..core.messages import DeleteUser, Done, GetUser, JobsReply, ListJobs, PutUser, UserReply
 from . import inputs
+from .auth import Auth, hash_key, new_key
 from .peers import Peers
-from .responses import envelope
+from .responses import envelope, job_json
 
-__all__ = ["register"]
+__all__ = ["DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "register"]
+
+#: Jobs ``GET /u/<user>/jobs`` answers without ``?limit=``, and at most.
+DEFAULT_LIST_LIMIT = 50
+MAX_LIST_LIMIT = 1000
 
 
-def register(app: QuartTrio, peers: Peers) -> None:
+def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
     """Add the ``/u/<user>`` routes to ``app``."""
 
     @app.post("/u/<user>")
     async def put_user(user: str) -> TrioResponse:
-        """Register ``user``; an existing user is reset (its functions dropped). res: 1.
+        """Register ``user``; an existing user is reset (its functions dropped).
+        res: 1, or in ``keys`` mode ``{"user", "api_key"}``.
 
         Cancellation: blocks on dbmanager; a cancel may leave the write done or not.
         """
-        await peers.ask_db(PutUser(inputs.check_name("user", user)), Done)
-        return envelope(1)
+        user = inputs.check_name("user", user)
+        if not auth.keys_mode:
+            await peers.ask_db(PutUser(user), Done)
+            return envelope(1)
+        # Read past the cache: a user just made at another frontend must not be reset freely.
+        # A user made in open mode has no key: only the admin may reset it.
+        try:
+            await peers.ask_db(GetUser(user), UserReply)
+        except NotFound:
+            pass  # a new name: anyone may take it
+        else:
+            await auth.require_user(user)
+        key = new_key(user)
+        try:
+            await peers.ask_db(PutUser(user, key_hash=hash_key(key)), Done)
+        finally:
+            auth.forget(user)
+        return envelope({"user": user, "api_key": key})
 
     @app.delete("/u/<user>")
     async def delete_user(user: str) -> TrioResponse:
@@ -31,7 +61,12 @@ def register(app: QuartTrio, peers: Peers) -> None:
 
         Cancellation: blocks on dbmanager; a cancel may leave the write done or not.
         """
-        await peers.ask_db(DeleteUser(inputs.check_name("user", user)), Done)
+        user = inputs.check_name("user", user)
+        await auth.require_user(user)
+        try:
+            await peers.ask_db(DeleteUser(user), Done)
+        finally:
+            auth.forget(user)
         return envelope(1)
 
     @app.get("/u/<user>/time")
@@ -40,5 +75,21 @@ def register(app: QuartTrio, peers: Peers) -> None:
 
         Cancellation: blocks on dbmanager; nothing changes.
         """
-        reply = await peers.ask_db(GetUser(inputs.check_name("user", user)), UserReply)
+        user = inputs.check_name("user", user)
+        await auth.require_user(user)
+        reply = await peers.ask_db(GetUser(user), UserReply)
         return envelope(reply.user.execution_time_ms)
+
+    @app.get("/u/<user>/jobs")
+    async def user_jobs(user: str) -> TrioResponse:
+        """The user's recent jobs, newest first: ``?state=`` filters, ``?limit=`` (1 to 1000,
+        default 50) caps. res: a list of job records.
+
+        Cancellation: blocks on dbmanager; nothing changes.
+        """
+        user = inputs.check_name("user", user)
+        state = inputs.job_state(request.args.get("state"))
+        limit = inputs.list_limit(request.args.get("limit"), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        await auth.require_user(user)
+        reply = await peers.ask_db(ListJobs(user, state, limit), JobsReply)
+        return envelope([job_json(job) for job in reply.jobs])

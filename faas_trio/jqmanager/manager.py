@@ -35,8 +35,10 @@ from ..core.messages import (
     UnfinishedJobs,
     UnfinishedReply,
 )
+from .callbacks import CallbackSender
 from .config import JqManagerConfig
 from .leases import Lease, LeaseTable
+from .metrics import JobMetrics
 from .queue import JobQueue, QueuedJob
 from .slots import ReadySlots
 from .waiters import Completions
@@ -76,6 +78,8 @@ class JobManager:
         self.ready = trio.Event()
         self.finished_total = 0
         self._durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
+        self.metrics = JobMetrics()
+        self.callbacks = CallbackSender(nursery)
 
     # ---- lookups ------------------------------------------------------------------------
 
@@ -259,6 +263,8 @@ class JobManager:
             self.queue.retire(record, function)
         self.completions.finish(record)
         self.finished_total += 1
+        self.metrics.observe_final(record)
+        self.callbacks.send(record)
         if record.duration_ms is not None and record.state is not JobState.CANCELLED:
             self._durations.append(record.duration_ms)
 

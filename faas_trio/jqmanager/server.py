@@ -14,6 +14,7 @@ from ..core.errors import BadRequest
 from ..core.logs import setup_logging
 from ..core.messages import (
     CancelJob,
+    GetMetrics,
     GetStats,
     Heartbeat,
     Message,
@@ -59,6 +60,8 @@ async def handle(manager: JobManager, request: Message) -> Message:
             return await handle_cancel(manager, request)
         case GetStats():
             return manager.stats()
+        case GetMetrics():
+            return manager.metrics.snapshot(manager.stats())
         case Ping():
             return Pong("jqmanager")
         case _:

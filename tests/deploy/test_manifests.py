@@ -88,9 +88,6 @@ def test_each_manifest_runs_its_image(role: str) -> None:
     assert "FAAS_HOST" in text or "server:" not in text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="FAAS_ADMIN_KEY is read once API-key auth (FAAS_AUTH=keys) lands"
-)
 def test_every_variable_the_manifests_set_is_read_by_the_package() -> None:
     source = package_source()
     unread = {

@@ -47,6 +47,10 @@ class Platform:
         """Everything the supervisor and its children printed so far."""
         return _log_path(self.home).read_text(errors="replace")
 
+    async def stop(self) -> None:
+        """Stop it now with the teardown's checks (exit 0 in time, nothing left); idempotent."""
+        await _stop(self)
+
 
 def _spawn_up(env: dict[str, str], home: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start ``python -m faas_trio up``, its output going to a log file beside ``home``."""

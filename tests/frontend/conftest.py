@@ -12,7 +12,7 @@ from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
 
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours
+from .fakes import KEYS_CONFIG, TEST_CONFIG, AppClient, FakeNeighbours
 
 
 @pytest.fixture
@@ -31,4 +31,12 @@ async def fake(nursery: trio.Nursery) -> FakeNeighbours:
 async def client(fake: FakeNeighbours) -> AsyncIterator[AppClient]:
     async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
         app = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0))
+        yield app.test_client()
+
+
+@pytest.fixture
+async def keys_client(fake: FakeNeighbours) -> AsyncIterator[AppClient]:
+    """A client of an app in ``keys`` mode with the admin key :data:`ADMIN_KEY`."""
+    async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
+        app = create_app(KEYS_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0))
         yield app.test_client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from dataclasses import dataclass, field
@@ -23,13 +24,18 @@ from faas_trio.core.messages import (
     GetFunction,
     GetJob,
     GetLogs,
+    GetMetrics,
     GetUser,
+    Histogram,
     JobRecord,
     JobReply,
+    JobsReply,
     JobState,
     ListFunctions,
+    ListJobs,
     LogsReply,
     Message,
+    Metrics,
     Ping,
     Pong,
     PutFunction,
@@ -47,9 +53,20 @@ AppClient = quart.typing.TestClientProtocol
 
 _DB_REQUESTS = (
     PutUser, DeleteUser, GetUser, PutFunction, GetFunction, DeleteFunction, ListFunctions,
-    GetJob, GetLogs, DeleteJob,
+    GetJob, GetLogs, DeleteJob, ListJobs,
 )  # fmt: skip
-_JQ_REQUESTS = (Submit, WaitJob, CancelJob)
+_JQ_REQUESTS = (Submit, WaitJob, CancelJob, GetMetrics)
+
+#: What the fake jqmanager answers to GetMetrics.
+FAKE_METRICS = Metrics(
+    jobs_total={"succeeded": 3, "failed": 1},
+    job_duration=Histogram(bounds=[0.1, 1.0], counts=[2, 3], count=4, sum=2.75),
+    queue_wait=Histogram(bounds=[0.1, 1.0], counts=[4, 4], count=4, sum=0.02),
+    queued=5,
+    running=2,
+    workers=1,
+    cold_starts_total=2,
+)
 
 
 @dataclass
@@ -99,8 +116,8 @@ class FakeNeighbours:
             raise BadRequest(f"fake dbmanager does not handle {type(request).__name__}")
         self.db_requests.append(request)
         match request:
-            case PutUser(name=name):
-                self.users[name] = User(name=name)
+            case PutUser(name=name, key_hash=key_hash):
+                self.users[name] = User(name=name, key_hash=key_hash)
                 for key in [k for k in self.functions if k[0] == name]:
                     del self.functions[key]
                 return Done()
@@ -141,6 +158,12 @@ class FakeNeighbours:
                 self.job(job_id)
                 del self.jobs[job_id]
                 return Done()
+            case ListJobs(user=u, state=state, limit=limit):
+                mine = [j for j in self.jobs.values() if j.user == u]
+                if state is not None:
+                    mine = [j for j in mine if j.state is state]
+                mine.sort(key=lambda j: j.created_at, reverse=True)
+                return JobsReply(mine[:limit])
         raise AssertionError(f"fake dbmanager got an unexpected {request!r}")
 
     async def handle_jq(self, request: Message) -> Message:
@@ -150,6 +173,8 @@ class FakeNeighbours:
             raise BadRequest(f"fake jqmanager does not handle {type(request).__name__}")
         self.jq_requests.append(request)
         match request:
+            case GetMetrics():
+                return FAKE_METRICS
             case Submit() if self.submit_error is not None:
                 raise self.submit_error
             case Submit(job=job, wait=wait):
@@ -164,7 +189,7 @@ class FakeNeighbours:
                         return JobReply(stored)
                 self.jobs[job.id] = msgspec.structs.replace(job, runtime=function.runtime)
                 if wait > 0 and "slow" not in function.source:
-                    return JobReply(self.finish(job.id, sum(json.loads(job.args))))
+                    return JobReply(self.finish(job.id, _fake_result(json.loads(job.args))))
                 return JobReply(self.jobs[job.id])
             case WaitJob(id=job_id):
                 return JobReply(self.job(job_id))
@@ -180,6 +205,13 @@ class FakeNeighbours:
         raise AssertionError(f"fake jqmanager got an unexpected {request!r}")
 
 
+def _fake_result(args: list[Any]) -> Any:
+    """What the fake "runs": the sum of numeric arguments, else how many there are."""
+    if all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
+        return sum(args)
+    return len(args)
+
+
 def unused_endpoint() -> str:
     """A TCP endpoint nothing listens on (a port the kernel just handed out and took back)."""
     with socket.socket() as sock:
@@ -189,6 +221,15 @@ def unused_endpoint() -> str:
 
 
 TEST_CONFIG = FrontendConfig(max_body=4096, max_wait=30.0, max_timeout=120.0)
+ADMIN_KEY = "admin-key-for-the-tests-0123456789"
+KEYS_CONFIG = dataclasses.replace(
+    TEST_CONFIG, auth="keys", admin_key=ADMIN_KEY, callback_allow=("hooks.example.com",)
+)
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header that presents ``key``."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 async def envelope_of(response: Any) -> tuple[int, bool, Any]:

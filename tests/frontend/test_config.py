@@ -44,7 +44,11 @@ def test_from_env() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"FAAS_AUTH": "keys"}, "FAAS_AUTH=keys is not available yet"),
+        ({"FAAS_AUTH": "passwords"}, "FAAS_AUTH=passwords is not one of keys, open"),
+        ({"FAAS_ADMIN_KEY": "short"}, "FAAS_ADMIN_KEY is shorter than 16"),
+        ({"FAAS_USER_RATE": "0"}, "FAAS_USER_RATE"),
+        ({"FAAS_CALLBACK_ALLOW": "http://example.com"}, "FAAS_CALLBACK_ALLOW entry"),
+        ({"FAAS_CALLBACK_ALLOW": "example.com:http"}, "FAAS_CALLBACK_ALLOW entry"),
         ({"PORT": "http"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"FAAS_MAX_BODY": "0"}, "FAAS_MAX_BODY"),
@@ -55,3 +59,34 @@ def test_from_env() -> None:
 def test_rejects(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         FrontendConfig.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("host", "auth"),
+    [("127.0.0.1", "open"), ("localhost", "open"), ("::1", "open"), ("0.0.0.0", "keys"),
+     ("10.0.0.5", "keys"), ("::", "keys")],
+)  # fmt: skip
+def test_auth_defaults_to_keys_unless_loopback_only(host: str, auth: str) -> None:
+    assert FrontendConfig.from_env({"FAAS_HOST": host}).auth == auth
+    assert FrontendConfig.from_env({"FAAS_HOST": host, "FAAS_AUTH": "open"}).auth == "open"
+
+
+def test_security_settings() -> None:
+    config = FrontendConfig.from_env(
+        {
+            "FAAS_AUTH": "keys",
+            "FAAS_ADMIN_KEY": "admin-key-0123456789",
+            "FAAS_USER_RATE": "30",
+            "FAAS_CALLBACK_ALLOW": " Hooks.Example.com , 127.0.0.1:9000,[::1]:80,",
+            "FAAS_KEY_CACHE_TTL": "2",
+        }
+    )
+    assert (config.auth, config.admin_key, config.user_rate) == (
+        "keys",
+        "admin-key-0123456789",
+        30,
+    )
+    assert config.callback_allow == ("hooks.example.com", "127.0.0.1:9000", "[::1]:80")
+    assert config.key_cache_ttl == 2
+    defaults = FrontendConfig.from_env({})
+    assert (defaults.admin_key, defaults.user_rate, defaults.callback_allow) == (None, 120, ())

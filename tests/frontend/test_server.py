@@ -68,9 +68,27 @@ async def test_main_exits_0_on_sigterm() -> None:
         await process.wait()
 
 
-async def test_main_refuses_unavailable_auth() -> None:
-    env = {**os.environ, "FAAS_AUTH": "keys"}
+async def test_main_refuses_unknown_auth() -> None:
+    env = {**os.environ, "FAAS_AUTH": "passwords"}
     with trio.fail_after(20):
         result = await trio.run_process(_MAIN, env=env, capture_stderr=True, check=False)
     assert result.returncode == 2
-    assert b"FAAS_AUTH=keys is not available yet" in result.stderr
+    assert b"FAAS_AUTH=passwords is not one of keys, open" in result.stderr
+
+
+
+async def test_a_keep_alive_connection_survives_an_early_error(
+    nursery: trio.Nursery, fake: FakeNeighbours
+) -> None:
+    """A 400 answered before the body was read must not stall the next request."""
+    config = dataclasses.replace(TEST_CONFIG, port=0, db_url=fake.db_url, jq_url=fake.jq_url)
+    port = await nursery.start(serve, config)
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=5.0
+    ) as http:
+        for _ in range(3):
+            early = await http.post("/u/ann/fn/add/run?wait=-1", content="[1,2]")
+            assert early.status_code == 400
+            after = await http.get("/j/not-a-job-id")
+            assert after.status_code == 400

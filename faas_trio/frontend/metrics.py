@@ -1,0 +1,120 @@
+"""``GET /metrics``: Prometheus text of this frontend's HTTP counts and jqmanager's job counters.
+
+HTTP requests are counted here, by route pattern (``/u/<user>/fn/<fn>/run``, not the raw
+path, so the label set stays small) and status. Job metrics are jqmanager's (it sees every
+finish, so a job is counted once whichever frontend is scraped); each scrape asks it for a
+snapshot and renders it with a custom collector. When jqmanager does not answer, the job
+metrics are left out and ``faas_jqmanager_up`` is 0.
+
+Not exported: the scaler's desired worker count (the scaler serves nothing; its decisions are
+in its log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from quart import request
+from quart_trio import QuartTrio
+from quart_trio.wrappers import TrioResponse
+
+from ..core.errors import FaasError
+from ..core.messages import GetMetrics, Histogram, Metrics
+from .auth import Auth
+from .peers import Peers
+
+__all__ = ["HttpCounts", "JobsCollector", "register"]
+
+
+class HttpCounts:
+    """``faas_http_requests_total{route,code}`` of one app (not in the global registry)."""
+
+    def __init__(self) -> None:
+        self.counter = Counter(
+            "faas_http_requests",
+            "HTTP requests answered by this frontend, by route pattern and status.",
+            ["route", "code"],
+            registry=None,
+        )
+
+    def count(self, route: str, code: int) -> None:
+        self.counter.labels(route=route, code=str(code)).inc()
+
+
+def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
+    buckets = [
+        (repr(float(bound)), float(count))
+        for bound, count in zip(hist.bounds, hist.counts, strict=True)
+    ]
+    buckets.append(("+Inf", float(hist.count)))
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=hist.sum)
+
+
+class JobsCollector(Collector):
+    """Renders one jqmanager :class:`~faas_trio.core.messages.Metrics` snapshot (or, with
+    None, only ``faas_jqmanager_up 0``)."""
+
+    def __init__(self, snapshot: Metrics | None) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("faas_jqmanager_up", "Whether jqmanager answered this scrape.")
+        up.add_metric([], 0.0 if self.snapshot is None else 1.0)
+        yield up
+        m = self.snapshot
+        if m is None:
+            return
+        jobs = CounterMetricFamily(
+            "faas_jobs", "Jobs that reached a final state, by state.", labels=["state"]
+        )
+        for state, count in sorted(m.jobs_total.items()):
+            jobs.add_metric([state], float(count))
+        yield jobs
+        yield _histogram("faas_job_duration_seconds", "How long finished jobs ran.", m.job_duration)
+        yield _histogram(
+            "faas_queue_wait_seconds",
+            "How long finished jobs waited from submission to their start.",
+            m.queue_wait,
+        )
+        yield GaugeMetricFamily("faas_queue_length", "Jobs waiting for a worker.", m.queued)
+        yield GaugeMetricFamily("faas_jobs_running", "Jobs running on workers.", m.running)
+        yield GaugeMetricFamily("faas_workers", "Workers alive.", m.workers)
+        yield CounterMetricFamily(
+            "faas_cold_starts", "Jobs that needed a new sandbox.", m.cold_starts_total
+        )
+
+
+def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
+    """Count every answer of ``app`` and add ``GET /metrics`` (the admin key in keys mode)."""
+    http = HttpCounts()
+
+    @app.after_request
+    async def count_request(response: TrioResponse) -> TrioResponse:
+        rule = request.url_rule
+        http.count(rule.rule if rule is not None else "unmatched", response.status_code)
+        return response
+
+    @app.get("/metrics")
+    async def metrics() -> TrioResponse:
+        """Prometheus text exposition.
+
+        Cancellation: blocks on jqmanager up to the RPC deadline; nothing changes.
+        """
+        await auth.require_admin()
+        snapshot: Metrics | None
+        try:
+            snapshot = await peers.ask_jq(GetMetrics(), Metrics)
+        except FaasError:
+            snapshot = None
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(http.counter)
+        registry.register(JobsCollector(snapshot))
+        return TrioResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

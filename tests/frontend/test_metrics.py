@@ -1,0 +1,74 @@
+"""GET /metrics: Prometheus text of HTTP counts and of jqmanager's job counters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
+
+from faas_trio.core.rpc import open_client
+from faas_trio.frontend import create_app
+from faas_trio.frontend.peers import Peers
+
+from .fakes import ADMIN_KEY, KEYS_CONFIG, AppClient, FakeNeighbours, bearer, unused_endpoint
+
+
+def _labels(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    # A bucket bound may be written "1" or "1.0"; compare them as numbers.
+    if "le" in labels:
+        labels = {**labels, "le": floatToGoString(float(labels["le"]))}
+    return tuple(sorted(labels.items()))
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, _labels(s.labels)): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def scrape(client: AppClient) -> str:
+    response = await client.get("/metrics", headers=bearer(ADMIN_KEY))
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    return (await response.get_data()).decode()
+
+
+async def test_job_metrics_come_from_jqmanager(keys_client: AppClient) -> None:
+    got = samples(await scrape(keys_client))
+    assert got[("faas_jqmanager_up", ())] == 1
+    assert got[("faas_jobs_total", (("state", "succeeded"),))] == 3
+    assert got[("faas_jobs_total", (("state", "failed"),))] == 1
+    assert got[("faas_job_duration_seconds_bucket", (("le", "0.1"),))] == 2
+    assert got[("faas_job_duration_seconds_bucket", (("le", "1.0"),))] == 3
+    assert got[("faas_job_duration_seconds_bucket", (("le", "+Inf"),))] == 4
+    assert got[("faas_job_duration_seconds_count", ())] == 4
+    assert got[("faas_job_duration_seconds_sum", ())] == 2.75
+    assert got[("faas_queue_wait_seconds_count", ())] == 4
+    assert got[("faas_queue_length", ())] == 5
+    assert got[("faas_jobs_running", ())] == 2
+    assert got[("faas_workers", ())] == 1
+    assert got[("faas_cold_starts_total", ())] == 2
+
+
+async def test_http_requests_are_counted_by_route_pattern(keys_client: AppClient) -> None:
+    await keys_client.post("/u/ann")
+    await keys_client.post("/u/bob")
+    await keys_client.get("/u/ann/fn")  # no key: 401
+    await keys_client.get("/no/such/route")
+    got = samples(await scrape(keys_client))
+    assert got[("faas_http_requests_total", (("code", "200"), ("route", "/u/<user>")))] == 2
+    assert got[("faas_http_requests_total", (("code", "401"), ("route", "/u/<user>/fn")))] == 1
+    assert got[("faas_http_requests_total", (("code", "404"), ("route", "unmatched")))] == 1
+    assert not any("ann" in str(labels) for _, labels in got)
+
+
+async def test_jqmanager_down_leaves_job_metrics_out(fake: FakeNeighbours) -> None:
+    config = dataclasses.replace(KEYS_CONFIG, rpc_timeout=0.2)
+    async with open_client(fake.db_url) as db, open_client(unused_endpoint()) as jq:
+        client = create_app(config, Peers(db=db, jq=jq, rpc_timeout=0.2)).test_client()
+        got = samples(await scrape(client))
+    assert got[("faas_jqmanager_up", ())] == 0
+    assert not any(name.startswith("faas_jobs") for name, _ in got)
