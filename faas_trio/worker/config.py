@@ -40,6 +40,11 @@ class WorkerConfig:
     FAAS_NODE                  node for JavaScript functions               ``node`` on PATH
     FAAS_HOME                  state directory; scratch dirs go in
                                ``$FAAS_HOME/scratch``                      ./.faas
+    FAAS_SANDBOX_UID_BASE      first uid sandboxes run as                  61000
+    FAAS_SANDBOX_UID_COUNT     uids sandboxes may use (shared by every
+                               worker on the machine; at least
+                               concurrency + warm max)                     1000
+    FAAS_SANDBOX_NPROC         processes and threads per sandbox           64
     =========================  ==========================================  =================
     """
 
@@ -54,6 +59,9 @@ class WorkerConfig:
     sandbox_python: str = _SYSTEM_PYTHON
     node: str | None = None
     scratch_dir: Path = Path(".faas/scratch")
+    sandbox_uid_base: int = 61000
+    sandbox_uid_count: int = 1000
+    sandbox_nproc: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -72,6 +80,9 @@ class WorkerConfig:
             sandbox_python=env_str("FAAS_SANDBOX_PYTHON", _default_python(), env),
             node=os.path.realpath(node) if node else None,
             scratch_dir=Path(env_str("FAAS_HOME", ".faas", env)).resolve() / "scratch",
+            sandbox_uid_base=env_int("FAAS_SANDBOX_UID_BASE", cls.sandbox_uid_base, env),
+            sandbox_uid_count=env_int("FAAS_SANDBOX_UID_COUNT", cls.sandbox_uid_count, env),
+            sandbox_nproc=env_int("FAAS_SANDBOX_NPROC", cls.sandbox_nproc, env),
         )
         config.check()
         return config
@@ -83,9 +94,16 @@ class WorkerConfig:
             ("FAAS_WARM_MAX", self.warm_max),
             ("FAAS_LOG_CAP", self.log_cap),
             ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
+            ("FAAS_SANDBOX_UID_BASE", self.sandbox_uid_base),
+            ("FAAS_SANDBOX_NPROC", self.sandbox_nproc),
         ):
             if value < 1:
                 raise ConfigError(f"{name}={value} must be at least 1")
+        if self.sandbox_uid_count < self.concurrency + self.warm_max:
+            raise ConfigError(
+                f"FAAS_SANDBOX_UID_COUNT={self.sandbox_uid_count} must be at least"
+                f" FAAS_WORKER_CONCURRENCY + FAAS_WARM_MAX ({self.concurrency + self.warm_max})"
+            )
         for name, seconds in (
             ("FAAS_DRAIN_TIMEOUT", self.drain_timeout),
             ("FAAS_WARM_TTL", self.warm_ttl),
@@ -102,4 +120,7 @@ class WorkerConfig:
             node=self.node,
             scratch_root=self.scratch_dir.resolve(),
             log_cap=self.log_cap,
+            uid_base=self.sandbox_uid_base,
+            uid_count=self.sandbox_uid_count,
+            nproc=self.sandbox_nproc,
         )

@@ -94,3 +94,30 @@ def child_pids() -> set[int]:
         except FileNotFoundError:
             continue
     return pids
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids of live processes (zombies excluded) whose real uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = dict(
+                line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            continue
+        if int(status["Uid"].split()[0]) == uid and status["State"].split()[0] not in "ZX":
+            found.append(int(entry.name))
+    return found
+
+
+def keeper_of(uid: int) -> int:
+    """The pid (as the worker sees it: its keeper's) of the sandbox running as ``uid``; a
+    confined function sees itself as PID 1, so tests identify sandboxes by uid."""
+    for pid in child_pids():
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if any(Path(f"/proc/{child}").stat().st_uid == uid for child in children):
+            return pid
+    raise LookupError(f"no sandbox runs as uid {uid}")

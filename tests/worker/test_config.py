@@ -34,6 +34,9 @@ def test_overrides() -> None:
             "FAAS_SANDBOX_PYTHON": "/opt/py",
             "FAAS_HOME": "/srv/faas",
             "FAAS_DEFAULT_MEMORY_MB": "64",
+            "FAAS_SANDBOX_UID_BASE": "70000",
+            "FAAS_SANDBOX_UID_COUNT": "10",
+            "FAAS_SANDBOX_NPROC": "16",
         }
     )
     assert (config.jq_url, config.concurrency, config.drain_timeout) == ("tcp://jq:1", 8, 1.5)
@@ -42,6 +45,8 @@ def test_overrides() -> None:
     assert config.scratch_dir == Path("/srv/faas/scratch")
     assert config.default_memory_mb == 64
     assert config.spawn_settings.scratch_root == Path("/srv/faas/scratch")
+    settings = config.spawn_settings
+    assert (settings.uid_base, settings.uid_count, settings.nproc) == (70000, 10, 16)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +56,8 @@ def test_overrides() -> None:
         {"FAAS_WORKER_CONCURRENCY": "four"},
         {"FAAS_DRAIN_TIMEOUT": "-1"},
         {"FAAS_LOG_CAP": "0"},
+        {"FAAS_SANDBOX_NPROC": "0"},
+        {"FAAS_SANDBOX_UID_COUNT": "19"},  # fewer than 4 slots + 16 warm children
     ],
 )
 def test_bad_values_are_rejected(env: dict[str, str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -225,15 +224,15 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     fake, _ = jq
     before = child_pids()
     worker = await start_worker(drain_timeout=1.0)
-    release = tmp_path / "release"
+    # The sandbox sees only its own scratch directory: the test drops the file there.
     waits_for_release = (
         "import os, time\n"
-        "def f(path):\n"
-        "    while not os.path.exists(path):\n"
+        "def f():\n"
+        "    while not os.path.exists('release'):\n"
         "        time.sleep(0.01)\n"
         "    return 'quick'\n"
     )
-    quick = make_dispatch(waits_for_release, json.dumps([str(release)]))
+    quick = make_dispatch(waits_for_release)
     slow = make_dispatch("import time\ndef f():\n    time.sleep(60)\n")
     await fake.queue_send.send(quick)
     await fake.queue_send.send(slow)
@@ -241,7 +240,8 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     await fake.wait_until_running(slow.job.id)
     async with trio.open_nursery() as stopping:
         stopping.start_soon(worker.stop)
-        release.touch()  # the quick job finishes while the worker drains
+        for scratch in (tmp_path / "scratch").iterdir():
+            (scratch / "release").touch()  # the quick job finishes while the worker drains
         outcomes = {o.job_id: o for o in [await fake.next_report(), await fake.next_report()]}
     assert any(beat.draining for beat in fake.heartbeats)
     assert outcomes[quick.job.id].state is JobState.SUCCEEDED

@@ -12,17 +12,18 @@ from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, child_pids, pid_exists
+from .conftest import MakeDispatch, child_pids, keeper_of, pid_exists
 
-PID = "import os\ndef f(*args):\n    return os.getpid()\n"
+#: A function reports its uid, unique to its sandbox; tests map it to the sandbox's pid.
+UID = "import os\ndef f(*args):\n    return os.getuid()\n"
 
 
 async def pid_of_call(
     pool: WarmPool, dispatch_source: MakeDispatch, **kwargs: object
 ) -> tuple[int, bool]:
-    outcome = await run_job(pool, dispatch_source(PID, **kwargs), log_cap=4096)
+    outcome = await run_job(pool, dispatch_source(UID, **kwargs), log_cap=4096)
     assert outcome.state is JobState.SUCCEEDED, outcome
-    return int(outcome.result or "0"), outcome.cold_start
+    return keeper_of(int(outcome.result or "0")), outcome.cold_start
 
 
 async def test_second_call_reuses_the_warm_child(
@@ -59,7 +60,7 @@ async def test_new_version_gets_a_new_child_and_the_old_one_dies(
 async def test_concurrent_calls_of_one_function_get_separate_children(
     pool: WarmPool, make_dispatch: MakeDispatch
 ) -> None:
-    source = "import os, time\ndef f():\n    time.sleep(0.3)\n    return os.getpid()\n"
+    source = "import os, time\ndef f():\n    time.sleep(0.3)\n    return os.getuid()\n"
     dispatch = make_dispatch(source)
     results: list[str | None] = []
 

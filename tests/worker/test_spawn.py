@@ -13,7 +13,7 @@ def test_build_command_python_flags(settings: SpawnSettings) -> None:
     assert command.argv[:4] == [settings.python, "-I", "-S", "-B"]
     assert command.argv[4].endswith("python_runner.py")
     assert "--memory-mb" in command.argv and "256" in command.argv
-    assert set(command.env) == {"PATH", "LANG", "HOME"}
+    assert set(command.env) == {"PATH", "LANG", "HOME", "TMPDIR"}
 
 
 @needs_node

@@ -1,7 +1,9 @@
 """Runner children: the scripts that run user code (``python_runner.py``, ``node_runner.js``),
-how one is started (``spawn``), and the worker-side handle that drives one (``process``).
+the root-side launcher that confines them (``confine.py``: own uid, namespaces, Landlock),
+how one is started (``spawn``, with a uid from ``uids``), and the worker-side handle that
+drives one (``process``).
 
-The runner scripts are run as programs by path, never imported by the worker.
+The scripts are run as programs by path, never imported by the worker.
 """
 
 from __future__ import annotations

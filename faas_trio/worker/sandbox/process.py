@@ -90,6 +90,7 @@ class Sandbox:
         self._drain_scope = trio.CancelScope()
         self._reap_lock = trio.Lock()
         self._home = spawned.home
+        self._uid = spawned.uid
         self._closed = False
 
     @property
@@ -145,12 +146,21 @@ class Sandbox:
         return f"exit code {code}"
 
     async def kill(self) -> None:
-        """Kill the child's whole process group, reap it, and release its pipes and scratch
-        directory. Idempotent.
+        """Kill the child's whole process tree, reap it, and release its pipes, scratch
+        directory and uid. Idempotent.
+
+        A confined child is asked to end through its keeper (SIGTERM), which returns only once
+        every process of the sandbox's PID namespace is gone, even those that left the
+        process group; if that takes more than half the grace, the group is sent SIGKILL.
 
         Cancellation: shielded, bounded by :data:`KILL_GRACE`; completes under a cancel.
         """
         with trio.CancelScope(shield=True), trio.move_on_after(KILL_GRACE):
+            if self._popen.returncode is None and not self._closed and self._uid is not None:
+                # A confined child's keeper kills its namespace and exits once it is empty.
+                with trio.move_on_after(KILL_GRACE / 2):
+                    self._popen.send_signal(signal.SIGTERM)
+                    await self._reap()
             if self._popen.returncode is None and not self._closed:
                 try:
                     os.killpg(self.pid, signal.SIGKILL)
@@ -167,6 +177,10 @@ class Sandbox:
             self._stdout.close()
             os.close(self._pidfd)
             shutil.rmtree(self._home, ignore_errors=True)
+            if self._uid is not None and self._popen.returncode is not None:
+                # Kept (never reused) if the keeper could not be reaped: something of the
+                # sandbox may still run as that uid.
+                self._uid.release()
 
     async def drain_stderr(self, *, task_status: trio.TaskStatus[None]) -> None:
         """Copy the child's stderr into the log buffer until EOF or :meth:`kill`.

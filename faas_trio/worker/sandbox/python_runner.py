@@ -25,8 +25,10 @@ the old API's string form: a string as is, anything else its JSON text.
 
 Limits set before any user code runs: address space (memory + a base for the interpreter),
 file size, open files, and a CPU-time backstop renewed before each call. The process asks the
-kernel for SIGKILL when the worker thread that spawned it dies, and exits when its request
-pipe reaches end of file.
+kernel for SIGKILL when the worker thread that spawned it dies (when confined: when its keeper
+dies), and exits when its request pipe reaches end of file. When confined it is PID 1 of its
+own PID namespace, and after each request it kills and reaps every process user code started:
+nothing outlives the call that started it.
 """
 
 from __future__ import annotations
@@ -257,6 +259,27 @@ class _Runner:
         return {"ok": True, "value": value_json, "text": text}
 
 
+def _end_strays() -> None:
+    """Kill and reap every other process of the sandbox: nothing a call started outlives it.
+
+    Only as PID 1 of the sandbox's own PID namespace (confined), where ``kill(-1)`` reaches
+    just the sandbox's processes; orphans are re-parented here, so the wait reaps them all.
+    """
+    if os.getpid() != 1:
+        return
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        return  # no other process
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
 def _on_alarm(signum: int, frame: object) -> None:
     raise _CallTimeout()
 
@@ -279,6 +302,7 @@ def main() -> None:
             reply = runner.call(request)
         else:
             reply = {"ok": False, "error": f"ValueError: unknown op {op!r}", "message": "bad op"}
+        _end_strays()
         _write_frame(proto_out, reply)
 
 

@@ -1,6 +1,11 @@
 """Starting a runner child: the one place that decides its argv, environment and limits.
 
-Later hardening (separate users, seccomp, cgroups, a zygote) changes this module only.
+When the worker runs as root (as it must in production), every runner is started through
+:mod:`.confine` as the sandbox's *keeper*: the runner itself runs under its own claimed uid
+(:mod:`.uids`), in fresh network, PID and IPC namespaces, with Landlock limiting it to the
+system's read-only files and its scratch directory (owned by that uid, mode 0700, removed when
+the sandbox ends). Without root none of that is possible: the runner is started directly with
+only its resource limits and minimal environment, and a warning is logged once.
 
 The child is spawned with :class:`subprocess.Popen` from the calling (trio) thread rather than
 with :func:`trio.lowlevel.open_process`: the latter forks from a worker thread, and the Python
@@ -10,6 +15,7 @@ cache does after a few idle seconds, killing warm children. A fork costs about a
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -18,12 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.messages import Runtime
+from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 
 __all__ = ["Command", "SpawnFailed", "SpawnSettings", "Spawned", "build_command", "spawn_runner"]
+
+log = logging.getLogger("faas.worker.sandbox")
 
 _RUNNER_DIR = Path(__file__).resolve().parent
 #: The PATH a child sees.
 _PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Address space Node needs on top of the function's memory: V8 reserves much more than it
+#: uses (it does not start with less than about 800 MB).
+_NODE_BASE_MEMORY_MB = 1024
+_warned_unconfined = False
 
 
 class SpawnFailed(Exception):
@@ -42,6 +55,18 @@ class SpawnSettings:
     scratch_root: Path
     #: Bytes of output kept per call.
     log_cap: int
+    #: Sandboxes run as uids ``[uid_base, uid_base + uid_count)``, one each.
+    uid_base: int = 61000
+    uid_count: int = 1000
+    #: Processes (and threads) a sandbox may have at once.
+    nproc: int = 64
+    #: Where uid claims are kept (see :mod:`.uids`); None for the default.
+    uid_lock_dir: Path | None = None
+
+    @property
+    def confined(self) -> bool:
+        """Whether runners are confined (only root can switch uids and make namespaces)."""
+        return os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -50,31 +75,49 @@ class Command:
     env: dict[str, str]
 
 
-def build_command(runtime: Runtime, memory_mb: int, settings: SpawnSettings, home: Path) -> Command:
-    """The argv and environment of a runner child: a minimal environment whose HOME is
-    ``home``; the Python runner gets its limits as arguments and sets them itself.
+def build_command(
+    runtime: Runtime, memory_mb: int, settings: SpawnSettings, home: Path, uid: int | None = None
+) -> Command:
+    """The argv and environment of a runner child: a minimal environment whose HOME and
+    TMPDIR are ``home``; the Python runner gets its limits as arguments and sets them itself.
+    With a ``uid`` the runner is wrapped in :mod:`.confine`, which runs it as that uid.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
     """
-    env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home)}
+    env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)}
+    extra: list[str] = []
     if runtime is Runtime.PYTHON:
         argv = [
-            settings.python, "-I", "-S", "-B", str(_RUNNER_DIR / "python_runner.py"),
+            str(_RUNNER_DIR / "python_runner.py"),
             "--memory-mb", str(memory_mb),
             "--log-cap", str(settings.log_cap),
-            "--parent", str(os.getpid()),
+            # A confined runner is PID 1 of its namespace: its keeper, not the worker, is
+            # its parent, and it asks for SIGKILL on the keeper's death itself.
+            "--parent", "0" if uid is not None else str(os.getpid()),
         ]  # fmt: skip
-        return Command(argv, env)
-    if settings.node is None:
-        raise SpawnFailed("the node runtime is not installed on this worker")
-    argv = [
-        settings.node,
-        f"--max-old-space-size={max(memory_mb, 16)}",
-        str(_RUNNER_DIR / "node_runner.js"),
-        str(settings.log_cap),
-    ]
-    return Command(argv, env)
+        if uid is None:
+            return Command([settings.python, "-I", "-S", "-B", *argv], env)
+    else:
+        if settings.node is None:
+            raise SpawnFailed("the node runtime is not installed on this worker")
+        script = str(_RUNNER_DIR / "node_runner.js")
+        argv = [
+            settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
+            str(settings.log_cap),
+        ]  # fmt: skip
+        if uid is None:
+            return Command(argv, env)
+        extra = [
+            "--address-space-mb", str(memory_mb + _NODE_BASE_MEMORY_MB),
+            "--read", script, "--read", settings.node,
+        ]  # fmt: skip
+    confine = [
+        settings.python, "-I", "-S", "-B", str(_RUNNER_DIR / "confine.py"),
+        "--uid", str(uid), "--home", str(home), "--nproc", str(settings.nproc),
+        "--parent", str(os.getpid()), "--runtime", runtime.value, *extra, "--",
+    ]  # fmt: skip
+    return Command(confine + argv, env)
 
 
 @dataclass(frozen=True)
@@ -88,19 +131,43 @@ class Spawned:
     stderr_fd: int
     #: Its scratch directory (cwd and HOME), to remove when it ends.
     home: Path
+    #: The uid it runs as, to release once it was reaped; None when not confined.
+    uid: UidClaim | None
+
+
+def _claim(settings: SpawnSettings) -> UidClaim | None:
+    global _warned_unconfined
+    if not settings.confined:
+        if not _warned_unconfined:
+            _warned_unconfined = True
+            log.warning("not running as root: sandboxes are NOT isolated (same uid, network)")
+        return None
+    lock_dir = settings.uid_lock_dir or default_lock_dir()
+    try:
+        return claim_uid(settings.uid_base, settings.uid_count, lock_dir)
+    except (UidsExhausted, OSError) as exc:
+        raise SpawnFailed(f"no sandbox uid: {exc}") from exc
 
 
 def spawn_runner(runtime: Runtime, memory_mb: int, settings: SpawnSettings) -> Spawned:
-    """Start a runner in a new session (its own process group) in a fresh scratch directory.
+    """Start a runner in a new session (its own process group) in a fresh scratch directory,
+    confined when possible (see the module docstring).
 
     Raises:
-        SpawnFailed: nothing is left behind (no process, pipe or directory).
+        SpawnFailed: nothing is left behind (no process, pipe, directory or uid claim).
     """
     settings.scratch_root.mkdir(parents=True, exist_ok=True)
+    uid = _claim(settings)
     home = Path(tempfile.mkdtemp(prefix="sbx-", dir=settings.scratch_root))
     pipes: list[int] = []
     try:
-        command = build_command(runtime, memory_mb, settings, home)
+        if uid is not None:
+            # Sandbox uids must be able to reach their own directory, and list no other.
+            os.chmod(settings.scratch_root, 0o711)
+            os.chown(home, uid.uid, uid.uid)
+        command = build_command(
+            runtime, memory_mb, settings, home, None if uid is None else uid.uid
+        )
         for _ in range(3):
             pipes.extend(os.pipe())
         stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w = pipes
@@ -118,8 +185,10 @@ def spawn_runner(runtime: Runtime, memory_mb: int, settings: SpawnSettings) -> S
         for fd in pipes:
             os.close(fd)
         shutil.rmtree(home, ignore_errors=True)
+        if uid is not None:
+            uid.release()
         raise SpawnFailed(f"cannot start the {runtime.value} runner: {exc}") from exc
     for fd in (stdin_r, stdout_w, stderr_w):
         os.close(fd)
     os.set_blocking(stderr_r, False)
-    return Spawned(popen, stdin_w, stdout_r, stderr_r, home)
+    return Spawned(popen, stdin_w, stdout_r, stderr_r, home, uid)
