@@ -15,6 +15,8 @@ cache does after a few idle seconds, killing warm children. A fork costs about a
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -31,6 +33,8 @@ __all__ = ["Command", "SpawnFailed", "SpawnSettings", "Spawned", "build_command"
 log = logging.getLogger("faas.worker.sandbox")
 
 _RUNNER_DIR = Path(__file__).resolve().parent
+#: Where runner scripts are copied for sandbox uids to read (root-owned, mode 0755).
+_SHARED_RUNNER_DIR = "/run/faas-trio-runners"
 #: The PATH a child sees.
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Address space Node needs on top of the function's memory: V8 reserves much more than it
@@ -101,7 +105,7 @@ def build_command(
     else:
         if settings.node is None:
             raise SpawnFailed("the node runtime is not installed on this worker")
-        script = str(_RUNNER_DIR / "node_runner.js")
+        script = str(_RUNNER_DIR / "node_runner.js") if uid is None else _shared_node_runner()
         argv = [
             settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
             str(settings.log_cap),
@@ -118,6 +122,24 @@ def build_command(
         "--parent", str(os.getpid()), "--runtime", runtime.value, *extra, "--",
     ]  # fmt: skip
     return Command(confine + argv, env)
+
+
+@functools.cache
+def _shared_node_runner() -> str:
+    """A copy of ``node_runner.js`` that any sandbox uid can read: the package may live where
+    only root can (a checkout under ``/root``). The Python runner needs none: its keeper reads
+    it while still root. Named by content, so workers of other versions never share one."""
+    source = (_RUNNER_DIR / "node_runner.js").read_bytes()
+    folder = Path(_SHARED_RUNNER_DIR)
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(folder, 0o755)
+    target = folder / f"node_runner-{hashlib.sha256(source).hexdigest()[:16]}.js"
+    if not target.exists():
+        temporary = folder / f".{target.name}.{os.getpid()}"
+        temporary.write_bytes(source)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    return str(target)
 
 
 @dataclass(frozen=True)
