@@ -3,12 +3,13 @@ and cancel one (``CancelJob``). Each answers the job's record as it stands."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import msgspec
 import trio
 
-from ..core.errors import InternalError, PeerUnavailable
+from ..core.errors import FaasError, InternalError, PeerUnavailable
 from ..core.messages import (
     CancelJob,
     CreateJob,
@@ -24,6 +25,8 @@ from .manager import JobManager
 
 __all__ = ["handle_cancel", "handle_submit", "handle_wait"]
 
+log = logging.getLogger("faas.jqmanager")
+
 
 async def _ready(manager: JobManager) -> None:
     if not await manager.until_ready(manager.config.db_timeout):
@@ -36,7 +39,9 @@ async def handle_submit(manager: JobManager, request: Submit) -> JobReply:
 
     Raises:
         TooManyRequests: the queue, or the user's share of it, is full.
-        PeerUnavailable: the dbmanager did not store the job in time.
+        PeerUnavailable: the dbmanager did not answer in time. It may have stored the job
+            all the same: the request is then resent in the background until answered, and a
+            job it stored runs (so a client should retry with the same idempotency key).
         NotFound: no such user or function (from the dbmanager).
 
     Cancellation: blocks while the job is stored, then while waiting. A cancel before the
@@ -54,26 +59,66 @@ async def _create(manager: JobManager, job: JobRecord) -> JobRecord:
     manager.queue.admit(job.user)
     admitted = True
     try:
-        reply = await manager.db.call(CreateJob(job), timeout=manager.config.db_timeout)
+        try:
+            reply = await manager.db.call(CreateJob(job), timeout=manager.config.db_timeout)
+        except PeerUnavailable:
+            # The dbmanager may have stored the job all the same (it hung, or died before it
+            # answered): find out, so that a stored job never waits unqueued until a restart.
+            manager.nursery.start_soon(_create_eventually, manager, job)
+            raise
         if not isinstance(reply, JobCreated):
             raise InternalError(f"dbmanager answered {type(reply).__name__} to CreateJob")
-        stored = reply.job
-        known = manager.known(stored.id)
-        if known is not None or stored.is_final:
-            return known or stored
-        if stored.state is JobState.QUEUED:
-            manager.queue.push(stored, reply.function, admitted=True)
-            admitted = False
-            manager.dispatch_queued()
-        else:
-            # Stored as running by an earlier life of ours: leased to its recorded worker.
-            shared = manager.queue.adopt(reply.function, stored.user, admitted=True)
-            admitted = False
-            manager.leases.grant(stored, shared, stored.worker or "unknown", trio.current_time())
-        return manager.known(stored.id) or stored
+        record, taken = _take_over(manager, reply, admitted=True)
+        admitted = not taken
+        return record
     finally:
         if admitted:
             manager.queue.withdraw(job.user)
+
+
+def _take_over(
+    manager: JobManager, created: JobCreated, *, admitted: bool
+) -> tuple[JobRecord, bool]:
+    """Queue (or lease) the job the dbmanager answered ``created`` for, unless it is known or
+    final already; the job as it stands, and whether it was taken over (its admission, if
+    ``admitted``, is then used up)."""
+    stored = created.job
+    known = manager.known(stored.id)
+    if known is not None or stored.is_final:
+        return known or stored, False
+    if stored.state is JobState.QUEUED:
+        manager.queue.push(stored, created.function, admitted=admitted)
+        manager.dispatch_queued()
+    else:
+        # Stored as running by an earlier life of ours: leased to its recorded worker.
+        shared = manager.queue.adopt(created.function, stored.user, admitted=admitted)
+        manager.leases.grant(stored, shared, stored.worker or "unknown", trio.current_time())
+    return manager.known(stored.id) or stored, True
+
+
+async def _create_eventually(manager: JobManager, job: JobRecord) -> None:
+    """After a ``CreateJob`` that got no answer: resend it (it is idempotent) until the
+    dbmanager answers, then take the stored job over. So a submission answered 503 either
+    runs or was refused for good (unknown user or function); it is never left stored but
+    unqueued.
+
+    Cancellation: stops resending; a job stored meanwhile is loaded at the next start.
+    """
+    backoff = 0.1
+    while True:
+        try:
+            reply = await manager.db.call(CreateJob(job), timeout=manager.config.db_timeout)
+            break
+        except PeerUnavailable:
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+        except FaasError as exc:
+            log.info("job %s, unanswered at submission, was not stored: %s", job.id, exc)
+            return
+    if isinstance(reply, JobCreated):
+        _, taken = _take_over(manager, reply, admitted=False)
+        if taken:
+            log.info("job %s, unanswered at submission, was stored: queued", job.id)
 
 
 async def handle_wait(manager: JobManager, request: WaitJob) -> JobReply:

@@ -150,6 +150,8 @@ class Child:
         self.pid: int | None = None
         #: How many times the child was restarted after an unexpected exit.
         self.restarts = 0
+        #: Set once :meth:`run` is over: the child was retired (or cancelled) and is reaped.
+        self.stopped = trio.Event()
 
     def retire(self, grace: float) -> None:
         """Stop for good: SIGTERM now, SIGKILL to its group after ``grace`` seconds.
@@ -176,21 +178,24 @@ class Child:
         still in the pipe). Before ``Cancelled`` propagates the process is reaped and every
         other member of its group has been sent SIGKILL.
         """
-        with self._scope:
-            while not self._retired:
-                began = trio.current_time()
-                spawned = self._spawn()
-                task_status.started()
-                task_status = trio.TASK_STATUS_IGNORED
-                code = None if spawned is None else await self._watch(*spawned)
-                uptime = trio.current_time() - began
-                delay = self._backoff.delay_after(uptime)
-                self.restarts += 1
-                log.warning(
-                    "%s %s after %.3g s; restart %d in %.3g s",
-                    self.name, _describe_exit(code), uptime, self.restarts, delay,
-                )
-                await trio.sleep(delay)
+        try:
+            with self._scope:
+                while not self._retired:
+                    began = trio.current_time()
+                    spawned = self._spawn()
+                    task_status.started()
+                    task_status = trio.TASK_STATUS_IGNORED
+                    code = None if spawned is None else await self._watch(*spawned)
+                    uptime = trio.current_time() - began
+                    delay = self._backoff.delay_after(uptime)
+                    self.restarts += 1
+                    log.warning(
+                        "%s %s after %.3g s; restart %d in %.3g s",
+                        self.name, _describe_exit(code), uptime, self.restarts, delay,
+                    )
+                    await trio.sleep(delay)
+        finally:
+            self.stopped.set()
 
     def _spawn(self) -> tuple[subprocess.Popen[bytes], trio.lowlevel.FdStream] | None:
         """Start the process (None if it cannot be), its stdout and stderr on one pipe."""

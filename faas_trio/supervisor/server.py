@@ -114,15 +114,20 @@ async def _healthy(port: int) -> bool:
 
 
 async def _serve_until_signalled(config: SupervisorConfig) -> None:
-    """Run :func:`serve` until SIGINT or SIGTERM, then stop it.
+    """Run :func:`serve` until SIGINT or SIGTERM, then stop the children in order
+    (:meth:`ProcessTree.stop`), all within ``shutdown_grace`` seconds, and return.
 
     Cancellation: as :func:`serve`.
     """
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(serve, config))
+            supervisor: Supervisor = await nursery.start(partial(serve, config))
             async for signum in signals:
                 log.info("%s: stopping every child", signal.Signals(signum).name)
+                deadline = trio.current_time() + config.shutdown_grace
+                # Bounded anyway: past the deadline every child is SIGKILLed and reaped.
+                with trio.move_on_at(deadline + 1.0):
+                    await supervisor.tree.stop(deadline)
                 nursery.cancel_scope.cancel()
                 break
 

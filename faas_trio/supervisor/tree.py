@@ -17,9 +17,14 @@ from ..core.messages import Done, Message, Ping, Pong, SetWorkers
 from .children import SUPERVISOR_PID_VAR, Backoff, Child, Emit, write_stdout
 from .config import ROLES, SupervisorConfig
 
-__all__ = ["ProcessTree", "role_env"]
+__all__ = ["STOP_ORDER", "ProcessTree", "role_env"]
 
 log = logging.getLogger("faas.supervisor")
+
+#: The order of an orderly stop, a group at a time: first what takes in work (the frontend),
+#: the scaler and the workers, which drain and hand their jobs back to the jqmanager that is
+#: still up; then the jqmanager; then the dbmanager it stores through.
+STOP_ORDER = (("frontend", "scaler", "worker"), ("jqmanager",), ("dbmanager",))
 
 #: Variables each role is told about; any other role has them removed, so that a value the
 #: user meant for one role (``PORT``, ``DB_URL``) never reaches another one.
@@ -64,6 +69,7 @@ class ProcessTree:
         self._emit = emit
         self._supervisor_url = ""
         self._started = False
+        self._stopping = False
         self._singletons: dict[str, Child] = {}
         #: Workers that count towards the worker count, by index.
         self._workers: dict[int, Child] = {}
@@ -112,6 +118,27 @@ class ProcessTree:
         for child in self._all_live():
             child.hurry(deadline)
 
+    async def stop(self, deadline: float) -> None:
+        """Stop every child in :data:`STOP_ORDER`, a group after the other, each child by
+        ``deadline`` (trio time) at the latest; returns once every child is reaped. Workers
+        get their drain timeout (+1 s), the others the shutdown grace, both capped by
+        ``deadline``; a group that used up the time leaves the next ones an immediate SIGKILL.
+
+        Cancellation: stops waiting; the children told to stop go on stopping, and a cancel
+        of the tree's nursery stops the others as :meth:`Child.run` promises.
+        """
+        self._stopping = True
+        self.hurry(deadline)
+        for roles in STOP_ORDER:
+            group = [c for c in self._all_live() if c.name.split(".")[0] in roles]
+            for child in group:
+                is_worker = child.name.startswith("worker")
+                child.retire(
+                    self.config.drain_timeout + 1.0 if is_worker else self.config.shutdown_grace
+                )
+            for child in group:
+                await child.stopped.wait()
+
     async def set_workers(self, count: int) -> int:
         """Start or retire workers until ``count`` (clamped to the configured min and max)
         are running; returns the count applied. A retired worker gets SIGTERM and
@@ -119,7 +146,7 @@ class ProcessTree:
 
         Raises:
             BadRequest: ``count`` is negative.
-            Conflict: the tree is still starting.
+            Conflict: the tree is still starting, or stopping.
 
         Cancellation: returns after spawning, which is quick; a cancel may leave fewer
         workers than asked.
@@ -128,6 +155,8 @@ class ProcessTree:
             raise BadRequest(f"SetWorkers({count}): need a count >= 0")
         if not self._started:
             raise Conflict("the supervisor is still starting its children")
+        if self._stopping:
+            raise Conflict("the supervisor is stopping its children")
         async with self._resize_lock:
             return await self._resize(count)
 

@@ -50,10 +50,15 @@ log = logging.getLogger("faas.worker")
 NEXT_JOB_WAIT = 10.0
 #: How long the jqmanager may hold a Heartbeat, seconds.
 HEARTBEAT_WAIT = 1.0
+#: How long a heartbeat may take beyond its hold before the jqmanager counts as gone, seconds.
+HEARTBEAT_SLACK = 1.0
 #: Shortest time between two heartbeats that carried no command, seconds.
 HEARTBEAT_MIN_INTERVAL = 0.25
 #: Deadline of one Report attempt, seconds.
 REPORT_TIMEOUT = 5.0
+#: How long telling the jqmanager of a drain, and its answers to our held requests for work,
+#: may take, seconds.
+DRAIN_NOTICE_TIMEOUT = 1.0
 #: After the drain timeout, how long the reports of handed-back jobs may take, seconds.
 REPORT_GRACE = 2.0
 
@@ -100,6 +105,7 @@ class _Worker:
         self.running: dict[str, _Running] = {}
         self.draining = False
         self._asking: set[trio.CancelScope] = set()
+        self._asks_changed = trio.Event()
         self._jobs_changed = trio.Event()
 
     async def slot(self) -> None:
@@ -124,6 +130,7 @@ class _Worker:
                     continue
                 finally:
                     self._asking.discard(ask)
+                    self._asks_changed.set()
             if isinstance(reply, Dispatch):
                 backoff.reset()
                 await self._run(reply)
@@ -201,9 +208,12 @@ class _Worker:
                 draining=self.draining,
             )
             try:
-                reply = await self.jq.call(beat, timeout=HEARTBEAT_WAIT + 3)
+                reply = await self.jq.call(beat, timeout=HEARTBEAT_WAIT + HEARTBEAT_SLACK)
             except FaasError as exc:
                 log.debug("heartbeat failed: %s", exc)
+                # The jqmanager may have died with our held requests for work, which would
+                # wait out their own deadlines; ask again, so a restarted one gets them.
+                self.renew_asks()
                 await backoff.sleep()
                 continue
             backoff.reset()
@@ -212,6 +222,40 @@ class _Worker:
                     self.cancel(job_id)
                 continue
             await trio.sleep_until(sent + HEARTBEAT_MIN_INTERVAL)
+
+    def renew_asks(self) -> None:
+        """Abandon the requests for work in flight; each slot sends a fresh one at once."""
+        for ask in list(self._asking):
+            ask.cancel()
+
+    async def _announce_drain(self) -> None:
+        """Tell the jqmanager that this worker drains, so that it answers our held requests for
+        work (NoJob, or a job it had just handed to one, which :meth:`_run` hands back), and
+        wait for those answers; then abandon any request still out.
+
+        Abandoning a held request first would drop a job handed to it meanwhile: the job would
+        stay leased here, unrun, until the lease rules took it back as a lost attempt.
+
+        Cancellation: bounded by :data:`DRAIN_NOTICE_TIMEOUT`; then, or on a cancel, the
+        requests still out are abandoned.
+        """
+        beat = Heartbeat(
+            worker=self.id,
+            running=list(self.running),
+            slots=self.config.concurrency,
+            wait=0.0,
+            draining=True,
+        )
+        try:
+            with trio.move_on_after(DRAIN_NOTICE_TIMEOUT):
+                await self.jq.call(beat, timeout=DRAIN_NOTICE_TIMEOUT)
+                while self._asking:
+                    self._asks_changed = trio.Event()
+                    await self._asks_changed.wait()
+        except FaasError as exc:
+            log.debug("drain notice failed: %s", exc)
+        finally:
+            self.renew_asks()
 
     async def _wait_for_no_jobs(self) -> None:
         """Cancellation: stops waiting; jobs are unaffected."""
@@ -225,9 +269,8 @@ class _Worker:
         Cancellation: the waits are cut short; :meth:`stop_all` ends whatever is left.
         """
         self.draining = True
-        for ask in list(self._asking):
-            ask.cancel()
         with trio.move_on_after(self.config.drain_timeout):
+            await self._announce_drain()
             await self._wait_for_no_jobs()
         for entry in self.running.values():
             entry.stop_state = entry.stop_state or JobState.QUEUED
