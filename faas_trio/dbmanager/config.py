@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.config import DEFAULT_DB_PORT, ConfigError, env_float, env_int, env_str, tcp_bind
+from ..store.open import check_store_url
 
 __all__ = ["DbManagerConfig"]
 
@@ -33,7 +34,8 @@ class DbManagerConfig:
         ``FAAS_SWEEP_INTERVAL`` (3600), both in seconds.
 
         Raises:
-            ConfigError: a variable is malformed, or a duration is not positive.
+            ConfigError: a variable is malformed (``DB_URL`` of no supported store too), or a
+                duration is not positive.
         """
         # Absolute, so that a later change of working directory cannot move the database.
         home = Path(env_str("FAAS_HOME", ".faas", env)).absolute()
@@ -44,6 +46,7 @@ class DbManagerConfig:
             retention=env_float("FAAS_JOB_RETENTION", 7 * _DAY, env),
             sweep_interval=env_float("FAAS_SWEEP_INTERVAL", 3600.0, env),
         )
+        check_store_url(config.store_url)
         if config.retention <= 0:
             raise ConfigError(f"FAAS_JOB_RETENTION={config.retention:g} must be positive")
         if config.sweep_interval <= 0:

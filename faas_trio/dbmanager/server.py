@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +17,7 @@ from functools import partial
 import trio
 
 from ..core.errors import BadRequest, FaasError, NotFound
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.messages import (
     CreateJob,
     DeleteFunction,
@@ -174,31 +173,6 @@ def _without_password(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//***@", url)
 
 
-async def _serve_until_signalled(config: DbManagerConfig) -> None:
-    """Serve until SIGTERM or SIGINT, then return (exit code 0).
-
-    Cancellation: the signal cancels :func:`serve`, which closes the store before returning.
-    """
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-
-            async def stop_on_signal() -> None:
-                async for signum in signals:
-                    log.info("%s received, stopping", signal.Signals(signum).name)
-                    nursery.cancel_scope.cancel()
-                    return
-
-            nursery.start_soon(stop_on_signal)
-            await serve(config)
-
-
 def main() -> None:
-    """Run the dbmanager configured from the environment; exit 0 on SIGTERM or SIGINT."""
-    setup_logging("dbmanager")
-    try:
-        config = DbManagerConfig.from_env()
-        trio.run(_serve_until_signalled, config)
-    except* (FaasError, ValueError) as group:
-        for error in group.exceptions:
-            log.error("dbmanager cannot run: %s", error)
-        raise SystemExit(1) from None
+    """The ``dbmanager`` process: settings from the environment, serve until SIGTERM/SIGINT."""
+    run_component("dbmanager", DbManagerConfig.from_env, serve)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 from functools import partial
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from ..core.config import ConfigError
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.rpc import open_client
 from .app import create_app
 from .config import FrontendConfig
@@ -72,30 +69,6 @@ async def serve(
             task_status.started(port)
 
 
-async def _serve_until_signal(config: FrontendConfig) -> None:
-    """Serve until SIGTERM or SIGINT, then stop.
-
-    Cancellation: returns once ``serve`` has stopped.
-    """
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-
-            async def cancel_on_signal() -> None:
-                async for signum in signals:
-                    _log.info("received %s, stopping", signal.Signals(signum).name)
-                    nursery.cancel_scope.cancel()
-                    return
-
-            nursery.start_soon(cancel_on_signal)
-            await nursery.start(serve, config)
-
-
 def main() -> None:
-    """The ``frontend`` process: read the environment, serve, exit 0 on SIGTERM/SIGINT."""
-    setup_logging("frontend")
-    try:
-        config = FrontendConfig.from_env()
-    except ConfigError as exc:
-        _log.error("bad configuration: %s", exc)
-        sys.exit(2)
-    trio.run(_serve_until_signal, config)
+    """The ``frontend`` process: settings from the environment, serve until SIGTERM/SIGINT."""
+    run_component("frontend", FrontendConfig.from_env, serve)

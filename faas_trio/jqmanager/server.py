@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 from functools import partial
 
 import trio
 
-from ..core.config import ConfigError
 from ..core.errors import BadRequest
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.messages import (
     CancelJob,
     GetMetrics,
@@ -92,26 +89,6 @@ async def serve(
             task_status.started(endpoint)
 
 
-async def _serve_until_signal(config: JqManagerConfig) -> None:
-    """Run :func:`serve` until SIGTERM or SIGINT.
-
-    Cancellation: a signal cancels the server and returns.
-    """
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(serve, config))
-            async for signum in signals:
-                log.info("%s: stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
-
-
 def main() -> None:
-    """The ``jqmanager`` command: settings from the environment, exit 0 on SIGTERM/SIGINT."""
-    setup_logging("jqmanager")
-    try:
-        config = JqManagerConfig.from_env()
-    except ConfigError as exc:
-        log.error("%s", exc)
-        sys.exit(2)
-    trio.run(_serve_until_signal, config)
+    """The ``jqmanager`` process: settings from the environment, serve until SIGTERM/SIGINT."""
+    run_component("jqmanager", JqManagerConfig.from_env, serve)

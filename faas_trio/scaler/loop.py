@@ -10,8 +10,6 @@ one, never the ones after it.
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +17,8 @@ from typing import NoReturn
 
 import trio
 
-from ..core.config import ConfigError
 from ..core.errors import FaasError, ProtocolError
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.messages import GetStats, Stats
 from ..core.rpc import Client, open_client
 from .actuators import Actuator, open_kumori_actuator, open_local_actuator
@@ -176,30 +173,6 @@ async def serve(
             await run_rounds(jq, active, policy, status, config)
 
 
-async def _cancel_on_signal(
-    scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        task_status.started()
-        async for signum in signals:
-            log.info("%s received, stopping", signal.Signals(signum).name)
-            scope.cancel()
-            return
-
-
-async def _serve_until_signal(config: ScalerConfig) -> None:
-    async with trio.open_nursery() as nursery:
-        # Started, not start_soon: a signal that arrives once serving began must be caught.
-        await nursery.start(_cancel_on_signal, nursery.cancel_scope)
-        await serve(config)
-
-
 def main() -> None:
-    """The ``faas-trio scaler`` entry point: scale until SIGTERM or SIGINT, then exit 0."""
-    setup_logging("scaler")
-    try:
-        config = ScalerConfig.from_env()
-    except ConfigError as exc:
-        log.error("bad configuration: %s", exc)
-        sys.exit(2)
-    trio.run(_serve_until_signal, config)
+    """The ``scaler`` process: settings from the environment, scale until SIGTERM/SIGINT."""
+    run_component("scaler", ScalerConfig.from_env, serve)

@@ -12,29 +12,41 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from ..core.config import ConfigError
 from .base import Store
 from .sqlite import SqliteStore
 
-__all__ = ["open_store"]
+__all__ = ["check_store_url", "open_store"]
 
 _MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
 # The longest a close may delay the exit of a cancelled block, seconds.
 _CLOSE_GRACE = 10.0
 
 
-async def _open(url: str) -> Store:
-    if url.startswith("sqlite:"):
-        return await SqliteStore.open(url)
-    if url.startswith(_MONGO_SCHEMES):
-        # Imported here so that pymongo loads only for a mongodb: URL.
-        from .mongo import MongoStore
+def check_store_url(url: str) -> str:
+    """The backend ``url`` names: ``"sqlite"`` or ``"mongodb"``.
 
-        return await MongoStore.open(url)
+    Raises:
+        ConfigError: the URL names no supported backend (a ``ValueError``).
+    """
+    if url.startswith("sqlite:"):
+        return "sqlite"
+    if url.startswith(_MONGO_SCHEMES):
+        return "mongodb"
     scheme = url.partition(":")[0] if ":" in url else url
-    raise ValueError(
-        f"unsupported store URL scheme {scheme!r}: use sqlite:///abs/path.db, "
+    raise ConfigError(
+        f"DB_URL: unsupported store URL scheme {scheme!r}: use sqlite:///abs/path.db, "
         "sqlite:relative/path.db, mongodb://host:port or mongodb+srv://host"
     )
+
+
+async def _open(url: str) -> Store:
+    if check_store_url(url) == "sqlite":
+        return await SqliteStore.open(url)
+    # Imported here so that pymongo loads only for a mongodb: URL.
+    from .mongo import MongoStore
+
+    return await MongoStore.open(url)
 
 
 @asynccontextmanager
@@ -46,7 +58,7 @@ async def open_store(url: str) -> AsyncIterator[Store]:
     ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore``.
 
     Raises:
-        ValueError: the URL names no supported backend, or is malformed.
+        ConfigError: the URL names no supported backend (a ``ValueError``).
         PeerUnavailable: the database cannot be opened or reached.
 
     Cancellation: opening waits on the database; the store is closed on exit even when the

@@ -8,14 +8,12 @@ process tree and announces the platform's URL once the frontend answers ``/healt
 from __future__ import annotations
 
 import logging
-import signal
 from dataclasses import dataclass
 from functools import partial
 
 import trio
 
-from ..core.config import ConfigError
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.rpc import serve_rpc
 from .children import Emit, write_stdout
 from .config import SupervisorConfig
@@ -113,32 +111,19 @@ async def _healthy(port: int) -> bool:
     return False
 
 
-async def _serve_until_signalled(config: SupervisorConfig) -> None:
-    """Run :func:`serve` until SIGINT or SIGTERM, then stop the children in order
-    (:meth:`ProcessTree.stop`), all within ``shutdown_grace`` seconds, and return.
+async def _stop_in_order(supervisor: Supervisor) -> None:
+    """Stop the children in order (:meth:`ProcessTree.stop`: frontend, scaler and workers,
+    then jqmanager, then dbmanager), so that results finished during the workers' drain still
+    reach the store; all within ``shutdown_grace`` seconds.
 
-    Cancellation: as :func:`serve`.
+    Cancellation: bounded anyway: past the deadline every child is SIGKILLed and reaped.
     """
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            supervisor: Supervisor = await nursery.start(partial(serve, config))
-            async for signum in signals:
-                log.info("%s: stopping every child", signal.Signals(signum).name)
-                deadline = trio.current_time() + config.shutdown_grace
-                # Bounded anyway: past the deadline every child is SIGKILLed and reaped.
-                with trio.move_on_at(deadline + 1.0):
-                    await supervisor.tree.stop(deadline)
-                nursery.cancel_scope.cancel()
-                break
+    deadline = trio.current_time() + supervisor.tree.config.shutdown_grace
+    with trio.move_on_at(deadline + 1.0):
+        await supervisor.tree.stop(deadline)
 
 
 def main() -> None:
-    """The ``faas-trio up`` command: exits 0 after a signal, 2 on a bad setting."""
-    setup_logging("supervisor")
-    try:
-        config = SupervisorConfig.from_env()
-    except ConfigError as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from None
-    trio.run(_serve_until_signalled, config)
-    log.info("stopped")
+    """The ``faas-trio up`` command: runs until SIGINT/SIGTERM, exits 0 once every child is
+    gone, 2 on a bad setting."""
+    run_component("supervisor", SupervisorConfig.from_env, serve, before_stop=_stop_in_order)

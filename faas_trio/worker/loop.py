@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ..core.errors import FaasError, InternalError, PeerUnavailable, TooManyRequests
-from ..core.logs import setup_logging
+from ..core.lifecycle import run_component
 from ..core.messages import (
     Commands,
     Dispatch,
@@ -341,22 +340,7 @@ async def serve(
         watch.cancel_scope.cancel()
 
 
-async def _cancel_on_signal(scope: trio.CancelScope) -> None:
-    """Cancel ``scope`` on the first SIGTERM or SIGINT. Cancellation: stops listening."""
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
-
-
-async def _run_until_signalled(config: WorkerConfig) -> None:
-    """Serve until a signal, then drain and return (so the process exits 0)."""
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
-        await serve(config)
-
-
 def main() -> None:
-    """Entry point: run a worker configured from the environment; exit 0 on SIGTERM/SIGINT."""
-    setup_logging("worker")
-    trio.run(_run_until_signalled, WorkerConfig.from_env())
+    """The ``worker`` process: settings from the environment, run jobs until SIGTERM/SIGINT
+    (then drain: see :func:`serve`)."""
+    run_component("worker", WorkerConfig.from_env, serve)

@@ -297,5 +297,18 @@ async def test_main_exits_with_an_error_on_bad_settings(tmp_path: Path) -> None:
             capture_stderr=True,
             check=False,
         )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert b"FAAS_JOB_RETENTION='soon' is not a number" in result.stderr
+
+
+async def test_main_refuses_a_store_url_of_no_known_kind(tmp_path: Path) -> None:
+    env = {**os.environ, "FAAS_HOME": str(tmp_path), "PORT": "0", "DB_URL": "redis://x"}
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            [sys.executable, "-c", "from faas_trio.dbmanager import main; main()"],
+            env=env,
+            capture_stderr=True,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert b"unsupported store URL scheme 'redis'" in result.stderr

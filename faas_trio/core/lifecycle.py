@@ -1,0 +1,88 @@
+"""Running one component as a process: settings from the environment, serve until a signal.
+
+Every component's ``main()`` is :func:`run_component` with its own ``from_env`` and ``serve``,
+so all of them log, stop and exit the same way:
+
+====  =============================================================================
+code  when
+====  =============================================================================
+0     stopped by SIGTERM or SIGINT (after its ``serve`` cleaned up)
+1     it could not run: a port in use, a store that cannot be opened…
+2     a setting in the environment is malformed (the message names the variable)
+====  =============================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import trio
+
+from .config import ConfigError
+from .errors import FaasError
+from .logs import setup_logging
+
+__all__ = ["run_component"]
+
+ConfigT = TypeVar("ConfigT")
+
+#: ``serve(config, *, task_status)``: runs until cancelled, cleaning up before it returns.
+Serve = Callable[..., Awaitable[object]]
+#: Called with what ``serve`` passed to ``task_status.started`` when a signal arrives, before
+#: ``serve`` is cancelled; must bound its own duration.
+BeforeStop = Callable[[Any], Awaitable[None]]
+
+
+def run_component(
+    component: str,
+    from_env: Callable[[], ConfigT],
+    serve: Serve,
+    *,
+    before_stop: BeforeStop | None = None,
+) -> None:
+    """Configure logging, read the settings, run ``serve`` until SIGTERM or SIGINT, and exit
+    with the code in the table above. Returns only on a clean stop (code 0)."""
+    log = setup_logging(component)
+    try:
+        config = from_env()
+    except ConfigError as exc:
+        log.error("%s: bad setting: %s", component, exc)
+        raise SystemExit(2) from None
+    try:
+        trio.run(_serve_until_signalled, log, serve, config, before_stop)
+    except* (FaasError, OSError, ConfigError) as group:
+        for error in group.exceptions:
+            log.error("%s cannot run: %s", component, error)
+        raise SystemExit(1) from None
+
+
+async def _serve_until_signalled(
+    log: logging.Logger, serve: Serve, config: object, before_stop: BeforeStop | None
+) -> None:
+    """Run ``serve`` until a signal (or until it returns by itself).
+
+    Cancellation: the signal cancels ``serve``, which cleans up (children reaped, sockets
+    closed) before this returns.
+    """
+    # Opened before serving starts, so that a signal during start-up is not lost.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            started: list[object] = []
+
+            async def serve_then_stop(task_status: trio.TaskStatus[object]) -> None:
+                await serve(config, task_status=task_status)
+                nursery.cancel_scope.cancel()  # it returned by itself: nothing left to wait for
+
+            async def start() -> None:
+                started.append(await nursery.start(serve_then_stop))
+
+            nursery.start_soon(start)
+            async for signum in signals:
+                log.info("%s received, stopping", signal.Signals(signum).name)
+                if before_stop is not None and started:
+                    await before_stop(started[0])
+                nursery.cancel_scope.cancel()
+                break

@@ -1,0 +1,107 @@
+"""``run_component``: the exit codes and stop order every component's process shares."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import trio
+
+# A component whose start-up and stop are visible on stdout; the mode comes from argv.
+COMPONENT = textwrap.dedent(
+    """
+    import sys, trio
+    from faas_trio.core.config import ConfigError
+    from faas_trio.core.lifecycle import run_component
+
+    mode = sys.argv[1]
+
+    def from_env():
+        if mode == "bad-setting":
+            raise ConfigError("FAAS_THING='x' is not a number")
+        return mode
+
+    async def serve(config, *, task_status=trio.TASK_STATUS_IGNORED):
+        if config == "cannot-bind":
+            raise OSError("cannot bind tcp://127.0.0.1:1: address in use")
+        if config == "slow-start":
+            print("starting", flush=True)
+            await trio.sleep(30)
+        task_status.started("the-handle")
+        print("serving", flush=True)
+        if config == "returns":
+            return
+        try:
+            await trio.sleep_forever()
+        finally:
+            print("cleaned up", flush=True)
+
+    async def before_stop(handle):
+        print("before stop:", handle, flush=True)
+
+    run_component("thing", from_env, serve, before_stop=before_stop)
+    print("exited cleanly", flush=True)
+    """
+)
+
+
+def start(mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", COMPONENT, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def wait_for_line(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdout is not None
+    with trio.fail_after(20):
+        got = await trio.to_thread.run_sync(proc.stdout.readline)
+    assert got.strip() == line
+
+
+async def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    with trio.fail_after(20):
+        out, err = await trio.to_thread.run_sync(proc.communicate)
+    return proc.returncode, out, err
+
+
+async def test_a_signal_stops_it_after_before_stop_and_cleanup_with_code_0() -> None:
+    proc = start("normal")
+    await wait_for_line(proc, "serving")
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = await finish(proc)
+    assert code == 0, err
+    assert out.splitlines() == ["before stop: the-handle", "cleaned up", "exited cleanly"]
+    assert "SIGTERM received, stopping" in err
+
+
+async def test_a_signal_during_start_up_is_not_lost() -> None:
+    proc = start("slow-start")
+    await wait_for_line(proc, "starting")
+    proc.send_signal(signal.SIGINT)
+    code, out, err = await finish(proc)
+    assert code == 0, err
+    # nothing had started, so there was nothing to hand to before_stop
+    assert out.splitlines() == ["exited cleanly"]
+
+
+async def test_a_serve_that_returns_by_itself_ends_the_process() -> None:
+    code, out, err = await finish(start("returns"))
+    assert code == 0, err
+    assert out.splitlines() == ["serving", "exited cleanly"]
+
+
+async def test_a_malformed_setting_exits_2_naming_it() -> None:
+    code, out, err = await finish(start("bad-setting"))
+    assert code == 2
+    assert "FAAS_THING='x' is not a number" in err and "Traceback" not in err
+
+
+async def test_a_component_that_cannot_run_exits_1_saying_why() -> None:
+    code, out, err = await finish(start("cannot-bind"))
+    assert code == 1
+    assert "thing cannot run: cannot bind" in err and "Traceback" not in err
