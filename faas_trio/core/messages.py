@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from typing import Any
 
 import msgspec
 
@@ -197,6 +198,31 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    def to_public(self) -> dict[str, Any]:
+        """The record as users see it (``GET /j/<id>/record``, callback bodies): every field,
+        ``args`` and ``value`` as JSON values rather than texts, plus ``queue_ms`` (submission
+        to start; None until it started)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        out["args"] = _json_value(self.args)
+        out["value"] = _json_value(self.value)
+        started = self.started_at
+        out["queue_ms"] = (
+            max(0.0, (started - self.created_at) * 1000.0)
+            if started is not None and self.created_at > 0
+            else None
+        )
+        return out
+
+
+def _json_value(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        # A value that is not JSON is a bug upstream; show it as the text it is, not fail.
+        return text
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

@@ -44,7 +44,7 @@ from .callbacks import check_callback
 from .config import FrontendConfig
 from .limits import RateLimiter
 from .peers import Peers
-from .responses import envelope, job_json
+from .responses import envelope
 from .runtime_detect import detect_runtime
 
 __all__ = ["register"]
@@ -177,4 +177,4 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         record = (await peers.ask_jq(Submit(job, wait), JobReply, wait=wait)).job
         if wait == 0:
             return envelope(record.id)
-        return envelope(job_json(record), 200 if record.is_final else 202)
+        return envelope(record.to_public(), 200 if record.is_final else 202)

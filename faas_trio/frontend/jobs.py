@@ -34,7 +34,7 @@ from . import inputs
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
-from .responses import envelope, job_json
+from .responses import envelope
 
 __all__ = ["register", "result_text"]
 
@@ -93,7 +93,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
 
         Cancellation: see ``read_job``.
         """
-        return envelope(job_json(await read_job(job_id)))
+        return envelope((await read_job(job_id)).to_public())
 
     @app.get("/j/<job_id>/logs")
     async def job_logs(job_id: str) -> TrioResponse:

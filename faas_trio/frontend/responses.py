@@ -23,9 +23,8 @@ from quart_trio.wrappers import TrioResponse
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import FaasError, Unauthorized
-from ..core.messages import JobRecord
 
-__all__ = ["envelope", "error_response", "job_json", "register_error_handlers"]
+__all__ = ["envelope", "error_response", "register_error_handlers"]
 
 _log = logging.getLogger("faas.frontend")
 _encoder = msgspec.json.Encoder()
@@ -45,31 +44,6 @@ def error_response(exc: FaasError) -> TrioResponse:
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = 'Bearer realm="faas-trio"'
     return response
-
-
-def _decode_json_text(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        # A value that is not JSON is a bug upstream; show it as text rather than fail.
-        return text
-
-
-def job_json(record: JobRecord) -> dict[str, Any]:
-    """``record`` as a JSON object, with ``args`` and ``value`` as JSON values, not texts,
-    and ``queue_ms`` (submission to start; None until it started)."""
-    out: dict[str, Any] = msgspec.to_builtins(record)
-    out["args"] = _decode_json_text(record.args)
-    out["value"] = _decode_json_text(record.value)
-    started = record.started_at
-    out["queue_ms"] = (
-        max(0.0, (started - record.created_at) * 1000.0)
-        if started is not None and record.created_at > 0
-        else None
-    )
-    return out
 
 
 def _http_error_message(exc: HTTPException, max_body: int) -> str:

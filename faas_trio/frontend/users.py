@@ -17,7 +17,7 @@ from ..core.messages import DeleteUser, Done, GetUser, JobsReply, ListJobs, PutU
 from . import inputs
 from .auth import Auth, hash_key, new_key
 from .peers import Peers
-from .responses import envelope, job_json
+from .responses import envelope
 
 __all__ = ["DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "register"]
 
@@ -92,4 +92,4 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         limit = inputs.list_limit(request.args.get("limit"), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         await auth.require_user(user)
         reply = await peers.ask_db(ListJobs(user, state, limit), JobsReply)
-        return envelope([job_json(job) for job in reply.jobs])
+        return envelope([job.to_public() for job in reply.jobs])

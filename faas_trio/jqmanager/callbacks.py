@@ -10,7 +10,6 @@ receiver costs one background task for a bounded time.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import httpx
 import msgspec
@@ -18,23 +17,9 @@ import trio
 
 from ..core.messages import JobRecord
 
-__all__ = ["CallbackSender", "record_json"]
+__all__ = ["CallbackSender"]
 
 log = logging.getLogger("faas.jqmanager.callbacks")
-
-
-def record_json(record: JobRecord) -> bytes:
-    """``record`` as the JSON object ``GET /j/<id>/record`` shows: ``args`` and ``value`` as
-    JSON values rather than texts."""
-    out: dict[str, Any] = msgspec.to_builtins(record)
-    for name in ("args", "value"):
-        text = out.get(name)
-        if isinstance(text, str):
-            try:
-                out[name] = msgspec.json.decode(text)
-            except msgspec.DecodeError:
-                pass  # not JSON: shown as the text it is
-    return msgspec.json.encode(out)
 
 
 class CallbackSender:
@@ -74,7 +59,8 @@ class CallbackSender:
     def send(self, record: JobRecord) -> None:
         """Deliver ``record`` to its callback URL in the background (nothing if it has none)."""
         if record.callback:
-            self._nursery.start_soon(self.deliver, record.callback, record_json(record))
+            body = msgspec.json.encode(record.to_public())
+            self._nursery.start_soon(self.deliver, record.callback, body)
 
     async def deliver(self, url: str, body: bytes) -> bool:
         """POST ``body`` to ``url`` until a 2xx answer, retrying failures with backoff.

@@ -12,7 +12,7 @@ from faas_trio.core.messages import JobRecord, JobState, Message, Pong, Runtime
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
-from faas_trio.frontend.responses import error_response, job_json
+from faas_trio.frontend.responses import error_response
 
 from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
 
@@ -91,8 +91,8 @@ def _record(**changes: object) -> JobRecord:
     ("value", "decoded"),
     [(None, None), ("11", 11), ('"x"', "x"), ('{"a":[1]}', {"a": [1]}), ("not json", "not json")],
 )
-def test_job_json_decodes_value(value: str | None, decoded: object) -> None:
-    out = job_json(_record(state=JobState.SUCCEEDED, value=value))
+def test_public_record_decodes_value(value: str | None, decoded: object) -> None:
+    out = _record(state=JobState.SUCCEEDED, value=value).to_public()
     assert out["value"] == decoded
     assert out["args"] == [1]
     assert (out["state"], out["runtime"]) == ("succeeded", "node")

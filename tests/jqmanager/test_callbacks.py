@@ -29,7 +29,7 @@ from faas_trio.core.messages import (
 )
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
-from faas_trio.jqmanager.callbacks import CallbackSender, record_json
+from faas_trio.jqmanager.callbacks import CallbackSender
 
 
 @dataclass
@@ -82,8 +82,8 @@ RECORD = JobRecord(
 )
 
 
-def test_record_json_shows_args_and_value_as_json() -> None:
-    shown = json.loads(record_json(RECORD))
+def test_callback_body_is_the_public_record() -> None:
+    shown = json.loads(msgspec.json.encode(RECORD.to_public()))
     assert (shown["args"], shown["value"], shown["state"]) == ([4, 7], 11, "succeeded")
 
 
@@ -91,7 +91,7 @@ async def test_retries_until_accepted(nursery: trio.Nursery) -> None:
     receiver = Receiver(statuses=[500, 503])
     url = await start_receiver(nursery, receiver)
     sender = CallbackSender(nursery, attempts=5, attempt_timeout=5.0, first_backoff=0.01)
-    assert await sender.deliver(url, record_json(RECORD)) is True
+    assert await sender.deliver(url, msgspec.json.encode(RECORD.to_public())) is True
     assert len(receiver.bodies) == 3
     assert json.loads(receiver.bodies[-1])["id"] == RECORD.id
     assert (sender.delivered, sender.abandoned) == (1, 0)
