@@ -99,6 +99,19 @@ def processes_of(home: Path) -> list[int]:
     return found
 
 
+def roles_running(home: Path) -> dict[str, list[int]]:
+    """Pids of the platform's role processes, by the role their command line names."""
+    found: dict[str, list[int]] = {}
+    for pid in processes_of(home):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 4 and argv[1:3] == [b"-m", b"faas_trio"]:
+            found.setdefault(argv[3].decode(), []).append(pid)
+    return found
+
+
 async def _wait_ready(up: Platform) -> None:
     """Wait until the frontend answers /healthz and then /readyz with 200.
 
@@ -146,12 +159,17 @@ async def _stop(up: Platform) -> None:
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[StartPlatform]:
-    """A factory: ``await platform(**env)`` starts one platform; extra keyword arguments are
-    environment variables (``FAAS_WORKERS="2"``…)."""
+    """A factory: ``await platform(home=None, **env)`` starts one platform on ``home`` (a
+    fresh folder if None; an earlier, stopped platform's is fine) and returns once it is ready;
+    keyword arguments are environment variables (``FAAS_WORKERS="2"``…)."""
     started: list[Platform] = []
 
-    async def start(**env: str) -> Platform:
-        home = tmp_path / f"home{len(started)}"
+    async def start(home: Path | None = None, **env: str) -> Platform:
+        index = len(started)
+        home = home or tmp_path / f"home{index}"
+        log = _log_path(home)
+        if log.exists():  # an earlier platform ran on this home: keep its log beside
+            log.rename(log.with_suffix(f".log.{index}"))
         http_port, db_port, jq_port = free_ports(3)
         full_env = {
             k: v
@@ -182,5 +200,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[StartPlatform]:
         yield start
     finally:
         with trio.CancelScope(shield=True):
-            for up in started:
+            # Newest first: a later platform may run on an earlier one's FAAS_HOME.
+            for up in reversed(started):
                 await _stop(up)

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import httpx
 import trio
 
-from .conftest import StartPlatform, processes_of
+from .conftest import StartPlatform, roles_running
 
 ROLES = ("dbmanager", "jqmanager", "frontend", "scaler", "worker")
-
-
-def roles_running(home: Path) -> dict[str, list[int]]:
-    """Pids of the platform's role processes, by the role their command line names."""
-    found: dict[str, list[int]] = {}
-    for pid in processes_of(home):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) >= 4 and argv[1:3] == [b"-m", b"faas_trio"]:
-            found.setdefault(argv[3].decode(), []).append(pid)
-    return found
 
 
 async def test_each_role_runs_as_its_own_named_process(platform: StartPlatform) -> None:

@@ -20,24 +20,11 @@ from typing import Any
 
 import httpx
 import trio
-from e2e.conftest import processes_of
+from e2e.conftest import roles_running
 
 USER = "load"
 FUNCTION = "double"
 SOURCE = "def double(x):\n    import time\n    time.sleep(0.2)\n    return x * 2\n"
-
-
-def roles_running(home: Path) -> dict[str, list[int]]:
-    """Pids of the platform's role processes, by the role their command line names."""
-    found: dict[str, list[int]] = {}
-    for pid in processes_of(home):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) >= 4 and argv[1:3] == [b"-m", b"faas_trio"]:
-            found.setdefault(argv[3].decode(), []).append(pid)
-    return found
 
 
 def kill_role(home: Path, role: str) -> int:

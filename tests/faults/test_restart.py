@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 import trio
-from e2e.conftest import _stop
 
 from .conftest import Launch
 from .stream import USER, JobStream, check_exactly_once, register
@@ -40,7 +39,7 @@ async def test_a_full_stop_and_start_runs_every_queued_and_running_job(launch: L
     await trio.sleep(0.5)  # some quick jobs ran, some run, the rest wait
 
     stopping = time.monotonic()
-    await _stop(up)  # SIGTERM; exits 0, no process left
+    await up.stop()  # SIGTERM; exits 0, no process left
     took = time.monotonic() - stopping
     print(f"\nfull stop took {took:.2f} s")
     assert took <= STOP_BOUND
