@@ -304,6 +304,8 @@ async def serve(
     job either reported or handed back, then ``Cancelled`` propagates.
     """
     worker_id = new_worker_id()
+    if not config.spawn_settings.confined:
+        log.warning("not running as root: sandboxes are NOT isolated (same uid, network)")
     drain_requested = trio.Event()
     async with trio.open_nursery() as watch:
         watch.start_soon(_set_when_cancelled, drain_requested)

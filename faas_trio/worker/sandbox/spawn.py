@@ -40,7 +40,6 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Address space Node needs on top of the function's memory: V8 reserves much more than it
 #: uses (it does not start with less than about 800 MB).
 _NODE_BASE_MEMORY_MB = 1024
-_warned_unconfined = False
 
 
 class SpawnFailed(Exception):
@@ -158,11 +157,7 @@ class Spawned:
 
 
 def _claim(settings: SpawnSettings) -> UidClaim | None:
-    global _warned_unconfined
     if not settings.confined:
-        if not _warned_unconfined:
-            _warned_unconfined = True
-            log.warning("not running as root: sandboxes are NOT isolated (same uid, network)")
         return None
     lock_dir = settings.uid_lock_dir or default_lock_dir()
     try:
