@@ -34,11 +34,17 @@ package image
 #VERSION:  "$version"
 CUE
 
+# Every role's image starts from this one; it is built here and never pushed.
+base="faas-trio-base:$version"
+echo "== $base"
+DOCKER_BUILDKIT=1 docker build --file "$root/components/base.Dockerfile" --tag "$base" "$root"
+
 for role in "${roles[@]}"; do
     image="$registry/$user/faas-trio-$role:$version"
     echo "== $image"
     DOCKER_BUILDKIT=1 docker build \
         --file "$root/components/$role/Dockerfile" \
+        --build-arg "BASE=$base" \
         --build-arg "KUMORICTL=$kumorictl" \
         --tag "$image" \
         "$root"

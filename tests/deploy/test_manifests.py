@@ -54,9 +54,16 @@ def test_each_image_runs_its_own_faas_trio_subcommand(role: str) -> None:
     entries = _ENTRYPOINT.findall(text)
     assert entries == [role], f"components/{role}/Dockerfile ENTRYPOINT runs {entries}"
     assert role in COMMANDS, f"faas-trio has no subcommand {role!r}"
+    assert re.search(r"^FROM \$\{BASE\}\s*$", text, re.MULTILINE)
+
+
+def test_the_base_image_installs_the_package_and_listens_everywhere() -> None:
+    text = (COMPONENTS / "base.Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\s*$", text, re.MULTILINE)
-    assert re.search(r"^ENV FAAS_HOST=0\.0\.0\.0\s*$", text, re.MULTILINE)
+    assert re.search(r"^\s*FAAS_HOST=0\.0\.0\.0\s*$", text, re.MULTILINE)
     assert "pip install ." in text
+    build = (REPO / "deploy" / "build-images.sh").read_text()
+    assert "components/base.Dockerfile" in build and '--build-arg "BASE=$base"' in build
 
 
 def test_the_worker_image_has_node_and_the_scaler_image_has_kumorictl() -> None:
