@@ -34,6 +34,8 @@ class WorkerConfig:
     FAAS_WARM_TTL              seconds an idle warm child is kept          60
     FAAS_WARM_MAX              warm children kept at most                  16
     FAAS_LOG_CAP               bytes of output kept per call               1048576
+    FAAS_RESULT_CAP            bytes a call's result may have; a larger
+                               one fails the call (ResultTooLarge)         1048576
     FAAS_INIT_TIMEOUT          seconds to start a child and load source    10
     FAAS_DEFAULT_MEMORY_MB     memory of a function that sets none         128
     FAAS_SANDBOX_PYTHON        interpreter for Python functions            /usr/bin/python3
@@ -54,6 +56,7 @@ class WorkerConfig:
     warm_ttl: float = 60.0
     warm_max: int = 16
     log_cap: int = 1 << 20
+    result_cap: int = 1 << 20
     init_timeout: float = 10.0
     default_memory_mb: int = 128
     sandbox_python: str = _SYSTEM_PYTHON
@@ -75,6 +78,7 @@ class WorkerConfig:
             warm_ttl=env_float("FAAS_WARM_TTL", cls.warm_ttl, env),
             warm_max=env_int("FAAS_WARM_MAX", cls.warm_max, env),
             log_cap=env_int("FAAS_LOG_CAP", cls.log_cap, env),
+            result_cap=env_int("FAAS_RESULT_CAP", cls.result_cap, env),
             init_timeout=env_float("FAAS_INIT_TIMEOUT", cls.init_timeout, env),
             default_memory_mb=env_int("FAAS_DEFAULT_MEMORY_MB", cls.default_memory_mb, env),
             sandbox_python=env_str("FAAS_SANDBOX_PYTHON", _default_python(), env),
@@ -93,6 +97,7 @@ class WorkerConfig:
             ("FAAS_WORKER_CONCURRENCY", self.concurrency),
             ("FAAS_WARM_MAX", self.warm_max),
             ("FAAS_LOG_CAP", self.log_cap),
+            ("FAAS_RESULT_CAP", self.result_cap),
             ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
             ("FAAS_SANDBOX_UID_BASE", self.sandbox_uid_base),
             ("FAAS_SANDBOX_NPROC", self.sandbox_nproc),

@@ -4,6 +4,9 @@
 :class:`~faas_trio.core.messages.Outcome`: it never raises for anything the function or its
 child does (errors, timeouts, crashes all become outcomes), only ``Cancelled`` when the
 caller stops it, in which case the caller reports :func:`stopped_outcome`.
+
+A result larger than the worker's ``FAAS_RESULT_CAP`` fails its call (``ResultTooLarge``)
+rather than travel to jqmanager and the store: every job record stays small.
 """
 
 from __future__ import annotations
@@ -49,11 +52,19 @@ def _outcome(
     )
 
 
-async def run_job(pool: WarmPool, dispatch: Dispatch, *, log_cap: int) -> Outcome:
+async def run_job(
+    pool: WarmPool,
+    dispatch: Dispatch,
+    *,
+    log_cap: int,
+    result_cap: int,
+) -> Outcome:
     """Run ``dispatch``'s job once and say how it went.
 
-    The outcome's state is ``succeeded`` or ``failed`` (the function raised, did not load, or
-    its child crashed), or ``timeout`` (it ran past ``function.timeout`` and was killed).
+    The outcome's state is ``succeeded`` or ``failed`` (the function raised, did not load, its
+    child crashed, or its result was over ``result_cap`` bytes), or ``timeout`` (it ran past
+    ``function.timeout`` and was killed). A succeeded outcome's ``value`` and ``result`` are
+    each at most ``result_cap`` bytes of UTF-8; an oversized result is dropped, not truncated.
 
     Cancellation: the child running the job is killed and reaped before ``Cancelled``
     propagates (never returned to the pool); see :meth:`Sandbox.request`.
@@ -118,10 +129,17 @@ async def run_job(pool: WarmPool, dispatch: Dispatch, *, log_cap: int) -> Outcom
         )  # fmt: skip
     duration_ms = _number(reply.get("duration_ms"), elapsed_ms)
     if reply.get("ok") is True:
+        text, value = str(reply.get("text", "")), str(reply.get("value", "null"))
+        size = max(_utf8_size(text), _utf8_size(value))
+        if size > result_cap:
+            message = f"the result is {size} bytes, over the FAAS_RESULT_CAP of {result_cap}"
+            return _outcome(
+                job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+                result=message, error=f"ResultTooLarge: {message}", duration_ms=duration_ms,
+            )  # fmt: skip
         return _outcome(
             job, JobState.SUCCEEDED, started_at=started_at, logs=logs, lease=lease,
-            result=str(reply.get("text", "")), value=str(reply.get("value", "null")),
-            duration_ms=duration_ms,
+            result=text, value=value, duration_ms=duration_ms,
         )  # fmt: skip
     error = str(reply.get("error", "Error: unknown failure"))
     return _outcome(
@@ -147,6 +165,11 @@ def stopped_outcome(dispatch: Dispatch, state: JobState, *, started_at: float) -
         started_at=started_at,
         finished_at=time.time(),
     )
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: a lone surrogate from a JSON reply is counted, not an error.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _number(raw: object, default: float) -> float:

@@ -154,7 +154,12 @@ class _Worker:
                     entry.stop_state = JobState.QUEUED
                     entry.run_scope.cancel()
                 with entry.run_scope:
-                    outcome = await run_job(self.pool, dispatch, log_cap=self.config.log_cap)
+                    outcome = await run_job(
+                        self.pool,
+                        dispatch,
+                        log_cap=self.config.log_cap,
+                        result_cap=self.config.result_cap,
+                    )
                 if entry.run_scope.cancelled_caught:
                     state = entry.stop_state or JobState.CANCELLED
                     outcome = stopped_outcome(dispatch, state, started_at=entry.started_at)

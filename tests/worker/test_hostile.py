@@ -27,7 +27,10 @@ async def run(
     pool: WarmPool, make_dispatch: MakeDispatch, source: str, *args: object, **kwargs: object
 ) -> Outcome:
     return await run_job(
-        pool, make_dispatch(source, json.dumps(list(args)), **kwargs), log_cap=4096
+        pool,
+        make_dispatch(source, json.dumps(list(args)), **kwargs),
+        log_cap=4096,
+        result_cap=1 << 20,
     )
 
 

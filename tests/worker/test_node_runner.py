@@ -14,7 +14,7 @@ NODE = Runtime.NODE
 
 async def test_sync_function(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     dispatch = make_dispatch("function add(a, b) { return a + b; }", "[4, 7]", runtime=NODE)
-    outcome = await run_job(pool, dispatch, log_cap=4096)
+    outcome = await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
     assert outcome.state is JobState.SUCCEEDED
     assert (outcome.result, outcome.value, outcome.error) == ("11", "11", None)
     assert outcome.cold_start
@@ -30,7 +30,10 @@ async def test_async_function_waiting_on_set_timeout(
         "}\n"
     )
     outcome = await run_job(
-        pool, make_dispatch(source, "[4, 7]", runtime=NODE, name="add"), log_cap=4096
+        pool,
+        make_dispatch(source, "[4, 7]", runtime=NODE, name="add"),
+        log_cap=4096,
+        result_cap=1 << 20,
     )
     assert (outcome.state, outcome.result) == (JobState.SUCCEEDED, "11")
     assert outcome.duration_ms >= 200
@@ -56,27 +59,35 @@ async def test_timers_run_in_order_and_intervals_repeat(
         "  });\n"
         "}\n"
     )
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.value == '[["micro","a","b"],3]'
 
 
 async def test_thrown_error(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     source = "async function f() { throw new TypeError('boom'); }"
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.FAILED
     assert (outcome.error, outcome.result, outcome.value) == ("TypeError: boom", "boom", None)
 
 
 async def test_console_log_is_captured(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     source = "function f(x) { console.log('got', x, {k: 1}); console.error('bad'); return 'ok'; }"
-    outcome = await run_job(pool, make_dispatch(source, "[5]", runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, "[5]", runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert (outcome.state, outcome.result, outcome.value) == (JobState.SUCCEEDED, "ok", '"ok"')
     assert outcome.logs == 'got 5 {"k":1}\nbad\n'
 
 
 async def test_sync_infinite_loop_times_out(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     source = "function f() { console.log('spinning'); while (true) {} }"
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE, timeout=0.5), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE, timeout=0.5), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.TIMEOUT
     assert outcome.error == "TimeoutError: timed out after 0.5s"
     assert "spinning" in outcome.logs
@@ -85,7 +96,9 @@ async def test_sync_infinite_loop_times_out(pool: WarmPool, make_dispatch: MakeD
 
 async def test_async_infinite_loop_times_out(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     source = "async function f() { while (true) { await null; } }"
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE, timeout=0.5), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE, timeout=0.5), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.TIMEOUT
     assert pool.size == 0
 
@@ -94,7 +107,9 @@ async def test_promise_that_never_settles_fails(
     pool: WarmPool, make_dispatch: MakeDispatch
 ) -> None:
     source = "function f() { return new Promise(() => {}); }"
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.FAILED
     assert outcome.result == "function returned a promise that never settles"
 
@@ -108,7 +123,9 @@ async def test_constructor_escape_does_not_reach_process(
         "  return typeof p.pid;\n"
         "}\n"
     )
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.FAILED
     assert outcome.value is None and outcome.result != "number"
 
@@ -126,14 +143,19 @@ async def test_escape_through_provided_functions_does_not_reach_process(
         "  return out;\n"
         "}\n"
     )
-    outcome = await run_job(pool, make_dispatch(source, runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch(source, runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.SUCCEEDED
     assert outcome.value == '["EvalError","EvalError","EvalError","EvalError"]'
 
 
 async def test_require_is_not_defined(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
     outcome = await run_job(
-        pool, make_dispatch("function f() { return require('fs'); }", runtime=NODE), log_cap=4096
+        pool,
+        make_dispatch("function f() { return require('fs'); }", runtime=NODE),
+        log_cap=4096,
+        result_cap=1 << 20,
     )
     assert outcome.state is JobState.FAILED
     assert outcome.error == "ReferenceError: require is not defined"
@@ -142,9 +164,14 @@ async def test_require_is_not_defined(pool: WarmPool, make_dispatch: MakeDispatc
 async def test_undefined_and_unencodable_values(
     pool: WarmPool, make_dispatch: MakeDispatch
 ) -> None:
-    undefined = await run_job(pool, make_dispatch("function f() {}", runtime=NODE), log_cap=4096)
+    undefined = await run_job(
+        pool, make_dispatch("function f() {}", runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     bigint = await run_job(
-        pool, make_dispatch("function f() { return 10n; }", runtime=NODE), log_cap=4096
+        pool,
+        make_dispatch("function f() { return 10n; }", runtime=NODE),
+        log_cap=4096,
+        result_cap=1 << 20,
     )
     assert (undefined.value, undefined.result) == ("null", "undefined")
     assert (bigint.value, bigint.result) == ('"10"', "10")
@@ -158,13 +185,19 @@ async def test_function_named_like_the_job_else_the_last_declared(
         "function first() { return 'first'; }\n"
         "function last() { return 'last'; }\n"
     )
-    named = await run_job(pool, make_dispatch(source, runtime=NODE, name="pick"), log_cap=4096)
-    fallback = await run_job(pool, make_dispatch(source, runtime=NODE, name="nope"), log_cap=4096)
+    named = await run_job(
+        pool, make_dispatch(source, runtime=NODE, name="pick"), log_cap=4096, result_cap=1 << 20
+    )
+    fallback = await run_job(
+        pool, make_dispatch(source, runtime=NODE, name="nope"), log_cap=4096, result_cap=1 << 20
+    )
     assert (named.result, fallback.result) == ("arrow", "last")
 
 
 async def test_syntax_error_fails_the_load(pool: WarmPool, make_dispatch: MakeDispatch) -> None:
-    outcome = await run_job(pool, make_dispatch("function f( {", runtime=NODE), log_cap=4096)
+    outcome = await run_job(
+        pool, make_dispatch("function f( {", runtime=NODE), log_cap=4096, result_cap=1 << 20
+    )
     assert outcome.state is JobState.FAILED
     assert outcome.error is not None and outcome.error.startswith("SyntaxError: ")
 
@@ -173,7 +206,7 @@ async def test_warm_reuse_keeps_working(pool: WarmPool, make_dispatch: MakeDispa
     dispatch = make_dispatch(
         "let calls = 0; function f() { calls += 1; return calls; }", runtime=NODE
     )
-    first = await run_job(pool, dispatch, log_cap=4096)
-    second = await run_job(pool, dispatch, log_cap=4096)
+    first = await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
+    second = await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
     assert (first.result, first.cold_start) == ("1", True)
     assert (second.result, second.cold_start, second.init_ms) == ("2", False, 0.0)

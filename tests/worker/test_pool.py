@@ -21,7 +21,7 @@ UID = "import os\ndef f(*args):\n    return os.getuid()\n"
 async def pid_of_call(
     pool: WarmPool, dispatch_source: MakeDispatch, **kwargs: object
 ) -> tuple[int, bool]:
-    outcome = await run_job(pool, dispatch_source(UID, **kwargs), log_cap=4096)
+    outcome = await run_job(pool, dispatch_source(UID, **kwargs), log_cap=4096, result_cap=1 << 20)
     assert outcome.state is JobState.SUCCEEDED, outcome
     return keeper_of(int(outcome.result or "0")), outcome.cold_start
 
@@ -65,7 +65,7 @@ async def test_concurrent_calls_of_one_function_get_separate_children(
     results: list[str | None] = []
 
     async def call() -> None:
-        results.append((await run_job(pool, dispatch, log_cap=4096)).result)
+        results.append((await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)).result)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(call)
@@ -126,7 +126,7 @@ async def test_run_job_cancelled_leaves_no_process(
     dispatch = make_dispatch("import time\ndef f():\n    time.sleep(60)\n")
     before = child_pids()
     with trio.move_on_after(0.5) as scope:
-        await run_job(pool, dispatch, log_cap=4096)
+        await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
     assert scope.cancelled_caught
     assert pool.size == 0
     assert child_pids() <= before
