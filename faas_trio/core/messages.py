@@ -446,7 +446,12 @@ class CancelJob(msgspec.Struct, frozen=True, tag=True):
 
 
 class GetStats(msgspec.Struct, frozen=True, tag=True):
-    """-> Stats."""
+    """-> Stats. The scaler reports its last decision with each request, for ``/metrics``."""
+
+    #: The worker count the scaler last decided (None: no decision yet, or not the scaler).
+    desired_workers: int | None = None
+    #: Seconds until the sender asks again; jqmanager forgets the report after three of them.
+    interval: float | None = None
 
 
 class Stats(msgspec.Struct, frozen=True, tag=True):
@@ -551,6 +556,8 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     running: int
     workers: int
     cold_starts_total: int = 0
+    #: The scaler's last decision; None when no scaler reported within three of its intervals.
+    desired_workers: int | None = None
 
 
 Message = (

@@ -6,8 +6,9 @@ finish, so a job is counted once whichever frontend is scraped); each scrape ask
 snapshot and renders it with a custom collector. When jqmanager does not answer, the job
 metrics are left out and ``faas_jqmanager_up`` is 0.
 
-Not exported: the scaler's desired worker count (the scaler serves nothing; its decisions are
-in its log).
+``faas_scaler_desired_workers`` is the scaler's last decision, which the scaler reports to
+jqmanager with its stats requests (it serves nothing itself); it is left out when no scaler
+reported recently.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ class JobsCollector(Collector):
         yield GaugeMetricFamily("faas_queue_length", "Jobs waiting for a worker.", m.queued)
         yield GaugeMetricFamily("faas_jobs_running", "Jobs running on workers.", m.running)
         yield GaugeMetricFamily("faas_workers", "Workers alive.", m.workers)
+        if m.desired_workers is not None:
+            yield GaugeMetricFamily(
+                "faas_scaler_desired_workers",
+                "The worker count the scaler last decided.",
+                m.desired_workers,
+            )
         yield CounterMetricFamily(
             "faas_cold_starts", "Jobs that needed a new sandbox.", m.cold_starts_total
         )

@@ -3,21 +3,36 @@
 Each frontend asks for a snapshot (``GetMetrics``) and renders it, so a job is counted once
 however many frontends there are. Counters start at zero when the jqmanager starts, which
 Prometheus treats as a counter reset.
+
+The scaler serves nothing, so it reports its last decision with each ``GetStats``; the
+latest report is passed on in the snapshot until three of the scaler's intervals went by
+without a new one.
 """
 
 from __future__ import annotations
 
 import bisect
 
-from ..core.messages import Histogram, JobRecord, Metrics, Stats
+from ..core.messages import GetStats, Histogram, JobRecord, Metrics, Stats
 
-__all__ = ["DURATION_BUCKETS", "HistogramCounts", "JobMetrics"]
+__all__ = [
+    "DEFAULT_SCALER_INTERVAL",
+    "DURATION_BUCKETS",
+    "SCALER_MISSED_REPORTS",
+    "HistogramCounts",
+    "JobMetrics",
+]
 
 #: Upper bounds (seconds) of the duration and queue-wait buckets: from a warm call of a few
 #: milliseconds to the longest timeout a function may have.
 DURATION_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
 )  # fmt: skip
+
+#: The interval assumed for a scaler report that does not say its own (the scaler's default).
+DEFAULT_SCALER_INTERVAL = 2.0
+#: A scaler report is dropped after this many of its intervals without a new one.
+SCALER_MISSED_REPORTS = 3
 
 
 class HistogramCounts:
@@ -57,6 +72,8 @@ class JobMetrics:
         self.cold_starts_total = 0
         self.job_duration = HistogramCounts()
         self.queue_wait = HistogramCounts()
+        self._desired_workers: int | None = None
+        self._desired_until = float("-inf")
 
     def observe_final(self, record: JobRecord) -> None:
         """Count a job that reached its final state (call once per job)."""
@@ -69,8 +86,24 @@ class JobMetrics:
         if record.started_at is not None and record.created_at > 0:
             self.queue_wait.observe(record.started_at - record.created_at)
 
-    def snapshot(self, stats: Stats) -> Metrics:
-        """The counters, with the current queue, running and worker gauges from ``stats``."""
+    def observe_scaler(self, request: GetStats, now: float) -> None:
+        """Keep the desired worker count a scaler reported at ``now`` (a ``GetStats`` that
+        carries none changes nothing)."""
+        if request.desired_workers is None:
+            return
+        interval = request.interval
+        if interval is None or interval <= 0:
+            interval = DEFAULT_SCALER_INTERVAL
+        self._desired_workers = request.desired_workers
+        self._desired_until = now + SCALER_MISSED_REPORTS * interval
+
+    def desired_workers(self, now: float) -> int | None:
+        """The scaler's last reported decision, or None when none is recent at ``now``."""
+        return self._desired_workers if now <= self._desired_until else None
+
+    def snapshot(self, stats: Stats, *, now: float) -> Metrics:
+        """The counters, with the current queue, running and worker gauges from ``stats`` and
+        the scaler's decision if it reported recently at ``now``."""
         return Metrics(
             jobs_total=dict(self.jobs_total),
             job_duration=self.job_duration.snapshot(),
@@ -79,4 +112,5 @@ class JobMetrics:
             running=stats.running,
             workers=stats.workers,
             cold_starts_total=self.cold_starts_total,
+            desired_workers=self.desired_workers(now),
         )

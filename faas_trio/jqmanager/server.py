@@ -56,9 +56,10 @@ async def handle(manager: JobManager, request: Message) -> Message:
         case CancelJob():
             return await handle_cancel(manager, request)
         case GetStats():
+            manager.metrics.observe_scaler(request, trio.current_time())
             return manager.stats()
         case GetMetrics():
-            return manager.metrics.snapshot(manager.stats())
+            return manager.metrics.snapshot(manager.stats(), now=trio.current_time())
         case Ping():
             return Pong("jqmanager")
         case _:

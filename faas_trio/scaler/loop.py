@@ -68,8 +68,13 @@ async def scale_once(
     status: ScalerStatus,
     *,
     stats_timeout: float,
+    interval: float | None = None,
 ) -> PolicyState:
     """Run one round and return the policy state for the next.
+
+    The ``GetStats`` request carries the previous round's decision (``status.desired``) and
+    ``interval``, the time to the next round, so jqmanager can export the decision in
+    ``/metrics`` and drop it once the scaler falls silent.
 
     Never raises ``FaasError``: an unanswered ``GetStats`` or an actuator failure is logged
     and the round ends early, keeping ``state`` so the next round decides again.
@@ -79,7 +84,8 @@ async def scale_once(
     round left it.
     """
     try:
-        reply = await jq.call(GetStats(), timeout=stats_timeout)
+        request = GetStats(desired_workers=status.desired, interval=interval)
+        reply = await jq.call(request, timeout=stats_timeout)
         if not isinstance(reply, Stats):
             raise ProtocolError(f"jqmanager answered GetStats with {type(reply).__name__}")
     except FaasError as exc:
@@ -122,8 +128,9 @@ async def run_rounds(
     next_round = trio.current_time()
     while True:
         state = await scale_once(
-            jq, actuator, policy, state, status, stats_timeout=config.stats_timeout
-        )
+            jq, actuator, policy, state, status,
+            stats_timeout=config.stats_timeout, interval=config.interval,
+        )  # fmt: skip
         next_round = max(next_round + config.interval, trio.current_time())
         await trio.sleep_until(next_round)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
@@ -11,6 +13,7 @@ from faas_trio.core.rpc import open_client
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
 
+from . import fakes
 from .fakes import ADMIN_KEY, KEYS_CONFIG, AppClient, FakeNeighbours, bearer, unused_endpoint
 
 
@@ -51,6 +54,19 @@ async def test_job_metrics_come_from_jqmanager(keys_client: AppClient) -> None:
     assert got[("faas_jobs_running", ())] == 2
     assert got[("faas_workers", ())] == 1
     assert got[("faas_cold_starts_total", ())] == 2
+    # No scaler reported to jqmanager: its decision is left out, not shown as 0.
+    assert not any(name == "faas_scaler_desired_workers" for name, _ in got)
+
+
+async def test_the_scalers_decision_is_exported_when_jqmanager_has_it(
+    keys_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reported = msgspec.structs.replace(fakes.FAKE_METRICS, desired_workers=3)
+    monkeypatch.setattr(fakes, "FAKE_METRICS", reported)
+    got = samples(await scrape(keys_client))
+    assert got[("faas_scaler_desired_workers", ())] == 3
+    assert got[("faas_workers", ())] == 1
+    assert got[("faas_queue_length", ())] == 5
 
 
 async def test_http_requests_are_counted_by_route_pattern(keys_client: AppClient) -> None:

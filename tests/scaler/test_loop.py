@@ -29,6 +29,7 @@ class FakeJq:
         self.stats = m.Stats(queued=0, running=0, workers=1, slots=4)
         self.error: Exception | None = None
         self.calls = 0
+        self.requests: list[m.GetStats] = []
         self._call_made = trio.Event()
 
     async def answered(self, calls: int) -> None:
@@ -38,6 +39,7 @@ class FakeJq:
 
     async def handle(self, request: m.Message) -> m.Message:
         assert isinstance(request, m.GetStats)
+        self.requests.append(request)
         self.calls += 1
         self._call_made.set()
         self._call_made = trio.Event()
@@ -139,6 +141,22 @@ async def test_a_failed_apply_keeps_the_state_for_a_retry(nursery: trio.Nursery)
     assert actuator.applied == [4]
 
 
+async def test_each_round_reports_the_previous_decision(nursery: trio.Nursery) -> None:
+    fake = FakeJq()
+    fake.stats = m.Stats(queued=30, running=4, workers=2, slots=8)
+    actuator, status = RecordingActuator(2), ScalerStatus()
+    async with open_client(await start_jq(nursery, fake)) as jq:
+        state = await scale_once(
+            jq, actuator, POLICY, PolicyState(), status, stats_timeout=2, interval=0.5
+        )
+        fake.stats = m.Stats(queued=0, running=36, workers=9, slots=36)
+        await scale_once(jq, actuator, POLICY, state, status, stats_timeout=2, interval=0.5)
+    assert fake.requests == [
+        m.GetStats(desired_workers=None, interval=0.5),
+        m.GetStats(desired_workers=9, interval=0.5),
+    ]
+
+
 def config_for(jq_url: str, **changes: object) -> ScalerConfig:
     base = ScalerConfig(jq_url=jq_url, interval=0.01, scale_down_delay=0.0)
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -159,6 +177,8 @@ async def test_serve_follows_the_load_up_and_down(nursery: trio.Nursery) -> None
             await actuator.changed.wait()
     assert actuator.applied == [25, 13, 7, 4, 2, 1]
     assert status.desired == 1 and status.rounds >= 6
+    reported = [r.desired_workers for r in fake.requests if r.desired_workers is not None]
+    assert reported[0] == 25 and {r.interval for r in fake.requests} == {config.interval}
 
 
 async def test_serve_drives_the_supervisor_with_set_workers(nursery: trio.Nursery) -> None:
