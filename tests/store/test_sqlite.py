@@ -91,3 +91,60 @@ async def test_a_closed_store_raises_closed_resource_error(tmp_path: Path) -> No
     with pytest.raises(trio.ClosedResourceError):
         await store.get_user("ann")
     await store.aclose()
+
+
+async def test_a_write_that_finds_the_database_locked_waits_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
+    blocker = sqlite3.connect(tmp_path / "faas.db", isolation_level=None, timeout=0)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.sleep(0.01)
+
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tick)
+            done = trio.Event()
+
+            async def write() -> None:
+                await store.apply([PutUser(name="ann")])
+                done.set()
+
+            nursery.start_soon(write)
+            await trio.sleep(0.3)
+            assert not done.is_set()
+            assert ticks >= 10  # the loop kept running while the write waited
+            blocker.execute("ROLLBACK")
+            with trio.fail_after(10):
+                await done.wait()
+            nursery.cancel_scope.cancel()
+        assert await store.get_user("ann") is not None
+    finally:
+        blocker.close()
+        await store.aclose()
+
+
+async def _wal_bytes_after_commits(path: Path, commits: int) -> int:
+    store = await SqliteStore.open(f"sqlite://{path}")
+    try:
+        for index in range(commits):
+            await store.apply([PutUser(name=f"user{index}", key_hash="h" * 200)])
+        return (path.parent / (path.name + "-wal")).stat().st_size
+    finally:
+        await store.aclose()
+
+
+async def test_the_write_ahead_log_is_checkpointed_so_it_stays_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "_CHECKPOINT_EVERY", 20)
+    checkpointed = await _wal_bytes_after_commits(tmp_path / "a.db", 400)
+    monkeypatch.setattr(sqlite_module, "_CHECKPOINT_EVERY", 10**9)
+    never = await _wal_bytes_after_commits(tmp_path / "b.db", 400)
+    assert checkpointed * 4 < never
