@@ -6,7 +6,8 @@ two awaits is atomic; handlers re-check what they looked at before an await.
 
 Durability: a new job is stored before its submission is answered; a final state is stored
 before anyone is told about it (a waiter, the reporting worker, the canceller). Dispatches and
-requeues are answered first and stored in the background, in order per job (:mod:`.writes`).
+requeues are answered first and stored in the background, in order per job (:mod:`.writes`);
+a dispatch is stored only if its job still runs half a second later.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from .metrics import JobMetrics
 from .queue import JobQueue, QueuedJob
 from .slots import ReadySlots
 from .waiters import Completions
-from .writes import DbClient, JobWrites
+from .writes import START_WRITE_DELAY, DbClient, JobWrites
 
 __all__ = ["JobManager"]
 
@@ -147,7 +148,17 @@ class JobManager:
         )
         self.leases.grant(job, entry.function, worker, trio.current_time())
         assert job.started_at is not None
-        self.writes.send(job.id, StartJob(job.id, job.attempts, worker, job.started_at))
+
+        def still_running() -> bool:
+            lease = self.leases.get(job.id)
+            return lease is not None and lease.job.attempts == job.attempts
+
+        self.writes.send_later(
+            START_WRITE_DELAY,
+            job.id,
+            StartJob(job.id, job.attempts, worker, job.started_at),
+            still_running,
+        )
         return Dispatch(job, entry.function)
 
     def requeue(self, lease: Lease, reason: str | None, *, count_attempt: bool = True) -> None:

@@ -5,12 +5,19 @@ A dispatch or a requeue is decided in memory and answered at once; its ``StartJo
 time, in the order they were decided, so a quick requeue-and-redispatch cannot reach the
 store as running-then-queued. A write that fails is logged and dropped: every such write is
 conditional, the final ``FinishJob`` supersedes it, and a restart reloads what the store holds.
+
+A write can also be deferred (:meth:`JobWrites.send_later`) and dropped if it is no longer
+wanted when it comes due: a ``StartJob`` is sent only for a job still running after
+:data:`START_WRITE_DELAY`, so most jobs cost two writes (created, finished), not three. The
+price is paid only at a restart of the jqmanager: a job that ran for less than the delay
+is reloaded as queued and runs again, as it would if the write had been lost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import trio
@@ -18,9 +25,12 @@ import trio
 from ..core.errors import FaasError
 from ..core.messages import Message
 
-__all__ = ["DbClient", "JobWrites"]
+__all__ = ["START_WRITE_DELAY", "DbClient", "JobWrites"]
 
 log = logging.getLogger("faas.jqmanager")
+
+#: Seconds a job runs before its ``StartJob`` is written.
+START_WRITE_DELAY = 0.5
 
 
 class DbClient(Protocol):
@@ -43,6 +53,8 @@ class JobWrites:
         self._nursery = nursery
         self._deadline = deadline
         self._backlog: dict[str, deque[Message]] = {}
+        #: Deferred writes in the order they come due: (due, job id, request, still wanted).
+        self._deferred: deque[tuple[float, str, Message, Callable[[], bool]]] = deque()
 
     def send(self, job_id: str, request: Message) -> None:
         """Send ``request`` after the earlier writes of ``job_id``, without waiting."""
@@ -52,6 +64,16 @@ class JobWrites:
             return
         self._backlog[job_id] = deque([request])
         self._nursery.start_soon(self._drain, job_id)
+
+    def send_later(
+        self, delay: float, job_id: str, request: Message, wanted: Callable[[], bool]
+    ) -> None:
+        """:meth:`send` ``request`` after ``delay`` seconds if ``wanted()`` is still true then.
+        Every call must use the same ``delay``, so writes come due in the order they were
+        deferred."""
+        if not self._deferred:
+            self._nursery.start_soon(self._send_deferred)
+        self._deferred.append((trio.current_time() + delay, job_id, request, wanted))
 
     @property
     def pending(self) -> int:
@@ -75,3 +97,19 @@ class JobWrites:
                 backlog.popleft()
         finally:
             del self._backlog[job_id]
+
+    async def _send_deferred(self) -> None:
+        """Send each deferred write that is due and still wanted, until none is left.
+
+        Cancellation: deferred writes not yet due are dropped (see the module docstring).
+        """
+        deferred = self._deferred
+        try:
+            while deferred:
+                due, job_id, request, wanted = deferred[0]
+                await trio.sleep_until(due)
+                deferred.popleft()
+                if wanted():
+                    self.send(job_id, request)
+        finally:
+            deferred.clear()

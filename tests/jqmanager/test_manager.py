@@ -27,6 +27,7 @@ from faas_trio.core.messages import (
     Outcome,
     Report,
     RequeueJob,
+    StartJob,
     Stats,
     Submit,
     WaitJob,
@@ -34,6 +35,7 @@ from faas_trio.core.messages import (
 from faas_trio.jqmanager.config import JqManagerConfig
 from faas_trio.jqmanager.manager import JobManager
 from faas_trio.jqmanager.server import handle
+from faas_trio.jqmanager.writes import START_WRITE_DELAY
 
 from .jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
 
@@ -377,3 +379,41 @@ async def test_cancelled_while_storing_leaves_jobs_where_they_were(
         lease = manager.leases.get(running.id)
         assert lease is not None and lease.worker == "w1"
         assert manager.queue.active("ann") == 3
+
+
+async def test_a_dispatch_is_stored_only_if_the_job_still_runs_after_the_delay(
+    autojump_clock: MockClock,
+) -> None:
+    fake = fake_with_function()
+    async with open_manager(fake) as manager:
+        quick = await submit(manager, make_job())
+        slow = await submit(manager, make_job())
+        quick_run = await dispatched(manager, "w1")
+        slow_run = await dispatched(manager, "w1")
+        await handle(manager, Report("w1", outcome(quick_run)))
+        assert fake.jobs[slow.id].state is JobState.QUEUED  # not yet written
+        await trio.sleep(START_WRITE_DELAY + 0.1)
+        starts = [r.id for r in fake.requests if isinstance(r, StartJob)]
+        assert starts == [slow.id]
+        stored = fake.jobs[slow.id]
+        assert (stored.state, stored.attempts, stored.worker) == (JobState.RUNNING, 1, "w1")
+        assert fake.jobs[quick.id].state is JobState.SUCCEEDED
+        await handle(manager, Report("w1", outcome(slow_run)))
+        assert fake.jobs[slow.id].state is JobState.SUCCEEDED
+
+
+async def test_a_deferred_start_of_a_superseded_attempt_is_not_written(
+    autojump_clock: MockClock,
+) -> None:
+    fake = fake_with_function()
+    async with open_manager(fake, dispatch_grace=0.1) as manager:
+        job = await submit(manager, make_job())
+        await dispatched(manager, "w1")
+        beat = Heartbeat("w1", running=[], slots=1, wait=0)
+        await trio.sleep(0.2)
+        await handle(manager, beat)
+        await handle(manager, beat)  # w1 lost it: requeued
+        again = await dispatched(manager, "w2")
+        await trio.sleep(START_WRITE_DELAY + 0.1)
+        starts = [(r.id, r.attempt, r.worker) for r in fake.requests if isinstance(r, StartJob)]
+        assert starts == [(job.id, again.attempts, "w2")]
