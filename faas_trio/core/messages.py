@@ -354,10 +354,13 @@ class StartJob(msgspec.Struct, frozen=True, tag=True):
 
 
 class RequeueJob(msgspec.Struct, frozen=True, tag=True):
-    """Conditional ``running -> queued`` (worker lost, drained); keeps ``attempts``."""
+    """Conditional ``running -> queued`` (worker lost, drained). ``attempts``, when given,
+    replaces the stored count (a job handed back unrun does not count the attempt); else the
+    count is kept."""
 
     id: str
     error: str | None = None
+    attempts: int | None = None
 
 
 class FinishJob(msgspec.Struct, frozen=True, tag=True):

@@ -177,7 +177,7 @@ class JobManager:
             job, state=JobState.QUEUED, attempts=attempts, worker=None, started_at=None
         )
         self.queue.push_front(queued, lease.function)
-        self.writes.send(job.id, RequeueJob(job.id, error=reason))
+        self.writes.send(job.id, RequeueJob(job.id, error=reason, attempts=attempts))
         self.dispatch_queued()
 
     async def watch_leases(self) -> None:

@@ -197,5 +197,8 @@ async def _report_unowned(manager: JobManager, request: Report) -> None:
         started_at=None,
     )
     manager.queue.push(queued, got.function, admitted=False)
-    manager.writes.send(stored.id, RequeueJob(stored.id, error="handed back by its worker"))
+    manager.writes.send(
+        stored.id,
+        RequeueJob(stored.id, error="handed back by its worker", attempts=queued.attempts),
+    )
     manager.dispatch_queued()

@@ -648,6 +648,8 @@ class MongoStore:
             changes = {"state": JobState.QUEUED.value, "worker": None, "started_at": None}
             if op.error is not None:
                 changes["error"] = op.error
+            if op.attempts is not None:
+                changes["attempts"] = op.attempts
         else:
             if not op.job.is_final:
                 raise BadRequest(f"FinishJob needs a final state, not '{op.job.state.value}'")

@@ -108,11 +108,12 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
                 (attempt, worker, started_at, job_id),
             )
             return Changed(applied=cursor.rowcount == 1)
-        case RequeueJob(id=job_id, error=error):
+        case RequeueJob(id=job_id, error=error, attempts=attempts):
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'queued', worker = NULL, started_at = NULL,"
-                " error = coalesce(?, error) WHERE id = ? AND state = 'running'",
-                (error, job_id),
+                " error = coalesce(?, error), attempts = coalesce(?, attempts)"
+                " WHERE id = ? AND state = 'running'",
+                (error, attempts, job_id),
             )
             return Changed(applied=cursor.rowcount == 1)
         case FinishJob(job=job, logs=logs):

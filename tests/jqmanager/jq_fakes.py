@@ -104,12 +104,13 @@ class FakeDbManager:
                     started_at=started_at,
                 )
                 return Changed(True)
-            case RequeueJob(id=job_id, error=error):
+            case RequeueJob(id=job_id, error=error, attempts=attempts):
                 job = self._job(job_id)
                 if job.state is not JobState.RUNNING:
                     return Changed(False)
                 self.jobs[job_id] = msgspec.structs.replace(
-                    job, state=JobState.QUEUED, error=error, worker=None
+                    job, state=JobState.QUEUED, error=error or job.error, worker=None,
+                    attempts=job.attempts if attempts is None else attempts,
                 )
                 return Changed(True)
             case FinishJob(job=final, logs=logs):

@@ -210,9 +210,14 @@ async def test_a_handed_back_job_is_requeued_without_counting_the_attempt(
     async with open_manager(fake) as manager:
         job = await submit(manager, make_job())
         first = await dispatched(manager, "w1")
+        await trio.sleep(START_WRITE_DELAY + 0.1)  # long enough for the start to be stored
+        assert fake.jobs[job.id].attempts == 1
         await handle(manager, Heartbeat("w1", [job.id], slots=1, wait=0, draining=True))
         assert isinstance(await next_job(manager, "w1", wait=0), NoJob)
         await handle(manager, Report("w1", outcome(first, JobState.QUEUED)))
+        await trio.sleep(0.1)
+        # Stored too: a restart now would not count the handed-back attempt either.
+        assert (fake.jobs[job.id].state, fake.jobs[job.id].attempts) == (JobState.QUEUED, 0)
         again = await dispatched(manager, "w2")
         assert (again.id, again.attempts) == (job.id, 1)
 

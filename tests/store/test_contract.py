@@ -319,6 +319,16 @@ async def test_requeue_moves_running_back_to_queued(store: Store) -> None:
     assert (await store.get_job(record.id)).error == "worker lost"  # type: ignore[union-attr]
 
 
+async def test_a_requeue_may_give_back_the_attempt(store: Store) -> None:
+    await user_with_function(store)
+    record = (await created(store, job())).job
+    await changed(store, StartJob(id=record.id, attempt=3, worker="w1", started_at=9.0))
+    assert await changed(store, RequeueJob(id=record.id, error="handed back", attempts=2))
+    stored = await store.get_job(record.id)
+    assert stored is not None
+    assert (stored.state, stored.attempts, stored.error) == (JobState.QUEUED, 2, "handed back")
+
+
 async def test_finish_writes_the_outcome_and_logs_and_counts_time(store: Store) -> None:
     await user_with_function(store)
     record = (await created(store, job(idempotency_key="k", callback="cb"))).job
