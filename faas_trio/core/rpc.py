@@ -11,6 +11,11 @@ signal. So exactly one task (the socket's reader) ever waits on the FD, every op
 ``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
 ``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
 
+A reply whose peer is gone (its connection closed: the process died, or it reconnected
+under a new identity) cannot be routed; the ROUTER reports it (``ROUTER_MANDATORY``) and
+:func:`serve_rpc` hands the request and its reply to its ``on_undelivered`` callback, so a
+server can take back what the reply gave away (a job dispatched to a dead worker) at once.
+
 Only this module imports :mod:`zmq`.
 """
 
@@ -40,6 +45,8 @@ __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
 DEFAULT_TIMEOUT = 10.0
 
 Handler = Callable[[Message], Awaitable[Message]]
+#: Called with a request and its reply when the reply could not be delivered.
+Undelivered = Callable[[Message, Message], None]
 
 log = logging.getLogger("faas.rpc")
 
@@ -49,6 +56,12 @@ _HIGH_WATER_MARK = 100_000
 # Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
 _SEND_BACKOFF_FIRST = 0.002
 _SEND_BACKOFF_MAX = 0.1
+# How long a reply may wait for a peer whose queue is full before it counts as undelivered.
+_REPLY_SEND_TIMEOUT = 10.0
+
+
+class _Unroutable(Exception):
+    """A ROUTER has no connection to the peer a message is addressed to."""
 
 
 def _readable(sock: zmq.Socket[bytes]) -> bool:
@@ -66,17 +79,28 @@ class _SocketIO:
         self._wait_scope: trio.CancelScope | None = None
 
     def try_send(self, frames: list[bytes]) -> bool:
-        """Send at once if the socket can take the message; False if it cannot."""
+        """Send at once if the socket can take the message; False if it cannot.
+
+        Raises:
+            _Unroutable: a ROUTER has no peer of that identity (it is gone).
+        """
         try:
             self.sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             return False
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                raise _Unroutable() from None
+            raise
         finally:
             self._wake_reader_if_readable()
         return True
 
     async def send(self, frames: list[bytes]) -> None:
         """Send, retrying with backoff while the socket cannot take the message.
+
+        Raises:
+            _Unroutable: as :meth:`try_send`.
 
         Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
         """
@@ -270,6 +294,7 @@ async def serve_rpc(
     handler: Handler,
     *,
     name: str = "server",
+    on_undelivered: Undelivered | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Bind a ROUTER at ``endpoint`` (``tcp://host:*`` picks a free port) and serve requests.
@@ -278,7 +303,8 @@ async def serve_rpc(
     ``tcp://host:port``. Each request runs ``handler`` in its own task. A handler that raises
     ``FaasError`` answers an ``ErrorReply`` with its code; any other exception is logged and
     answered as ``internal``; an undecodable request is answered as ``protocol``. Never
-    crashes on input.
+    crashes on input. A reply that cannot be delivered (its peer is gone, or took nothing
+    for ``_REPLY_SEND_TIMEOUT`` s) is passed with its request to ``on_undelivered``.
 
     Cancellation: runs until cancelled; then cancels in-flight handlers (their callers time
     out) and closes the socket.
@@ -286,6 +312,7 @@ async def serve_rpc(
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     try:
         _configure(sock)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         await _bind(sock, endpoint)
         bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         io = _SocketIO(sock)
@@ -301,8 +328,19 @@ async def serve_rpc(
                     code="internal", message=f"{name} failed on {type(request).__name__}"
                 )
             frames = [identity, header, encode_body(reply)]
-            if not io.try_send(frames):
-                await io.send(frames)
+            try:
+                with trio.move_on_after(_REPLY_SEND_TIMEOUT):
+                    if not io.try_send(frames):
+                        await io.send(frames)
+                    return
+            except _Unroutable:
+                pass
+            log.debug("%s: the reply to %s was not delivered", name, type(request).__name__)
+            if on_undelivered is not None:
+                try:
+                    on_undelivered(request, reply)
+                except Exception:
+                    log.exception("%s: on_undelivered failed", name)
 
         def on_frames(frames: list[bytes]) -> None:
             if len(frames) != 3:
@@ -314,7 +352,10 @@ async def serve_rpc(
                 request = decode_body(body)
             except ProtocolError as exc:
                 error = ErrorReply(code=exc.code, message=exc.message)
-                io.try_send([identity, header, encode_body(error)])
+                try:
+                    io.try_send([identity, header, encode_body(error)])
+                except _Unroutable:
+                    pass
                 return
             nursery.start_soon(answer, identity, header, request)
 

@@ -26,7 +26,12 @@ from ..core.rpc import open_client, serve_rpc
 from .client_requests import handle_cancel, handle_submit, handle_wait
 from .config import JqManagerConfig
 from .manager import JobManager
-from .worker_requests import handle_heartbeat, handle_next_job, handle_report
+from .worker_requests import (
+    handle_heartbeat,
+    handle_next_job,
+    handle_report,
+    take_back_undelivered,
+)
 
 __all__ = ["handle", "main", "serve"]
 
@@ -82,7 +87,13 @@ async def serve(
         async with trio.open_nursery() as nursery:
             manager = JobManager(config, db, nursery)
             endpoint: str = await nursery.start(
-                partial(serve_rpc, config.bind, partial(handle, manager), name="jqmanager")
+                partial(
+                    serve_rpc,
+                    config.bind,
+                    partial(handle, manager),
+                    name="jqmanager",
+                    on_undelivered=partial(take_back_undelivered, manager),
+                )
             )
             log.info("jqmanager listening on %s, dbmanager at %s", endpoint, config.db_url)
             nursery.start_soon(manager.load)

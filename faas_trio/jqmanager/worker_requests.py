@@ -21,6 +21,7 @@ from ..core.messages import (
     JobRecord,
     JobReply,
     JobState,
+    Message,
     NextJob,
     NoJob,
     Outcome,
@@ -30,7 +31,7 @@ from ..core.messages import (
 from .leases import Lease
 from .manager import JobManager
 
-__all__ = ["handle_heartbeat", "handle_next_job", "handle_report"]
+__all__ = ["handle_heartbeat", "handle_next_job", "handle_report", "take_back_undelivered"]
 
 log = logging.getLogger("faas.jqmanager")
 
@@ -59,6 +60,20 @@ async def handle_next_job(manager: JobManager, request: NextJob) -> Dispatch | N
     finally:
         manager.slots.close(slot)
     return slot.dispatch or NoJob()
+
+
+def take_back_undelivered(manager: JobManager, request: Message, reply: Message) -> None:
+    """Requeue at once, without counting the attempt, a job whose dispatch never reached its
+    worker (the worker is gone), instead of waiting for its lease to expire. Other replies
+    that were not delivered need nothing: the jobs they are about are unaffected."""
+    if not isinstance(request, NextJob) or not isinstance(reply, Dispatch):
+        return
+    lease = manager.leases.get(reply.job.id)
+    if lease is None or lease.worker != request.worker or lease.job.attempts != reply.job.attempts:
+        return
+    manager.leases.release(reply.job.id)
+    log.info("job %s: its worker %s is gone before it got it; requeued", lease.job.id, lease.worker)
+    manager.requeue(lease, "its worker was gone", count_attempt=False)
 
 
 async def handle_heartbeat(manager: JobManager, request: Heartbeat) -> Commands:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from functools import partial
 
 import pytest
 import trio
@@ -171,3 +172,29 @@ async def test_server_cancel_closes_socket_so_port_can_be_reused() -> None:
         async with trio.open_nursery() as nursery:
             await start_echo(nursery, endpoint)
             nursery.cancel_scope.cancel()
+
+
+async def test_a_reply_whose_client_is_gone_is_handed_to_on_undelivered(
+    nursery: trio.Nursery,
+) -> None:
+    undelivered: list[tuple[m.Message, m.Message]] = []
+    got = trio.Event()
+
+    def on_undelivered(request: m.Message, reply: m.Message) -> None:
+        undelivered.append((request, reply))
+        got.set()
+
+    endpoint: str = await nursery.start(
+        partial(serve_rpc, "tcp://127.0.0.1:*", echo_handler, on_undelivered=on_undelivered)
+    )
+    async with open_client(endpoint) as client:
+        with trio.move_on_after(0.2):
+            await client.call(m.GetUser(name="sleep0.5"))  # given up; then the client closes
+    with trio.fail_after(5):
+        await got.wait()
+    assert undelivered == [
+        (m.GetUser(name="sleep0.5"), m.UserReply(user=m.User(name="sleep0.5")))
+    ]
+    async with open_client(endpoint) as client:  # the server still serves
+        assert await client.call(m.Ping()) == m.Pong(component="echo")
+    assert len(undelivered) == 1  # a delivered reply is not reported

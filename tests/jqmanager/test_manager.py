@@ -35,6 +35,7 @@ from faas_trio.core.messages import (
 from faas_trio.jqmanager.config import JqManagerConfig
 from faas_trio.jqmanager.manager import JobManager
 from faas_trio.jqmanager.server import handle
+from faas_trio.jqmanager.worker_requests import take_back_undelivered
 from faas_trio.jqmanager.writes import START_WRITE_DELAY
 
 from .jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
@@ -422,3 +423,22 @@ async def test_a_deferred_start_of_a_superseded_attempt_is_not_written(
         await trio.sleep(START_WRITE_DELAY + 0.1)
         starts = [(r.id, r.attempt, r.worker) for r in fake.requests if isinstance(r, StartJob)]
         assert starts == [(job.id, again.attempts, "w2")]
+
+
+async def test_a_dispatch_its_worker_never_got_is_requeued_at_once(
+    autojump_clock: MockClock,
+) -> None:
+    fake = fake_with_function()
+    async with open_manager(fake, lease_timeout=3.0) as manager:
+        job = await submit(manager, make_job())
+        reply = await next_job(manager, "w1")
+        assert isinstance(reply, Dispatch)
+        # A late undelivered reply of an older attempt, or to another worker, changes nothing.
+        take_back_undelivered(manager, NextJob("w2", 1.0), reply)
+        stale = msgspec.structs.replace(reply, job=msgspec.structs.replace(reply.job, attempts=7))
+        take_back_undelivered(manager, NextJob("w1", 1.0), stale)
+        assert job.id in manager.leases
+        take_back_undelivered(manager, NextJob("w1", 1.0), reply)
+        assert job.id not in manager.leases and job.id in manager.queue
+        again = await dispatched(manager, "w2")
+        assert (again.id, again.attempts) == (job.id, 1)  # the lost dispatch did not count
