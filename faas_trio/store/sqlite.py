@@ -30,7 +30,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -146,12 +145,16 @@ class SqliteStore:
         Cancellation: not cancellable while the file is being opened (a worker thread).
         """
         path = sqlite_path(url)
-        conn = await trio.to_thread.run_sync(_connect, path)
-        try:
-            writer = await trio.to_thread.run_sync(partial(_connect, path, for_writes=True))
-        except BaseException:
-            conn.close()
-            raise
+
+        def connect_both() -> tuple[sqlite3.Connection, sqlite3.Connection]:
+            conn = _connect(path)
+            try:
+                return conn, _connect(path, for_writes=True)
+            except BaseException:
+                conn.close()
+                raise
+
+        conn, writer = await trio.to_thread.run_sync(connect_both)
         return cls(conn, writer, path)
 
     async def _run(self, action: str, work: Callable[[sqlite3.Connection], _T]) -> _T:

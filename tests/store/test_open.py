@@ -27,8 +27,9 @@ async def test_relative_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 async def test_the_store_is_closed_when_the_block_is_cancelled(tmp_path: Path) -> None:
-    with trio.move_on_after(0.01):
+    with trio.CancelScope() as scope:
         async with open_store(f"sqlite:///{tmp_path}/faas.db") as store:
+            scope.cancel()
             await trio.sleep_forever()
     with pytest.raises(trio.ClosedResourceError):
         await store.get_user("ann")
