@@ -1,50 +1,34 @@
-"""The MongoDB store: :class:`MongoStore`, the :class:`~faas_trio.store.base.Store` on pymongo.
+"""The MongoDB backend of the store: :class:`MongoStore`, the :class:`~faas_trio.store.base.Store`
+on pymongo.
 
-Layout (database ``faas`` unless the URL's path names another), close to the old system's::
-
-    users      {name, functions: {f_name: {source, runtime, timeout, memory_mb, version,
-                updated_at}}, execution_time_ms, key_hash, created_at}
-    jobs       {_id: ObjectId(job id), u_name, f_name, runtime, args (JSON text), argv (the
-                same as a value), status: 0|1 (1 once final), state, result, value, error,
-                attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
-                date), started_at, finished_at, duration_ms, idempotency_key, callback, logs,
-                expire_at}
-    function_versions  {_id: {user, name}, version}: the last version a function ever had,
-                so one deleted and registered again never reuses a version
-
-Indexes: ``users.name`` unique; ``jobs (state, created_at)``; ``jobs (u_name, created_at)``;
-``jobs (u_name, idempotency_key)`` unique where the key is a string; a TTL index on
-``jobs.expire_at``, set when a job finishes to the store's clock plus the retention.
+The database is ``faas`` unless the URL's path names another. Its documents and indexes are in
+:mod:`.mongo_documents`; how a batch of write ops is planned and becomes bulk writes is in
+:mod:`.mongo_writes`. This module is the client: the connection, the retries, the creation of
+the indexes, the reads, the batches' reads and writes, the sweep.
 
 pymongo blocks, so every call runs in a worker thread (at most 8 at once), never on the trio
 thread. Batches are serialised by a lock: a batch's checks are reads done first, its effects are
-planned in memory (so an op sees the earlier ops of its batch), and its writes go out as one
-``bulk_write`` per collection (jobs, then versions, then users), unordered unless two writes
-touch the same document. Transitions keep a filter on the state, so a final state never changes
-even if another writer raced this one; the results are then corrected from a re-read. Transient
-errors (no server, failover, network timeout) are retried with backoff for ``retry_timeout``
-seconds, then raise ``PeerUnavailable``. A batch interrupted mid-write is re-planned from fresh
-reads, so a job it had created comes back as ``existing=True``. Without a replica set MongoDB has
-no multi-collection transaction: a failure between two bulk writes can leave a job finished and
-its time not yet added. Function names holding ``.`` or starting with ``$`` cannot be keys of
-the ``functions`` document and are refused (``BadRequest``). pymongo errors never leave this
-module.
+planned in memory, and its writes go out as one ``bulk_write`` per collection (jobs, then
+versions, then users). Transient errors (no server, failover, network timeout) are retried with
+backoff for ``retry_timeout`` seconds, then raise ``PeerUnavailable``. A batch interrupted
+mid-write is re-planned from fresh reads, so a job it had created comes back as
+``existing=True``. Without a replica set MongoDB has no multi-collection transaction: a failure
+between two bulk writes can leave a job finished and its time not yet added. A finished job
+expires (the TTL index removes it) at the store's clock plus the retention. pymongo errors
+never leave this module.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
 import trio
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, InsertOne, MongoClient, UpdateOne
+from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import (
     AutoReconnect,
@@ -56,29 +40,22 @@ from pymongo.errors import (
 )
 
 from ..core.config import env_float
-from ..core.errors import BadRequest, Conflict, FaasError, InternalError, NotFound, PeerUnavailable
+from ..core.errors import InternalError, PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import (
-    FINAL_STATES,
-    Changed,
-    CreateJob,
-    DeleteFunction,
-    DeleteJob,
-    DeleteUser,
-    Done,
-    FinishJob,
-    Function,
-    FunctionReply,
-    JobCreated,
-    JobRecord,
-    JobState,
-    PutFunction,
-    PutUser,
-    RequeueJob,
-    StartJob,
-    User,
-)
+from ..core.messages import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
+from .mongo_documents import (
+    FINAL,
+    JOB_INDEXES,
+    NO_LOGS,
+    UNFINISHED,
+    USER_INDEXES,
+    Doc,
+    function_from_doc,
+    job_from_doc,
+    key_ok,
+)
+from .mongo_writes import Plan, batch_reads, plan_batch
 
 __all__ = ["DEFAULT_RETENTION", "MongoStore"]
 
@@ -86,25 +63,7 @@ __all__ = ["DEFAULT_RETENTION", "MongoStore"]
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 _THREADS = 8
 _TRANSIENT = (AutoReconnect, NotPrimaryError, NetworkTimeout, ServerSelectionTimeoutError)
-_FINAL = sorted(s.value for s in FINAL_STATES)
-_UNFINISHED = [JobState.QUEUED.value, JobState.RUNNING.value]
-_FINISH_FIELDS = (
-    "state",
-    "status",
-    "result",
-    "value",
-    "error",
-    "attempts",
-    "worker",
-    "cold_start",
-    "init_ms",
-    "started_at",
-    "finished_at",
-    "duration_ms",
-)
-_NO_LOGS = {"logs": False}
 _T = TypeVar("_T")
-Doc = dict[str, Any]
 
 
 class _Transient(Exception):
@@ -121,72 +80,6 @@ def _translated() -> Iterator[None]:
         raise _Transient(str(exc)) from exc
     except PyMongoError as exc:
         raise InternalError(f"MongoDB error: {exc}") from exc
-
-
-def _date(seconds: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-
-
-def _key_ok(name: str) -> bool:
-    """Whether a function name can be a key of the embedded ``functions`` document."""
-    return name != "" and "." not in name and not name.startswith("$") and "\0" not in name
-
-
-def _function_doc(fn: Function) -> Doc:
-    doc: Doc = msgspec.to_builtins(fn)
-    del doc["user"], doc["name"]
-    return doc
-
-
-def _function(user: str, name: str, doc: Doc) -> Function:
-    return msgspec.convert({**doc, "user": user, "name": name}, Function)
-
-
-def _job_doc(job: JobRecord) -> Doc:
-    doc: Doc = msgspec.to_builtins(job)
-    try:
-        argv = json.loads(job.args)
-    except ValueError:
-        argv = None
-    doc.update(
-        _id=ObjectId(job.id),
-        u_name=job.user,
-        f_name=job.function,
-        argv=argv,
-        status=1 if job.is_final else 0,
-        timestamp=_date(job.created_at),
-        logs="",
-    )
-    del doc["id"], doc["user"], doc["function"]
-    return doc
-
-
-def _job(doc: Doc) -> JobRecord:
-    # Documents written by the old system have ``argv``, ``status`` and no ``args``, ``state``.
-    fields = {
-        **doc,
-        "id": str(doc["_id"]),
-        "user": doc["u_name"],
-        "function": doc["f_name"],
-        "args": doc["args"] if "args" in doc else json.dumps(doc.get("argv", [])),
-        "runtime": doc.get("runtime", "node"),
-    }
-    fields.setdefault("state", "succeeded" if doc.get("status") == 1 else "queued")
-    return msgspec.convert(fields, JobRecord)
-
-
-@dataclass
-class _Plan:
-    """A batch's state as read, its results, and the writes that make them true."""
-
-    users: dict[str, Doc | None]
-    jobs: dict[str, Doc | None]
-    versions: dict[tuple[str, str], int]
-    results: list[WriteResult] = field(default_factory=list)
-    #: (write, key of the document it touches, index of the FinishJob op it adds time for).
-    user_writes: list[tuple[Any, str, int | None]] = field(default_factory=list)
-    #: (write, job id, index of its op, the fields a transition sets or None).
-    job_writes: list[tuple[Any, str, int, Doc | None]] = field(default_factory=list)
 
 
 class MongoStore:
@@ -309,24 +202,9 @@ class MongoStore:
             delay = min(delay * 2, 1.0)
 
     async def _create_indexes(self) -> None:
-        await self._run(
-            lambda: self._users.create_indexes([IndexModel("name", unique=True)]), write=True
-        )
-        await self._run(
-            lambda: self._jobs.create_indexes(
-                [
-                    IndexModel([("state", ASCENDING), ("created_at", ASCENDING)]),
-                    IndexModel([("u_name", ASCENDING), ("created_at", ASCENDING)]),
-                    IndexModel(
-                        [("u_name", ASCENDING), ("idempotency_key", ASCENDING)],
-                        unique=True,
-                        partialFilterExpression={"idempotency_key": {"$type": "string"}},
-                    ),
-                    IndexModel("expire_at", expireAfterSeconds=0),
-                ]
-            ),
-            write=True,
-        )
+        """Create the indexes of :mod:`.mongo_documents` (a no-op where they exist)."""
+        await self._run(lambda: self._users.create_indexes(list(USER_INDEXES)), write=True)
+        await self._run(lambda: self._jobs.create_indexes(list(JOB_INDEXES)), write=True)
 
     async def _find(
         self,
@@ -351,24 +229,24 @@ class MongoStore:
         return msgspec.convert(docs[0], User) if docs else None
 
     async def get_function(self, user: str, name: str) -> Function | None:
-        if not _key_ok(name):
+        if not key_ok(name):
             return None
         docs = await self._find(self._users, {"name": user}, {f"functions.{name}": True})
         doc = docs[0].get("functions", {}).get(name) if docs else None
-        return _function(user, name, doc) if doc is not None else None
+        return function_from_doc(user, name, doc) if doc is not None else None
 
     async def list_functions(self, user: str) -> list[Function]:
         """The user's functions by name; empty for an unknown user."""
         docs = await self._find(self._users, {"name": user}, {"functions": True})
         functions = docs[0].get("functions", {}) if docs else {}
-        return [_function(user, name, functions[name]) for name in sorted(functions)]
+        return [function_from_doc(user, name, functions[name]) for name in sorted(functions)]
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None (also for a malformed id)."""
         if not is_job_id(job_id):
             return None
-        docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, _NO_LOGS)
-        return _job(docs[0]) if docs else None
+        docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, NO_LOGS)
+        return job_from_doc(docs[0]) if docs else None
 
     async def get_logs(self, job_id: str) -> str | None:
         """The job's logs ("" until it finishes), or None for an unknown job."""
@@ -385,24 +263,24 @@ class MongoStore:
         if state is not None:
             query["state"] = state.value
         docs = await self._find(
-            self._jobs, query, _NO_LOGS, [("created_at", DESCENDING), ("_id", DESCENDING)], limit
+            self._jobs, query, NO_LOGS, [("created_at", DESCENDING), ("_id", DESCENDING)], limit
         )
-        return [_job(doc) for doc in docs]
+        return [job_from_doc(doc) for doc in docs]
 
     async def unfinished_jobs(self) -> tuple[list[JobRecord], list[Function]]:
         """Queued and running jobs, oldest first, and the functions they call (those that
         still exist), by user and name."""
         docs = await self._find(
             self._jobs,
-            {"state": {"$in": _UNFINISHED}},
-            _NO_LOGS,
+            {"state": {"$in": UNFINISHED}},
+            NO_LOGS,
             [("created_at", ASCENDING), ("_id", ASCENDING)],
         )
-        jobs = [_job(doc) for doc in docs]
+        jobs = [job_from_doc(doc) for doc in docs]
         wanted = {(job.user, job.function) for job in jobs}
         users = await self._find(self._users, {"name": {"$in": sorted({u for u, _ in wanted})}})
         functions = [
-            _function(u["name"], name, doc)
+            function_from_doc(u["name"], name, doc)
             for u in users
             for name, doc in u.get("functions", {}).items()
             if (u["name"], name) in wanted
@@ -414,7 +292,7 @@ class MongoStore:
         its own); return how many. Cancellation: waits for the delete."""
 
         def delete() -> int:
-            query = {"state": {"$in": _FINAL}, "finished_at": {"$lt": finished_before}}
+            query = {"state": {"$in": FINAL}, "finished_at": {"$lt": finished_before}}
             return int(self._jobs.delete_many(query).deleted_count)
 
         count: int = await self._retrying(lambda: self._run(delete, write=True))
@@ -441,241 +319,38 @@ class MongoStore:
 
     async def _apply_once(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         plan = await self._read_for(ops)
-        now = time.time()
-        for index, op in enumerate(ops):
-            try:
-                plan.results.append(self._plan_op(plan, index, op, now))
-            except FaasError as exc:
-                plan.results.append(exc)
+        plan_batch(plan, ops, time.time(), self._retention)
         if plan.job_writes:
             await self._write_jobs(plan)
-        versions = [
-            UpdateOne({"_id": {"user": u, "name": n}}, {"$max": {"version": v}}, upsert=True)
-            for (u, n), v in plan.versions.items()
-            if v
-        ]
+        versions = plan.version_writes()
         if versions:
             await self._run(lambda: self._versions.bulk_write(versions, ordered=False), write=True)
-        users = [
-            (w, key)
-            for w, key, finish in plan.user_writes
-            if finish is None or plan.results[finish] == Changed(applied=True)
-        ]
+        users, ordered = plan.user_bulk()
         if users:
-            ordered = len({key for _, key in users}) < len(users)
-            await self._run(
-                lambda: self._users.bulk_write([w for w, _ in users], ordered=ordered), write=True
-            )
+            await self._run(lambda: self._users.bulk_write(users, ordered=ordered), write=True)
         return plan.results
 
-    async def _read_for(self, ops: Sequence[WriteOp]) -> _Plan:
+    async def _read_for(self, ops: Sequence[WriteOp]) -> Plan:
         """Read every user, job and function version the batch's checks need."""
-        names: set[str] = set()
-        ids: set[str] = set()
-        functions: set[tuple[str, str]] = set()
-        keyed: list[Doc] = []
-        for op in ops:
-            if isinstance(op, PutUser | DeleteUser):
-                names.add(op.name)
-            elif isinstance(op, DeleteFunction):
-                names.add(op.user)
-            elif isinstance(op, PutFunction):
-                names.add(op.function.user)
-                functions.add((op.function.user, op.function.name))
-            elif isinstance(op, CreateJob | FinishJob):
-                names.add(op.job.user)
-                ids.add(op.job.id)
-                if isinstance(op, CreateJob) and op.job.idempotency_key is not None:
-                    keyed.append({"u_name": op.job.user, "idempotency_key": op.job.idempotency_key})
-            else:
-                ids.add(op.id)
-        oids = [ObjectId(i) for i in ids if is_job_id(i)]
-        vids = [{"user": u, "name": n} for u, n in sorted(functions)]
-        users = await self._find_all(self._users, {"name": {"$in": sorted(names)}}, bool(names))
-        query = {"$or": [{"_id": {"$in": oids}}, *keyed]}
-        jobs = await self._find_all(self._jobs, query, bool(oids or keyed), _NO_LOGS)
-        versions = await self._find_all(self._versions, {"_id": {"$in": vids}}, bool(vids))
-        plan = _Plan(
-            users={name: None for name in names},
-            jobs={i: None for i in ids},
-            versions={(u, n): 0 for u, n in functions},
-        )
-        plan.users.update((doc["name"], doc) for doc in users)
-        plan.jobs.update((str(doc["_id"]), doc) for doc in jobs)
-        plan.versions.update(((d["_id"]["user"], d["_id"]["name"]), d["version"]) for d in versions)
-        for user in users:  # a function stored before its version was recorded
-            for name, fn in user.get("functions", {}).items():
-                if (user["name"], name) in plan.versions:
-                    plan.versions[user["name"], name] = max(
-                        plan.versions[user["name"], name], fn.get("version", 0)
-                    )
-        return plan
+        reads = batch_reads(ops)
+        users = await self._find_all(self._users, reads.users)
+        jobs = await self._find_all(self._jobs, reads.jobs, NO_LOGS)
+        versions = await self._find_all(self._versions, reads.versions)
+        return Plan.from_reads(reads, users, jobs, versions)
 
     async def _find_all(
-        self, collection: Collection[Doc], query: Doc, needed: bool, projection: Doc | None = None
+        self, collection: Collection[Doc], query: Doc | None, projection: Doc | None = None
     ) -> list[Doc]:
-        """The matching documents (no retry: the batch retries as a whole), or none when the
-        read is not ``needed``."""
-        if not needed:
+        """The matching documents (no retry: the batch retries as a whole), or none when
+        there is no ``query``."""
+        if query is None:
             return []
         return await self._run(lambda: list(collection.find(query, projection)))
 
-    def _plan_op(self, plan: _Plan, index: int, op: WriteOp, now: float) -> WriteResult:
-        """Check ``op`` against the planned state, record its writes, and return its result."""
-        if isinstance(op, PutUser):
-            # A reset: the user's functions go, its time starts again from zero.
-            reset: Doc = {
-                "functions": {},
-                "execution_time_ms": 0.0,
-                "key_hash": op.key_hash,
-                "created_at": now,
-            }
-            plan.users[op.name] = {"name": op.name, **reset}
-            update = {"$set": reset}
-            plan.user_writes.append(
-                (UpdateOne({"name": op.name}, update, upsert=True), op.name, None)
-            )
-            return Done()
-        if isinstance(op, DeleteUser):
-            self._user(plan, op.name)
-            plan.users[op.name] = None
-            plan.user_writes.append((DeleteOne({"name": op.name}), op.name, None))
-            return Done()
-        if isinstance(op, PutFunction):
-            fn = op.function
-            if not _key_ok(fn.name):
-                raise BadRequest(f"function name {fn.name!r} is not allowed")
-            functions = self._user(plan, fn.user)["functions"]
-            version = plan.versions[fn.user, fn.name] = plan.versions[fn.user, fn.name] + 1
-            fn = msgspec.structs.replace(fn, version=version, updated_at=now)
-            functions[fn.name] = _function_doc(fn)
-            plan.user_writes.append(
-                (
-                    UpdateOne(
-                        {"name": fn.user}, {"$set": {f"functions.{fn.name}": functions[fn.name]}}
-                    ),
-                    fn.user,
-                    None,
-                )
-            )
-            return FunctionReply(function=fn)
-        if isinstance(op, DeleteFunction):
-            functions = self._user(plan, op.user)["functions"]
-            if op.name not in functions:
-                raise NotFound(f"function '{op.name}' not found for user '{op.user}'")
-            del functions[op.name]
-            plan.user_writes.append(
-                (
-                    UpdateOne({"name": op.user}, {"$unset": {f"functions.{op.name}": ""}}),
-                    op.user,
-                    None,
-                )
-            )
-            return Done()
-        if isinstance(op, CreateJob):
-            return self._plan_create(plan, index, op.job, now)
-        if isinstance(op, DeleteJob):
-            if plan.jobs.get(op.id) is None:
-                raise NotFound(f"job '{op.id}' not found")
-            plan.jobs[op.id] = None
-            plan.job_writes.append((DeleteOne({"_id": ObjectId(op.id)}), op.id, index, None))
-            return Done()
-        return self._plan_transition(plan, index, op, now)
-
-    @staticmethod
-    def _user(plan: _Plan, name: str) -> Doc:
-        doc = plan.users.get(name)
-        if doc is None:
-            raise NotFound(f"user '{name}' not found")
-        doc.setdefault("functions", {})
-        return doc
-
-    def _plan_create(self, plan: _Plan, index: int, job: JobRecord, now: float) -> JobCreated:
-        if not is_job_id(job.id):
-            raise BadRequest(f"malformed job id {job.id!r}")
-        stored = plan.jobs.get(job.id)
-        if stored is None and job.idempotency_key is not None:
-            stored = next(
-                (
-                    d
-                    for d in plan.jobs.values()
-                    if d is not None
-                    and d["u_name"] == job.user
-                    and d.get("idempotency_key") == job.idempotency_key
-                ),
-                None,
-            )
-        if stored is not None and stored["u_name"] != job.user:
-            raise Conflict(f"job id '{job.id}' is taken")
-        user, name = (stored["u_name"], stored["f_name"]) if stored else (job.user, job.function)
-        functions = self._user(plan, user)["functions"]
-        if name not in functions:
-            raise NotFound(f"function '{name}' not found for user '{user}'")
-        fn = _function(user, name, functions[name])
-        if stored is not None:
-            return JobCreated(job=_job(stored), function=fn, existing=True)
-        # Only the submission is taken from the caller; the job starts its life queued.
-        job = JobRecord(
-            id=job.id,
-            user=job.user,
-            function=job.function,
-            runtime=fn.runtime,
-            args=job.args,
-            created_at=job.created_at or now,
-            idempotency_key=job.idempotency_key,
-            callback=job.callback,
-        )
-        doc = _job_doc(job)
-        plan.jobs[job.id] = doc
-        plan.job_writes.append((InsertOne(doc), job.id, index, None))
-        return JobCreated(job=job, function=fn)
-
-    def _plan_transition(
-        self, plan: _Plan, index: int, op: StartJob | RequeueJob | FinishJob, now: float
-    ) -> Changed:
-        job_id = op.job.id if isinstance(op, FinishJob) else op.id
-        doc = plan.jobs.get(job_id)
-        if isinstance(op, StartJob):
-            allowed = [JobState.QUEUED.value]
-            changes: Doc = {
-                "state": JobState.RUNNING.value,
-                "attempts": op.attempt,
-                "worker": op.worker,
-                "started_at": op.started_at,
-            }
-        elif isinstance(op, RequeueJob):
-            allowed = [JobState.RUNNING.value]
-            changes = {"state": JobState.QUEUED.value, "worker": None, "started_at": None}
-            if op.error is not None:
-                changes["error"] = op.error
-            if op.attempts is not None:
-                changes["attempts"] = op.attempts
-        else:
-            if not op.job.is_final:
-                raise BadRequest(f"FinishJob needs a final state, not '{op.job.state.value}'")
-            allowed = _UNFINISHED
-            final = _job_doc(msgspec.structs.replace(op.job, finished_at=op.job.finished_at or now))
-            changes = {name: final[name] for name in _FINISH_FIELDS}
-            # The TTL counts from when the store saw the finish, whatever the worker's clock said.
-            changes.update(logs=op.logs, expire_at=_date(now + self._retention))
-        if doc is None or doc["state"] not in allowed:
-            return Changed(applied=False)
-        doc.update(changes)
-        write = UpdateOne({"_id": ObjectId(job_id), "state": {"$in": allowed}}, {"$set": changes})
-        plan.job_writes.append((write, job_id, index, changes))
-        if isinstance(op, FinishJob) and op.job.duration_ms:
-            inc = UpdateOne(
-                {"name": doc["u_name"]}, {"$inc": {"execution_time_ms": op.job.duration_ms}}
-            )
-            plan.user_writes.append((inc, doc["u_name"], index))
-        return Changed(applied=True)
-
-    async def _write_jobs(self, plan: _Plan) -> None:
+    async def _write_jobs(self, plan: Plan) -> None:
         """Write the jobs, then correct the planned results where the database disagrees
         (another writer raced this batch, or a write failed)."""
-        writes = [w for w, _, _, _ in plan.job_writes]
-        keys = [key for _, key, _, _ in plan.job_writes]
-        ordered = len(set(keys)) < len(keys)
+        writes, ordered = plan.job_bulk()
 
         def bulk() -> Doc:
             try:
@@ -684,27 +359,8 @@ class MongoStore:
                 return dict(exc.details)
 
         outcome = await self._run(bulk, write=True)
-        failed = {error["index"]: error for error in outcome.get("writeErrors", [])}
-        transitions = [
-            (key, index, changes)
-            for _, key, index, changes in plan.job_writes
-            if changes is not None
-        ]
-        if not failed and outcome.get("nMatched", 0) == len(transitions):
+        oids = plan.jobs_to_recheck(outcome)
+        if oids is None:
             return
-        oids = [ObjectId(key) for key, _, _ in transitions]
-        stored = {
-            str(d["_id"]): d
-            for d in await self._run(
-                lambda: list(self._jobs.find({"_id": {"$in": oids}}, _NO_LOGS))
-            )
-        }
-        for key, index, changes in transitions:
-            doc = stored.get(key, {})
-            if any(doc.get(k) != v for k, v in changes.items() if k != "expire_at"):
-                plan.results[index] = Changed(applied=False)
-        first_failure = min(failed, default=len(writes))
-        for position, (_, key, index, sets) in enumerate(plan.job_writes):
-            if position in failed or (ordered and position > first_failure and sets is None):
-                reason = failed[position]["errmsg"] if position in failed else "an earlier write"
-                plan.results[index] = InternalError(f"job '{key}' not written: {reason}")
+        stored = await self._run(lambda: list(self._jobs.find({"_id": {"$in": oids}}, NO_LOGS)))
+        plan.correct_jobs(outcome, stored)

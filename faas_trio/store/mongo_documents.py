@@ -1,0 +1,130 @@
+"""The MongoDB documents of the store, and how records map to them.
+
+Layout, close to the old system's::
+
+    users      {name, functions: {f_name: {source, runtime, timeout, memory_mb, version,
+                updated_at}}, execution_time_ms, key_hash, created_at}
+    jobs       {_id: ObjectId(job id), u_name, f_name, runtime, args (JSON text), argv (the
+                same as a value), status: 0|1 (1 once final), state, result, value, error,
+                attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
+                date), started_at, finished_at, duration_ms, idempotency_key, callback, logs,
+                expire_at}
+    function_versions  {_id: {user, name}, version}: the last version a function ever had,
+                so one deleted and registered again never reuses a version
+
+Indexes (:data:`USER_INDEXES`, :data:`JOB_INDEXES`): ``users.name`` unique;
+``jobs (state, created_at)``; ``jobs (u_name, created_at)``; ``jobs (u_name, idempotency_key)``
+unique where the key is a string; a TTL index on ``jobs.expire_at``, which the store sets when a
+job finishes.
+
+The mapping is pure (no I/O) and lossless: :func:`job_from_doc` gives back the record
+:func:`job_doc` was made from, and :func:`function_from_doc` the function given to
+:func:`function_doc`. Field lists come from the record types, so a field added to
+``JobRecord`` or ``Function`` needs nothing here. Job documents written by the old system (no
+``args`` nor ``state``) are read too. Function names holding ``.`` or starting with ``$`` cannot
+be keys of the ``functions`` document: :func:`key_ok` says which can.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import msgspec
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel
+
+from ..core.messages import FINAL_STATES, Function, JobRecord, JobState
+
+__all__ = [
+    "FINAL",
+    "JOB_INDEXES",
+    "NO_LOGS",
+    "UNFINISHED",
+    "USER_INDEXES",
+    "Doc",
+    "as_date",
+    "function_doc",
+    "function_from_doc",
+    "job_doc",
+    "job_from_doc",
+    "key_ok",
+]
+
+Doc = dict[str, Any]
+
+#: The states a job may still leave, and the final ones, as values of ``jobs.state``.
+UNFINISHED = [JobState.QUEUED.value, JobState.RUNNING.value]
+FINAL = sorted(s.value for s in FINAL_STATES)
+#: The projection that reads a job without its logs, which may be large.
+NO_LOGS = {"logs": False}
+
+USER_INDEXES = (IndexModel("name", unique=True),)
+JOB_INDEXES = (
+    IndexModel([("state", ASCENDING), ("created_at", ASCENDING)]),
+    IndexModel([("u_name", ASCENDING), ("created_at", ASCENDING)]),
+    IndexModel(
+        [("u_name", ASCENDING), ("idempotency_key", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"idempotency_key": {"$type": "string"}},
+    ),
+    IndexModel("expire_at", expireAfterSeconds=0),
+)
+
+
+def as_date(seconds: float) -> datetime.datetime:
+    """Unix ``seconds`` as an aware UTC datetime (a BSON date, which a TTL index needs)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+
+def key_ok(name: str) -> bool:
+    """Whether a function name can be a key of the embedded ``functions`` document."""
+    return name != "" and "." not in name and not name.startswith("$") and "\0" not in name
+
+
+def function_doc(fn: Function) -> Doc:
+    """``fn`` as its entry in ``users.functions`` (keyed by its name, under its user)."""
+    doc: Doc = msgspec.to_builtins(fn)
+    del doc["user"], doc["name"]
+    return doc
+
+
+def function_from_doc(user: str, name: str, doc: Doc) -> Function:
+    """The function stored as ``doc`` under ``functions.<name>`` of ``user``."""
+    return msgspec.convert({**doc, "user": user, "name": name}, Function)
+
+
+def job_doc(job: JobRecord) -> Doc:
+    """``job`` as a ``jobs`` document, with empty logs and no ``expire_at``."""
+    doc: Doc = msgspec.to_builtins(job)
+    try:
+        argv = json.loads(job.args)
+    except ValueError:
+        argv = None
+    doc.update(
+        _id=ObjectId(job.id),
+        u_name=job.user,
+        f_name=job.function,
+        argv=argv,
+        status=1 if job.is_final else 0,
+        timestamp=as_date(job.created_at),
+        logs="",
+    )
+    del doc["id"], doc["user"], doc["function"]
+    return doc
+
+
+def job_from_doc(doc: Doc) -> JobRecord:
+    """The job a ``jobs`` document holds (its logs and extra fields are ignored)."""
+    # Documents written by the old system have ``argv``, ``status`` and no ``args``, ``state``.
+    fields = {
+        **doc,
+        "id": str(doc["_id"]),
+        "user": doc["u_name"],
+        "function": doc["f_name"],
+        "args": doc["args"] if "args" in doc else json.dumps(doc.get("argv", [])),
+        "runtime": doc.get("runtime", "node"),
+    }
+    fields.setdefault("state", "succeeded" if doc.get("status") == 1 else "queued")
+    return msgspec.convert(fields, JobRecord)
