@@ -361,6 +361,8 @@ def _plan_transition(
     retention: float,
 ) -> Changed:
     job_id = op.job.id if isinstance(op, FinishJob) else op.id
+    if not is_job_id(job_id):
+        return Changed(applied=False)  # no such job can exist, as on SQLite
     doc = plan.jobs.get(job_id)
     if isinstance(op, StartJob):
         allowed = [JobState.QUEUED.value]

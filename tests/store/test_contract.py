@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import msgspec
 import pytest
 from msgspec.structs import replace
 
@@ -301,6 +302,13 @@ async def test_transitions_of_an_unknown_job_do_not_apply(store: Store) -> None:
     assert not await changed(store, RequeueJob(id=missing.id))
     assert not await changed(store, FinishJob(job=finished(missing)))
     assert await store.get_job(missing.id) is None
+
+
+async def test_transitions_of_a_malformed_job_id_do_not_apply(store: Store) -> None:
+    bad = msgspec.structs.replace(job(), id="not-a-job-id")
+    assert not await changed(store, StartJob(id=bad.id, attempt=1, worker="w", started_at=1))
+    assert not await changed(store, RequeueJob(id=bad.id))
+    assert not await changed(store, FinishJob(job=finished(bad)))
 
 
 async def test_requeue_moves_running_back_to_queued(store: Store) -> None:
