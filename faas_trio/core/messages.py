@@ -269,10 +269,12 @@ class ErrorReply(msgspec.Struct, frozen=True, tag=True):
 
 
 class PutUser(msgspec.Struct, frozen=True, tag=True):
-    """Create a user, or reset an existing one (its functions are dropped). -> Done"""
+    """Create a user, or reset an existing one (its functions are dropped). -> Done; with
+    ``create_only``, Conflict if the user exists (nothing changes)."""
 
     name: str
     key_hash: str | None = None
+    create_only: bool = False
 
 
 class DeleteUser(msgspec.Struct, frozen=True, tag=True):

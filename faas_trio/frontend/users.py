@@ -12,7 +12,7 @@ from quart import request
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.errors import NotFound
+from ..core.errors import Conflict, NotFound
 from ..core.messages import DeleteUser, Done, GetUser, JobsReply, ListJobs, PutUser, UserReply
 from . import inputs
 from .auth import Auth, hash_key, new_key
@@ -44,13 +44,19 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         # A user made in open mode has no key: only the admin may reset it.
         try:
             await peers.ask_db(GetUser(user), UserReply)
+            new_name = False
         except NotFound:
-            pass  # a new name: anyone may take it
-        else:
+            new_name = True  # anyone may take it, but only once: see create_only
+        if not new_name:
             await auth.require_user(user)
         key = new_key(user)
         try:
-            await peers.ask_db(PutUser(user, key_hash=hash_key(key)), Done)
+            try:
+                await peers.ask_db(PutUser(user, hash_key(key), create_only=new_name), Done)
+            except Conflict:
+                # Someone registered the name since we looked: it is theirs now.
+                await auth.require_user(user)
+                await peers.ask_db(PutUser(user, hash_key(key)), Done)
         finally:
             auth.forget(user)
         return envelope({"user": user, "api_key": key})

@@ -246,6 +246,8 @@ def _failures(outcome: Doc) -> dict[int, Doc]:
 def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) -> WriteResult:
     """Check ``op`` against the planned state, record its writes, and return its result."""
     if isinstance(op, PutUser):
+        if op.create_only and plan.users.get(op.name) is not None:
+            raise Conflict(f"user '{op.name}' exists already")
         # A reset: the user's functions go, its time starts again from zero.
         reset: Doc = {
             "functions": {},

@@ -77,7 +77,10 @@ def _apply_one(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult
 
 def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
     match op:
-        case PutUser(name=name, key_hash=key_hash):
+        case PutUser(name=name, key_hash=key_hash, create_only=create_only):
+            exists = conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
+            if create_only and exists:
+                raise Conflict(f"user '{name}' exists already")
             # A reset: the user's functions go, its time starts again from zero.
             conn.execute("DELETE FROM functions WHERE user = ?", (name,))
             conn.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,8 @@ class FakeNeighbours:
     jq_requests: list[Message] = field(default_factory=list)
     #: Raised by the fake jqmanager on the next Submit, when set.
     submit_error: FaasError | None = None
+    #: Called with each dbmanager request before it is handled, when set (to make races).
+    before_db: Callable[[Message], None] | None = None
     db_url: str = ""
     jq_url: str = ""
 
@@ -111,12 +114,16 @@ class FakeNeighbours:
     async def handle_db(self, request: Message) -> Message:
         if isinstance(request, Ping):
             return Pong("dbmanager")
+        if self.before_db is not None:
+            self.before_db(request)
         if not isinstance(request, _DB_REQUESTS):
             # Not from the frontend under test: a stray client of another test on this port.
             raise BadRequest(f"fake dbmanager does not handle {type(request).__name__}")
         self.db_requests.append(request)
         match request:
-            case PutUser(name=name, key_hash=key_hash):
+            case PutUser(name=name, key_hash=key_hash, create_only=create_only):
+                if create_only and name in self.users:
+                    raise Conflict(f"user '{name}' exists already")
                 self.users[name] = User(name=name, key_hash=key_hash)
                 for key in [k for k in self.functions if k[0] == name]:
                     del self.functions[key]

@@ -17,6 +17,7 @@ from faas_trio.core.messages import (
     PutFunction,
     PutUser,
     Submit,
+    User,
 )
 from faas_trio.frontend.auth import _KeyHashes, hash_key
 
@@ -258,3 +259,19 @@ async def test_key_hash_cache_expires(autojump_clock: trio.testing.MockClock) ->
     cache.put("ann", "h2")
     cache.forget("ann")
     assert cache.get("ann") == (False, None)
+
+
+async def test_a_name_registered_by_someone_else_meanwhile_is_not_taken_over(
+    keys_client: AppClient, fake: FakeNeighbours
+) -> None:
+    """Two first registrations of one name race: the one whose write lands second must not
+    replace the first one's key."""
+
+    def racing(request: object) -> None:
+        if isinstance(request, PutUser) and request.create_only:
+            fake.users["ann"] = User(name="ann", key_hash="the other registrant's")
+
+    fake.before_db = racing
+    status, _, _ = await envelope_of(await keys_client.post("/u/ann"))
+    assert status == 401
+    assert fake.users["ann"].key_hash == "the other registrant's"

@@ -514,3 +514,11 @@ async def test_sweep_removes_final_jobs_finished_before_the_cutoff(store: Store)
 async def test_aclose_is_idempotent(store: Store) -> None:
     await store.aclose()
     await store.aclose()
+
+
+async def test_a_create_only_put_user_refuses_an_existing_user(store: Store) -> None:
+    await store.apply([PutUser(name="ann", key_hash="first", create_only=True)])
+    results = await store.apply([PutUser(name="ann", key_hash="second", create_only=True)])
+    assert isinstance(results[0], Conflict)
+    user = await store.get_user("ann")
+    assert user is not None and user.key_hash == "first"
