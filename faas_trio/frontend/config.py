@@ -71,8 +71,6 @@ class FrontendConfig:
     auth: str = "open"
     #: A key that may do anything (``FAAS_ADMIN_KEY``); None: no admin.
     admin_key: str | None = None
-    #: Calls (runs) per minute per user (``FAAS_USER_RATE``); past it: 429 with Retry-After.
-    user_rate: float = 120.0
     #: Hosts callbacks may go to, ``host`` or ``host:port`` (``FAAS_CALLBACK_ALLOW``);
     #: empty: callbacks are refused.
     callback_allow: tuple[str, ...] = ()
@@ -112,7 +110,6 @@ class FrontendConfig:
             ("FAAS_MAX_WAIT", self.max_wait),
             ("FAAS_RPC_TIMEOUT", self.rpc_timeout),
             ("FAAS_READY_TIMEOUT", self.ready_timeout),
-            ("FAAS_USER_RATE", self.user_rate),
             ("FAAS_KEY_CACHE_TTL", self.key_cache_ttl),
         ):
             if not (value > 0 and math.isfinite(value)):
@@ -138,7 +135,6 @@ class FrontendConfig:
             jq_url=env_str("JQ_URL", d.jq_url, env),
             auth=env_str("FAAS_AUTH", default_auth(host), env),
             admin_key=env_str("FAAS_ADMIN_KEY", "", env) or None,
-            user_rate=env_float("FAAS_USER_RATE", d.user_rate, env),
             callback_allow=parse_allow_list(env_str("FAAS_CALLBACK_ALLOW", "", env)),
             key_cache_ttl=env_float("FAAS_KEY_CACHE_TTL", d.key_cache_ttl, env),
             default_timeout=env_float("FAAS_DEFAULT_TIMEOUT", d.default_timeout, env),

@@ -42,7 +42,6 @@ from . import inputs
 from .auth import Auth
 from .callbacks import check_callback
 from .config import FrontendConfig
-from .limits import RateLimiter
 from .peers import Peers
 from .responses import envelope
 from .runtime_detect import detect_runtime
@@ -63,7 +62,6 @@ async def _raw_body() -> bytes:
 
 def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -> None:
     """Add the ``/u/<user>/fn`` routes to ``app``."""
-    rate = RateLimiter(config.user_rate)
 
     @app.get("/u/<user>/fn")
     async def list_functions(user: str) -> TrioResponse:
@@ -161,7 +159,6 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
         callback = check_callback(request.args.get("callback"), config.callback_allow)
-        rate.take(user)
         args = inputs.args_text(await _raw_body())
         job = JobRecord(
             id=new_job_id(),

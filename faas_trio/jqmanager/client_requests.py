@@ -38,7 +38,8 @@ async def handle_submit(manager: JobManager, request: Submit) -> JobReply:
     A repeated submission (same id or idempotency key) answers the known job, not a new one.
 
     Raises:
-        TooManyRequests: the queue, or the user's share of it, is full.
+        TooManyRequests: the queue, or the user's share of it, is full, or the user is over
+            its calls per minute.
         PeerUnavailable: the dbmanager did not answer in time. It may have stored the job
             all the same: the request is then resent in the background until answered, and a
             job it stored runs (so a client should retry with the same idempotency key).
@@ -51,6 +52,7 @@ async def handle_submit(manager: JobManager, request: Submit) -> JobReply:
     await _ready(manager)
     record = manager.known(request.job.id)
     if record is None:
+        manager.rate.take(request.job.user)
         record = await _create(manager, request.job)
     return JobReply(await manager.settle(record, request.wait))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ class JqManagerConfig:
     max_queue: int = 100_000
     #: Queued plus running jobs per user at most.
     user_max_active: int = 100
+    #: New jobs per user and minute at most, in bursts of as many (beyond: ``TooManyRequests``).
+    user_rate: float = 120.0
     #: A worker not heard from for this long is dead and loses its jobs, seconds.
     lease_timeout: float = 3.0
     #: Dispatches of one job at most; after the last is lost the job fails ("worker lost").
@@ -57,6 +60,7 @@ class JqManagerConfig:
             db_url=env_str("DB_URL", f"tcp://127.0.0.1:{DEFAULT_DB_PORT}", env),
             max_queue=env_int("FAAS_MAX_QUEUE", 100_000, env),
             user_max_active=env_int("FAAS_USER_MAX_ACTIVE", 100, env),
+            user_rate=env_float("FAAS_USER_RATE", 120.0, env),
             lease_timeout=env_float("FAAS_LEASE_TIMEOUT", 3.0, env),
             max_attempts=env_int("FAAS_MAX_ATTEMPTS", 3, env),
             dispatch_grace=env_float("FAAS_DISPATCH_GRACE", 1.0, env),
@@ -66,7 +70,8 @@ class JqManagerConfig:
             ("FAAS_USER_MAX_ACTIVE", config.user_max_active),
             ("FAAS_LEASE_TIMEOUT", config.lease_timeout),
             ("FAAS_MAX_ATTEMPTS", config.max_attempts),
+            ("FAAS_USER_RATE", config.user_rate),
         ):
-            if value <= 0:
+            if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name}={value} must be positive")
         return config

@@ -41,6 +41,7 @@ from .config import JqManagerConfig
 from .leases import Lease, LeaseTable
 from .metrics import JobMetrics
 from .queue import JobQueue, QueuedJob
+from .rate import RateLimiter
 from .slots import ReadySlots
 from .waiters import Completions
 from .writes import START_WRITE_DELAY, DbClient, JobWrites
@@ -67,6 +68,7 @@ class JobManager:
         self.db = db
         self.nursery = nursery
         self.queue = JobQueue(max_queue=config.max_queue, user_max_active=config.user_max_active)
+        self.rate = RateLimiter(config.user_rate)
         self.leases = LeaseTable(
             lease_timeout=config.lease_timeout, dispatch_grace=config.dispatch_grace
         )

@@ -46,7 +46,6 @@ def test_from_env() -> None:
     [
         ({"FAAS_AUTH": "passwords"}, "FAAS_AUTH=passwords is not one of keys, open"),
         ({"FAAS_ADMIN_KEY": "short"}, "FAAS_ADMIN_KEY is shorter than 16"),
-        ({"FAAS_USER_RATE": "0"}, "FAAS_USER_RATE"),
         ({"FAAS_CALLBACK_ALLOW": "http://example.com"}, "FAAS_CALLBACK_ALLOW entry"),
         ({"FAAS_CALLBACK_ALLOW": "example.com:http"}, "FAAS_CALLBACK_ALLOW entry"),
         ({"PORT": "http"}, "PORT"),
@@ -76,17 +75,12 @@ def test_security_settings() -> None:
         {
             "FAAS_AUTH": "keys",
             "FAAS_ADMIN_KEY": "admin-key-0123456789",
-            "FAAS_USER_RATE": "30",
             "FAAS_CALLBACK_ALLOW": " Hooks.Example.com , 127.0.0.1:9000,[::1]:80,",
             "FAAS_KEY_CACHE_TTL": "2",
         }
     )
-    assert (config.auth, config.admin_key, config.user_rate) == (
-        "keys",
-        "admin-key-0123456789",
-        30,
-    )
+    assert (config.auth, config.admin_key) == ("keys", "admin-key-0123456789")
     assert config.callback_allow == ("hooks.example.com", "127.0.0.1:9000", "[::1]:80")
     assert config.key_cache_ttl == 2
     defaults = FrontendConfig.from_env({})
-    assert (defaults.admin_key, defaults.user_rate, defaults.callback_allow) == (None, 120, ())
+    assert (defaults.admin_key, defaults.callback_allow) == (None, ())

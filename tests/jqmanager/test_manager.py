@@ -11,7 +11,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from faas_trio.core.errors import PeerUnavailable
+from faas_trio.core.errors import PeerUnavailable, TooManyRequests
 from faas_trio.core.messages import (
     CancelJob,
     Commands,
@@ -442,3 +442,22 @@ async def test_a_dispatch_its_worker_never_got_is_requeued_at_once(
         assert job.id not in manager.leases and job.id in manager.queue
         again = await dispatched(manager, "w2")
         assert (again.id, again.attempts) == (job.id, 1)  # the lost dispatch did not count
+
+
+async def test_submissions_past_the_users_rate_are_refused_and_a_resubmission_is_free(
+    autojump_clock: MockClock,
+) -> None:
+    fake = fake_with_function()
+    fake.add_function(make_function(user="bob"))
+    async with open_manager(fake, user_rate=3.0) as manager:
+        first = await submit(manager, make_job())
+        for _ in range(2):
+            await submit(manager, make_job())
+        again = await submit(manager, first)  # known: answered, not counted
+        assert again.id == first.id
+        with pytest.raises(TooManyRequests) as refused:
+            await submit(manager, make_job())
+        assert refused.value.retry_after == pytest.approx(20.0)
+        await submit(manager, make_job(user="bob"))  # per user
+        await trio.sleep(20.0)
+        await submit(manager, make_job())

@@ -1,8 +1,8 @@
-"""The per-user call rate limit: a token bucket per user, in this process.
+"""The per-user call rate limit: a token bucket per user.
 
 Each user may start ``rate`` calls per minute, in bursts of up to ``rate``. The buckets live in
-this frontend only, so with N frontends behind a balancer a user may get up to N times the
-rate; the per-user limit on queued and running jobs (kept by jqmanager) is the global one.
+the jqmanager, which sees every submission, so the limit holds however many frontends there
+are (as the per-user limit on queued and running jobs does).
 """
 
 from __future__ import annotations
