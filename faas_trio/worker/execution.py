@@ -28,7 +28,7 @@ def _outcome(
     state: JobState,
     *,
     started_at: float,
-    logs: LogBuffer,
+    logs: LogBuffer | None = None,
     lease: Lease | None = None,
     cold_start: bool = False,
     result: str | None = None,
@@ -43,7 +43,7 @@ def _outcome(
         result=result,
         value=value,
         error=error,
-        logs=logs.take(),
+        logs=logs.take() if logs is not None else "",
         duration_ms=duration_ms,
         cold_start=lease.cold if lease is not None else cold_start,
         init_ms=lease.init_ms if lease is not None else 0.0,
@@ -151,20 +151,11 @@ async def run_job(
 def stopped_outcome(dispatch: Dispatch, state: JobState, *, started_at: float) -> Outcome:
     """The outcome of a job stopped from outside: ``cancelled`` by its owner, or ``queued``
     (handed back unrun-for-good because the worker is draining)."""
-    job = dispatch.job
     if state is JobState.CANCELLED:
         result, error = "cancelled", "Cancelled: the job was cancelled"
     else:
         result, error = None, "WorkerDraining: the worker shut down before the job finished"
-    return Outcome(
-        job_id=job.id,
-        attempt=job.attempts,
-        state=state,
-        result=result,
-        error=error,
-        started_at=started_at,
-        finished_at=time.time(),
-    )
+    return _outcome(dispatch.job, state, started_at=started_at, result=result, error=error)
 
 
 def _utf8_size(text: str) -> int:
