@@ -8,6 +8,8 @@ time; concurrent calls of one function get a child each.
 Idle children are killed after ``ttl`` seconds unused, and at most ``max_warm`` children live
 at once: a cold start over the limit first kills the least recently used idle child, and a
 child released while the pool is over the limit is killed instead of kept.
+
+Children are forked by the pool's zygote (:mod:`.sandbox.zygote`), started with the first one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import trio
 from ..core.messages import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
 from .sandbox.spawn import SpawnSettings
+from .sandbox.zygote_client import Zygote
 
 __all__ = ["Lease", "LoadFailed", "WarmPool"]
 
@@ -89,6 +92,7 @@ class WarmPool:
         self._busy: set[int] = set()
         self._idle_added = trio.Event()
         self._closed = False
+        self._zygote = Zygote(settings.python)
 
     @property
     def idle_pids(self) -> list[int]:
@@ -132,7 +136,9 @@ class WarmPool:
         """
         started = trio.current_time()
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
-        sandbox = await start_sandbox(self._nursery, function.runtime, memory_mb, self._settings)
+        sandbox = await start_sandbox(
+            self._nursery, function.runtime, memory_mb, self._settings, self._zygote
+        )
         self._busy.add(sandbox.pid)
         load = {
             "op": "load",
@@ -192,12 +198,14 @@ class WarmPool:
                 await self._idle_added.wait()
 
     async def aclose(self) -> None:
-        """Kill every idle child; children in use are killed when released. Idempotent.
+        """Kill every idle child, then the zygote, which takes any child still in use with
+        it (each is also killed when released); no child starts after this. Idempotent.
 
         Cancellation: the kills are shielded and bounded.
         """
         self._closed = True
         await self._kill_idle(lambda entry: True)
+        await self._zygote.aclose()
 
     async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
         """Cancellation: each kill is shielded and bounded, so all of them complete."""

@@ -1,4 +1,4 @@
-"""Fixtures for the worker tests: spawn settings, a warm pool, dispatch builders."""
+"""Fixtures for the worker tests: spawn settings, a zygote, a warm pool, dispatch builders."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from faas_trio.core.ids import new_job_id
 from faas_trio.core.messages import Dispatch, Function, JobRecord, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
+from faas_trio.worker.sandbox.zygote_client import Zygote
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 _versions = itertools.count(1)
+#: Sandbox uids of this test session: not the platform's default range, and (most likely) not
+#: another session's, so a test that looks for the processes of a uid it released does not see
+#: a sandbox of a platform or test run beside it that claimed that uid next.
+UID_BASE = 200_000 + (os.getpid() % 1000) * 1000
 
 MakeDispatch = Callable[..., Dispatch]
 
@@ -41,7 +46,15 @@ def settings(tmp_path: Path) -> SpawnSettings:
         node=os.path.realpath(NODE) if NODE else None,
         scratch_root=tmp_path / "scratch",
         log_cap=4096,
+        uid_base=UID_BASE,
     )
+
+
+@pytest.fixture
+async def zygote(settings: SpawnSettings) -> AsyncIterator[Zygote]:
+    spawner = Zygote(settings.python)
+    yield spawner
+    await spawner.aclose()
 
 
 @pytest.fixture
@@ -85,14 +98,41 @@ def make_dispatch() -> MakeDispatch:
     return make
 
 
-def child_pids() -> set[int]:
-    """Pids of this process's live or unreaped children (from /proc)."""
+def children_of(pid: int) -> set[int]:
+    """Pids of ``pid``'s live or unreaped children (from /proc)."""
     pids: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return pids
+    for task in tasks:
         try:
-            pids.update(int(pid) for pid in (task / "children").read_text().split())
+            pids.update(int(child) for child in (task / "children").read_text().split())
         except FileNotFoundError:
             continue
+    return pids
+
+
+def zygote_pids() -> set[int]:
+    """Pids of this process's zygotes (children running ``zygote.py``), unreaped ones too."""
+    found = set()
+    for pid in children_of(os.getpid()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if any(arg.endswith(b"/zygote.py") for arg in argv):
+            found.add(pid)
+    return found
+
+
+def sandbox_pids() -> set[int]:
+    """Pids of this process's sandboxes (their keepers), live or unreaped: its zygotes'
+    children, and any child of its own that is not a zygote."""
+    zygotes = zygote_pids()
+    pids = children_of(os.getpid()) - zygotes
+    for zygote in zygotes:
+        pids |= children_of(zygote)
     return pids
 
 
@@ -116,8 +156,7 @@ def processes_of_uid(uid: int) -> list[int]:
 def keeper_of(uid: int) -> int:
     """The pid (as the worker sees it: its keeper's) of the sandbox running as ``uid``; a
     confined function sees itself as PID 1, so tests identify sandboxes by uid."""
-    for pid in child_pids():
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        if any(Path(f"/proc/{child}").stat().st_uid == uid for child in children):
+    for pid in sandbox_pids():
+        if any(Path(f"/proc/{child}").stat().st_uid == uid for child in children_of(pid)):
             return pid
     raise LookupError(f"no sandbox runs as uid {uid}")

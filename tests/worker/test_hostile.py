@@ -18,7 +18,7 @@ from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.logbuffer import TRUNCATED_NOTE
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, child_pids, needs_node, processes_of_uid
+from .conftest import MakeDispatch, needs_node, processes_of_uid, sandbox_pids
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
 
@@ -219,11 +219,11 @@ async def test_ignoring_signals_does_not_outlast_the_timeout(
         "    while True:\n"
         "        pass\n"
     )
-    before = child_pids()
+    before = sandbox_pids()
     with trio.fail_after(0.5 + 1.0 + 1.0):  # the timeout, plus a second, plus slack for CI
         outcome = await run(checked_pool, make_dispatch, source, timeout=0.5)
     assert outcome.state is JobState.TIMEOUT
-    assert child_pids() <= before
+    assert sandbox_pids() <= before
 
 
 async def test_output_flood_is_capped(checked_pool: WarmPool, make_dispatch: MakeDispatch) -> None:

@@ -27,7 +27,7 @@ from faas_trio.core.rpc import serve_rpc
 from faas_trio.worker import WorkerConfig, serve
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, child_pids, needs_node
+from .conftest import MakeDispatch, needs_node, sandbox_pids
 
 
 @dataclass
@@ -190,7 +190,7 @@ async def test_cancel_command_kills_the_job_and_reports_cancelled(
     jq: tuple[FakeJq, str], start_worker: StartWorker, make_dispatch: MakeDispatch
 ) -> None:
     fake, _ = jq
-    before = child_pids()
+    before = sandbox_pids()
     await start_worker()
     dispatch = make_dispatch("import time\ndef f():\n    time.sleep(60)\n")
     await fake.queue_send.send(dispatch)
@@ -202,7 +202,7 @@ async def test_cancel_command_kills_the_job_and_reports_cancelled(
         JobState.CANCELLED,
         "cancelled",
     )
-    assert child_pids() <= before  # the child was killed and reaped
+    assert sandbox_pids() <= before  # the child was killed and reaped
 
 
 async def test_report_is_resent_until_done(
@@ -222,7 +222,7 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     jq: tuple[FakeJq, str], start_worker: StartWorker, make_dispatch: MakeDispatch, tmp_path: Path
 ) -> None:
     fake, _ = jq
-    before = child_pids()
+    before = sandbox_pids()
     worker = await start_worker(drain_timeout=1.0)
     # The sandbox sees only its own scratch directory: the test drops the file there.
     waits_for_release = (
@@ -247,7 +247,7 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     assert outcomes[quick.job.id].state is JobState.SUCCEEDED
     assert outcomes[slow.job.id].state is JobState.QUEUED
     assert outcomes[slow.job.id].attempt == slow.job.attempts
-    assert child_pids() <= before  # every child killed and reaped before serve returned
+    assert sandbox_pids() <= before  # every child killed and reaped before serve returned
     assert list((tmp_path / "scratch").iterdir()) == []
 
 

@@ -12,7 +12,7 @@ from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, child_pids, keeper_of, pid_exists
+from .conftest import MakeDispatch, keeper_of, pid_exists, sandbox_pids
 
 #: A function reports its uid, unique to its sandbox; tests map it to the sandbox's pid.
 UID = "import os\ndef f(*args):\n    return os.getuid()\n"
@@ -124,12 +124,12 @@ async def test_run_job_cancelled_leaves_no_process(
     pool: WarmPool, make_dispatch: MakeDispatch, settings: SpawnSettings
 ) -> None:
     dispatch = make_dispatch("import time\ndef f():\n    time.sleep(60)\n")
-    before = child_pids()
+    before = sandbox_pids()
     with trio.move_on_after(0.5) as scope:
         await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
     assert scope.cancelled_caught
     assert pool.size == 0
-    assert child_pids() <= before
+    assert sandbox_pids() <= before
     assert list(settings.scratch_root.iterdir()) == []  # scratch dirs removed with the child
 
 

@@ -11,19 +11,22 @@ import trio
 from faas_trio.core.messages import Runtime
 from faas_trio.worker.sandbox.process import Sandbox, SandboxError, start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings
+from faas_trio.worker.sandbox.zygote_client import Zygote
 
-from .conftest import needs_node, pid_exists, processes_of_uid
+from .conftest import children_of, needs_node, pid_exists, processes_of_uid
 
 
-async def load(nursery: trio.Nursery, settings: SpawnSettings, source: str) -> Sandbox:
-    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings)
+async def load(
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
+) -> Sandbox:
+    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings, zygote)
     reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
     assert reply["ok"] is True, reply
     return sandbox
 
 
 async def test_stderr_flood_does_not_stall_the_child(
-    nursery: trio.Nursery, settings: SpawnSettings
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
     source = (
         "import os\n"
@@ -32,7 +35,7 @@ async def test_stderr_flood_does_not_stall_the_child(
         "        os.write(2, b'e' * 65536)\n"
         "    return 'done'\n"
     )
-    sandbox = await load(nursery, settings, source)
+    sandbox = await load(nursery, settings, zygote, source)
     with trio.fail_after(10):
         reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 10})
     assert reply["text"] == "done"
@@ -42,7 +45,7 @@ async def test_stderr_flood_does_not_stall_the_child(
 
 
 async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
-    nursery: trio.Nursery, settings: SpawnSettings
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
     source = (
         "import os, subprocess, sys, time\n"
@@ -51,7 +54,7 @@ async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
         "    os.write(2, f'{os.getuid()}\\n'.encode())\n"
         "    time.sleep(60)\n"
     )
-    sandbox = await load(nursery, settings, source)
+    sandbox = await load(nursery, settings, zygote, source)
 
     async def call() -> None:
         with pytest.raises(SandboxError):
@@ -73,6 +76,10 @@ async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
     assert processes_of_uid(uid) == []
 
 
+def _running(pid: int) -> bool:
+    return _state(pid) not in ("gone", "Z")
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -82,10 +89,13 @@ def _state(pid: int) -> str:
 
 
 async def test_crash_during_a_call_is_reported_with_its_stderr(
-    nursery: trio.Nursery, settings: SpawnSettings
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
     sandbox = await load(
-        nursery, settings, "import os\ndef f():\n    os.write(2, b'dying')\n    os._exit(7)\n"
+        nursery,
+        settings,
+        zygote,
+        "import os\ndef f():\n    os.write(2, b'dying')\n    os._exit(7)\n",
     )
     try:
         await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
@@ -104,9 +114,9 @@ async def test_crash_during_a_call_is_reported_with_its_stderr(
 
 
 async def test_kill_is_idempotent_and_removes_scratch(
-    nursery: trio.Nursery, settings: SpawnSettings
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
-    sandbox = await load(nursery, settings, "import os\ndef f():\n    return os.getcwd()\n")
+    sandbox = await load(nursery, settings, zygote, "import os\ndef f():\n    return os.getcwd()\n")
     reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
     scratch = reply["text"]
     assert scratch.startswith(str(settings.scratch_root))
@@ -118,9 +128,11 @@ async def test_kill_is_idempotent_and_removes_scratch(
 
 
 async def test_child_sees_only_a_minimal_environment(
-    nursery: trio.Nursery, settings: SpawnSettings
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
-    sandbox = await load(nursery, settings, "import os\ndef f():\n    return sorted(os.environ)\n")
+    sandbox = await load(
+        nursery, settings, zygote, "import os\ndef f():\n    return sorted(os.environ)\n"
+    )
     reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
     assert reply["value"] == '["HOME", "LANG", "PATH", "TMPDIR"]'
     await sandbox.kill()
@@ -132,18 +144,20 @@ from pathlib import Path
 from faas_trio.core.messages import Runtime
 from faas_trio.worker.sandbox.process import start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings
+from faas_trio.worker.sandbox.zygote_client import Zygote
 
 async def main():
     python, node, scratch, runtime = sys.argv[1:]
     settings = SpawnSettings(python, node or None, Path(scratch), 1024)
     async with trio.open_nursery() as nursery:
-        sandbox = await start_sandbox(nursery, Runtime(runtime), 64, settings)
+        zygote = Zygote(python)
+        sandbox = await start_sandbox(nursery, Runtime(runtime), 64, settings, zygote)
         source = {
             "python": "import time\ndef f():\n    time.sleep(60)\n",
             "node": "async function f() { await new Promise((r) => setTimeout(r, 60000)); }",
         }[runtime]
         await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
-        print(sandbox.pid, flush=True)
+        print(zygote.pid, sandbox.pid, flush=True)
         await sandbox.request({"op": "call", "args": "[]", "timeout": 60})
 
 trio.run(main)
@@ -164,11 +178,13 @@ async def test_busy_child_dies_with_its_worker(settings: SpawnSettings, runtime:
                 chunk = await worker.stdout.receive_some(64)
                 assert chunk, line
                 line += chunk
-        child = int(line)
-        assert pid_exists(child)
+        zygote, keeper = map(int, line.split())
+        (runner,) = children_of(keeper)
+        assert all(map(_running, (zygote, keeper, runner)))
     finally:
         worker.kill()
         await worker.wait()
+    # The zygote dies with the worker, the keeper with the zygote, the runner with the keeper.
     with trio.fail_after(5):
-        while pid_exists(child) and _state(child) != "Z":  # noqa: ASYNC110 - not our child
+        while any(map(_running, (zygote, keeper, runner))):  # noqa: ASYNC110 - not our children
             await trio.sleep(0.02)

@@ -1,32 +1,48 @@
-"""How a runner child is started: its argv and environment, and failures."""
+"""How a runner child is requested from the zygote: its argv, environment, confinement, and
+failures."""
 
 from __future__ import annotations
 
 from faas_trio.core.messages import Runtime
-from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_command
+from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_request
 
 from .conftest import needs_node
 
 
-def test_build_command_python_flags(settings: SpawnSettings) -> None:
-    command = build_command(Runtime.PYTHON, 256, settings, settings.scratch_root)
-    assert command.argv[:4] == [settings.python, "-I", "-S", "-B"]
-    assert command.argv[4].endswith("python_runner.py")
-    assert "--memory-mb" in command.argv and "256" in command.argv
-    assert set(command.env) == {"PATH", "LANG", "HOME", "TMPDIR"}
+def test_python_request_carries_limits_and_a_minimal_environment(settings: SpawnSettings) -> None:
+    request = build_request(Runtime.PYTHON, 256, settings, settings.scratch_root)
+    assert request["runtime"] == "python"
+    assert request["argv"] == ["--memory-mb", "256", "--log-cap", str(settings.log_cap)]
+    assert set(request["env"]) == {"PATH", "LANG", "HOME", "TMPDIR"}
+    assert request["env"]["HOME"] == request["home"] == str(settings.scratch_root)
+    assert request["confine"] is None
+
+
+def test_confined_request_names_the_uid_and_process_limit(settings: SpawnSettings) -> None:
+    request = build_request(Runtime.PYTHON, 256, settings, settings.scratch_root, uid=61234)
+    assert request["confine"] == {
+        "uid": 61234,
+        "nproc": settings.nproc,
+        "read": [],
+        "address_space_mb": None,
+    }
 
 
 @needs_node
-def test_build_command_node_heap_limit(settings: SpawnSettings) -> None:
-    command = build_command(Runtime.NODE, 256, settings, settings.scratch_root)
-    assert command.argv[1] == "--max-old-space-size=256"
-    assert command.argv[2].endswith("node_runner.js")
+def test_node_request_heap_limit_and_readable_paths(settings: SpawnSettings) -> None:
+    request = build_request(Runtime.NODE, 256, settings, settings.scratch_root)
+    assert request["argv"][:2] == [settings.node, "--max-old-space-size=256"]
+    assert request["argv"][2].endswith("node_runner.js")
+    confined = build_request(Runtime.NODE, 256, settings, settings.scratch_root, uid=61234)
+    script = confined["argv"][2]
+    assert confined["confine"]["read"] == [script, settings.node]
+    assert confined["confine"]["address_space_mb"] > 256
 
 
-def test_build_command_without_node_fails(settings: SpawnSettings) -> None:
+def test_request_without_node_fails(settings: SpawnSettings) -> None:
     no_node = SpawnSettings(settings.python, None, settings.scratch_root, settings.log_cap)
     try:
-        build_command(Runtime.NODE, 128, no_node, settings.scratch_root)
+        build_request(Runtime.NODE, 128, no_node, settings.scratch_root)
     except SpawnFailed as exc:
         assert "node" in str(exc)
     else:

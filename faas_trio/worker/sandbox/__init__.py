@@ -1,16 +1,19 @@
 """Runner children: the scripts that run user code (``python_runner.py``, ``node_runner.js``),
-the root-side launcher that confines them (``confine.py``: own uid, namespaces, Landlock),
-how one is started (``spawn``, with a uid from ``uids``), and the worker-side handle that
-drives one (``process``).
+the zygote that forks every sandbox (``zygote.py``, driven by ``zygote_client``), the keeper
+and confinement each forked child sets up (``confine.py``: own uid, namespaces, Landlock), how
+one is started (``spawn``, with a uid from ``uids``), and the worker-side handle that drives
+one (``process``).
 
-The scripts are run as programs by path, never imported by the worker.
+The scripts (``zygote.py`` with ``confine.py``, and the runners) are run as programs by path,
+never imported by the worker.
 """
 
 from __future__ import annotations
 
 from .logbuffer import LogBuffer
 from .process import Sandbox, SandboxError, SandboxTimeout, start_sandbox
-from .spawn import SpawnSettings, build_command
+from .spawn import SpawnSettings, build_request
+from .zygote_client import Zygote
 
 __all__ = [
     "LogBuffer",
@@ -18,6 +21,7 @@ __all__ = [
     "SandboxError",
     "SandboxTimeout",
     "SpawnSettings",
-    "build_command",
+    "Zygote",
+    "build_request",
     "start_sandbox",
 ]

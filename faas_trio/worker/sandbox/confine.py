@@ -1,33 +1,37 @@
-"""The root-side launcher of every runner child: builds the confinement, then becomes the runner.
+"""What a sandbox is: a *keeper* that holds a *runner* confined, and reports how it ended.
 
-Run as a script by the worker (as root), never imported by it::
-
-    python3 -I -S -B confine.py --uid U --home DIR --nproc N --parent PID --runtime python|node
-        [--address-space-mb M] [--read PATH]... -- <runner argv>
-
-It stays outside as the *keeper* (still root, waiting) and forks the *runner* into fresh
-network, PID and IPC namespaces, so the runner is PID 1 of its namespace: when it dies, the
-kernel kills every process in the namespace, including ones that called ``setsid``. The runner,
-before any user code:
+Used by :mod:`.zygote` (and only there: the worker never imports it) in each child it forks,
+after that child has taken its pipes, scratch directory and environment:
+:func:`become_keeper` turns the process into the sandbox's keeper (still root, waiting), which
+forks the runner. When confined, the keeper first unshares fresh network, PID and IPC
+namespaces, so the runner is PID 1 of its namespace: when it dies, the kernel kills every
+process in the namespace, including ones that called ``setsid``. The runner, before any user
+code:
 
 - sets ``RLIMIT_NPROC`` (counted per uid, so each sandbox gets its own uid from the worker),
   file size and open files limits, and the address space if given (the Python runner sets
   its own);
 - restricts the filesystem with Landlock: read and execute under the system directories
-  (``/usr``, ``/etc``…) and the ``--read`` paths, read and write only in its scratch ``--home``;
-  with Landlock ABI 6 it also cannot signal processes outside its sandbox;
-- drops to uid and gid ``U`` with no supplementary groups and ``no_new_privs``;
+  (``/usr``, ``/etc``…) and the readable paths it is given, read and write only in its scratch
+  directory; with Landlock ABI 6 it also cannot signal processes outside its sandbox;
+- drops to its uid and gid with no supplementary groups and ``no_new_privs``;
 - asks for SIGKILL when the keeper dies, and checks the keeper is still there;
-- runs the Python runner in this same interpreter (its source is read while still root), or
-  executes Node with the runner script.
+- runs what the zygote gives it: the Python runner in this same interpreter (compiled by the
+  zygote while still root), or Node executed with the runner script.
+
+Unconfined (the worker is not root) the runner gets none of the namespaces, Landlock or uid,
+only the parent-death signal, and when it ends the keeper kills what is left of its process
+group: both modes have the same keeper and runner.
 
 Its network namespace has only a loopback interface that is down: no connection can be made,
 to the host's loopback (the frontend, the database) or anywhere else.
 
-The keeper exits the way the runner did (same code, or the same signal), and on SIGTERM kills
-the runner and waits until the whole namespace is gone before it exits: once the worker has
-reaped the keeper, no process of the sandbox is left and its uid may be reused. If the worker
-dies, the keeper is killed (``PR_SET_PDEATHSIG``), then the runner, then the namespace.
+The worker is not the keeper's parent (the zygote is), so the keeper writes the runner's wait
+status (:data:`STATUS_BYTES` bytes, big-endian) to its status pipe before it exits. On SIGTERM
+it kills the runner and waits until the whole namespace is gone before it reports and exits:
+once the keeper has exited, no process of the sandbox is left and its uid may be reused. If
+the zygote dies (it does when the worker dies), the keeper is killed (``PR_SET_PDEATHSIG``),
+then the runner, then the namespace.
 """
 
 from __future__ import annotations
@@ -36,7 +40,14 @@ import ctypes
 import os
 import select
 import signal
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+__all__ = ["STATUS_BYTES", "Confinement", "become_keeper", "die_with_parent"]
+
+#: Size of the wait status a keeper reports on its status pipe.
+STATUS_BYTES = 4
 
 _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWPID = 0x20000000
@@ -94,7 +105,7 @@ def _landlock_abi() -> int:
     return max(int(version), 0)
 
 
-def _landlock_ruleset(abi: int, home: str, readable: list[str]) -> int:
+def _landlock_ruleset(abi: int, home: str, readable: tuple[str, ...]) -> int:
     """A Landlock ruleset fd: read-only system dirs and ``readable``, read-write ``home``."""
     fs_rights = max(rights for level, rights in _FS_RIGHTS_BY_ABI.items() if level <= abi)
     attr = _RulesetAttr(fs_rights, 0, _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
@@ -129,41 +140,101 @@ def _landlock_ruleset(abi: int, home: str, readable: list[str]) -> int:
     return ruleset
 
 
-def _parse(argv: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
-    split = argv.index("--")
-    options: dict[str, str] = {}
-    readable: list[str] = []
-    head = argv[:split]
-    for flag, value in zip(head[::2], head[1::2], strict=True):
-        if flag == "--read":
-            readable.append(value)
-        else:
-            options[flag.lstrip("-")] = value
-    return options, readable, argv[split + 1 :]
+def die_with_parent(parent: int) -> None:
+    """Ask for SIGKILL when the parent dies; exit now if ``parent`` is no longer the parent
+    (it died before the request took effect)."""
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What a confined runner is held to (see the module docstring)."""
+
+    #: Its uid and gid.
+    uid: int
+    #: Its scratch directory, the one place it may write.
+    home: str
+    #: ``RLIMIT_NPROC``.
+    nproc: int
+    #: Paths it may read and execute besides the system directories.
+    readable: tuple[str, ...] = ()
+    #: ``RLIMIT_AS`` in MiB, or None to leave it to the runner.
+    address_space_mb: int | None = None
+
+
+def become_keeper(
+    run: Callable[[], object], confinement: Confinement | None, status_fd: int
+) -> NoReturn:
+    """Fork the runner, which confines itself (if ``confinement``) and calls ``run``; stay as
+    its keeper until it ends, write its wait status to ``status_fd``, exit.
+
+    Called in a fresh child of the zygote whose fds 0-2 are the runner's pipes, whose cwd is
+    its scratch directory and whose environment is the runner's. Never returns: failures to
+    set up are written to stderr and reported as exit code 71 (70 when ``run`` raised).
+    """
+    try:
+        if confinement is not None:
+            _check(_libc.unshare(_CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC), "unshare")
+        keeper_alive, keeper_hold = os.pipe()
+        runner = os.fork()
+    except BaseException as exc:  # noqa: B036 - report anything, never return to the zygote
+        _fail(f"sandbox setup failed: {exc!r}", status_fd)
+    if runner == 0:
+        _become_runner(run, confinement, (keeper_alive, keeper_hold, status_fd))
+    os.close(keeper_alive)
+    # The keeper must not hold the runner's pipes open after the runner is gone.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    _report(status_fd, _keep(runner))
+    if confinement is None:
+        # No namespace ends what the runner started: its process group goes instead, and this
+        # keeper with it, now that it has reported.
+        os.killpg(0, signal.SIGKILL)
+    os._exit(0)
 
 
 def _become_runner(
-    options: dict[str, str], readable: list[str], runner_argv: list[str], keeper_alive: int
-) -> None:
-    """In the forked child (PID 1 of the new namespaces): confine, then run the runner."""
-    uid = int(options["uid"])
-    home = options["home"]
-    runtime = options["runtime"]
-    source = None
-    if runtime == "python":
-        with open(runner_argv[0], encoding="utf-8") as script:
-            source = script.read()
+    run: Callable[[], object], confinement: Confinement | None, fds: tuple[int, int, int]
+) -> NoReturn:
+    """In the forked child (PID 1 of the new namespaces when confined): confine, then run."""
+    keeper_alive, keeper_hold, status_fd = fds
+    try:
+        # User code must never be able to write a status of its own choosing.
+        os.close(status_fd)
+        os.close(keeper_hold)
+        if confinement is not None:
+            _confine(confinement)
+        # Set after the uid change, which clears it; then make sure the keeper did not die first.
+        _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        if select.select([keeper_alive], [], [], 0)[0]:
+            os._exit(0)
+        os.close(keeper_alive)
+    except BaseException as exc:  # noqa: B036 - report anything, never fall back to the keeper
+        _fail(f"sandbox setup failed: {exc!r}")
+    try:
+        run()
+    except BaseException as exc:  # noqa: B036 - the runner's own failure, not user code's
+        _fail(f"runner failed: {exc!r}", code=70)
+    os._exit(0)
+
+
+def _confine(confinement: Confinement) -> None:
+    """Limits, Landlock, uid and gid, ``no_new_privs``: in that order (the first two need root)."""
     import resource
 
-    limits = [(resource.RLIMIT_NPROC, int(options["nproc"]))]
-    if "address-space-mb" in options:
-        limits.append((resource.RLIMIT_AS, int(options["address-space-mb"]) << 20))
+    uid = confinement.uid
+    limits = [(resource.RLIMIT_NPROC, confinement.nproc)]
+    if confinement.address_space_mb is not None:
+        limits.append((resource.RLIMIT_AS, confinement.address_space_mb << 20))
     limits += [(resource.RLIMIT_FSIZE, _MAX_FILE_BYTES), (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES)]
     for limit, value in limits:
         resource.setrlimit(limit, (value, value))
     abi = _landlock_abi()
-    ruleset = _landlock_ruleset(abi, home, readable) if abi > 0 else -1
-    os.chdir(home)
+    ruleset = _landlock_ruleset(abi, confinement.home, confinement.readable) if abi > 0 else -1
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
@@ -171,21 +242,10 @@ def _become_runner(
     if ruleset >= 0:
         _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
         os.close(ruleset)
-    # Set after the uid change, which clears it; then make sure the keeper did not die first.
-    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-    if select.select([keeper_alive], [], [], 0)[0]:
-        os._exit(0)
-    os.close(keeper_alive)
-    if source is None:
-        os.execv(runner_argv[0], runner_argv)
-    sys.argv = runner_argv
-    code = compile(source, runner_argv[0], "exec")
-    exec(code, {"__name__": "__main__", "__file__": runner_argv[0], "__builtins__": __builtins__})
-    os._exit(0)
 
 
-def _keep(runner: int) -> None:
-    """In the keeper: wait for the runner, kill it on SIGTERM, exit as it did."""
+def _keep(runner: int) -> int:
+    """In the keeper: wait for the runner, killing it on SIGTERM; its wait status."""
 
     def on_term(signum: int, frame: object) -> None:
         try:
@@ -194,42 +254,25 @@ def _keep(runner: int) -> None:
             pass
 
     signal.signal(signal.SIGTERM, on_term)
-    # The runner is PID 1 of its namespace: its wait status is reported only after every
-    # other process in the namespace is gone.
+    # A confined runner is PID 1 of its namespace: its wait status is reported only after
+    # every other process in the namespace is gone.
     _, status = os.waitpid(runner, 0)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig != signal.SIGKILL:
-            signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-        os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70)
+    return status
 
 
-def main() -> None:
-    options, readable, runner_argv = _parse(sys.argv[1:])
-    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
-    parent = int(options.get("parent", "0"))
-    if parent and os.getppid() != parent:
-        os._exit(0)  # the worker died before the request above took effect
-    _check(_libc.unshare(_CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC), "unshare")
-    keeper_alive, keeper_hold = os.pipe()
-    runner = os.fork()
-    if runner == 0:
-        os.close(keeper_hold)
-        try:
-            _become_runner(options, readable, runner_argv, keeper_alive)
-        except BaseException as exc:  # noqa: B036 - report anything, never fall back to the keeper
-            os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
-        os._exit(71)
-    os.close(keeper_alive)
-    # The keeper must not hold the runner's pipes open after the runner is gone.
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    _keep(runner)
+def _report(status_fd: int, status: int) -> None:
+    try:
+        os.write(status_fd, status.to_bytes(STATUS_BYTES, "big"))
+    except OSError:
+        pass  # the worker is gone: no one is left to tell
 
 
-if __name__ == "__main__":
-    main()
+def _fail(message: str, status_fd: int | None = None, code: int = 71) -> NoReturn:
+    """Write ``message`` to stderr and exit with ``code``; the keeper reports it as a status."""
+    try:
+        os.write(2, f"{message}\n".encode())
+    except OSError:
+        pass
+    if status_fd is not None:
+        _report(status_fd, code << 8)  # the wait status of "exited with code"
+    os._exit(code)

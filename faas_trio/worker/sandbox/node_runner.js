@@ -1,8 +1,9 @@
 // The child process that runs one user's JavaScript function, kept warm between calls.
 //
-// Run as `node --max-old-space-size=<memory_mb> node_runner.js <log_cap>` by
-// faas_trio/worker/sandbox/process.py. Protocol: length-prefixed frames (4-byte big-endian
-// length, then UTF-8 JSON), requests on stdin, replies on stdout; exits when stdin ends.
+// Run as `node --max-old-space-size=<memory_mb> node_runner.js <log_cap>` in a sandbox forked
+// by faas_trio/worker/sandbox/zygote.py; the worker drives it through sandbox/process.py.
+// Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON), requests on
+// stdin, replies on stdout; exits when stdin ends.
 //
 // - {"op":"load","name":n,"source":s,"timeout":t} runs the source in a fresh vm context and
 //   picks the function to call: the binding named n if it is a function, else the function

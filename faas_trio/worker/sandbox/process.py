@@ -1,18 +1,24 @@
 """One running runner child: how a request reaches it, where its output goes, how it dies.
 
-A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) in its
-own session and process group, with a fresh scratch directory as its working directory and
-home, and a minimal environment. The worker talks to it in length-prefixed JSON frames over its
-stdin and stdout; its stderr is drained continuously into a capped buffer that the caller takes
-as the current call's logs, so the child can never stall on a full pipe.
+A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) held
+by its keeper (:mod:`.confine`) in its own session and process group, with a fresh scratch
+directory as its working directory and home, and a minimal environment. The worker talks to it
+in length-prefixed JSON frames over its stdin and stdout; its stderr is drained continuously
+into a capped buffer that the caller takes as the current call's logs, so the child can never
+stall on a full pipe.
 
-How it is started is :mod:`.spawn`'s business; its exit is awaited on a pidfd.
+How it is started is :mod:`.spawn`'s business: the worker's zygote forks it, so the worker is
+not its parent and cannot wait for it. It watches the keeper through a pidfd instead (readable
+once the keeper has exited), signals it with ``pidfd_send_signal``, and learns how the runner
+ended from the wait status the keeper writes to its status pipe as it exits; a keeper that
+exits without writing one was itself killed, which is reported as killed by SIGKILL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import struct
@@ -23,6 +29,7 @@ import trio
 from ...core.messages import Runtime
 from .logbuffer import LogBuffer
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
+from .zygote_client import Zygote
 
 __all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
 
@@ -33,6 +40,10 @@ MAX_REPLY_BYTES = 64 * 1024 * 1024
 KILL_GRACE = 2.0
 #: After the child closes its stdout, how long it gets to exit on its own before it is killed.
 _EXIT_GRACE = 0.5
+#: How long a kill waits for the zygote to reap the exited keeper (it frees the pid), seconds.
+_REAPED_GRACE = 0.25
+#: Size of the wait status the keeper reports (``confine.STATUS_BYTES``, big-endian).
+_STATUS_BYTES = 4
 
 
 class SandboxError(Exception):
@@ -50,17 +61,23 @@ class SandboxTimeout(Exception):
 
 
 async def start_sandbox(
-    nursery: trio.Nursery, runtime: Runtime, memory_mb: int, settings: SpawnSettings
+    nursery: trio.Nursery,
+    runtime: Runtime,
+    memory_mb: int,
+    settings: SpawnSettings,
+    zygote: Zygote,
 ) -> Sandbox:
-    """Spawn a runner child; its stderr drain runs in ``nursery`` until the child is killed.
+    """Spawn a runner child through ``zygote``; its stderr drain runs in ``nursery`` until the
+    child is killed.
 
     Raises:
         SandboxError: the child could not be started.
 
-    Cancellation: a cancel after the spawn kills and reaps the child before it propagates.
+    Cancellation: a cancel after the spawn kills and reaps the child before it propagates;
+    before it, nothing is left behind.
     """
     try:
-        spawned = spawn_runner(runtime, memory_mb, settings)
+        spawned = await spawn_runner(runtime, memory_mb, settings, zygote)
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
     sandbox = Sandbox(spawned, settings.log_cap)
@@ -79,9 +96,11 @@ class Sandbox:
     """
 
     def __init__(self, spawned: Spawned, log_cap: int) -> None:
-        self._popen = spawned.popen
-        self.pid = spawned.popen.pid
-        self._pidfd = os.pidfd_open(spawned.popen.pid)
+        #: The keeper's pid (the process group's and session's id too).
+        self.pid = spawned.pid
+        self._pidfd = spawned.pidfd
+        self._status_fd = spawned.status_fd
+        self._returncode: int | None = None
         self._stdin = trio.lowlevel.FdStream(spawned.stdin_fd)
         self._stdout = trio.lowlevel.FdStream(spawned.stdout_fd)
         self._stdout_buffer = bytearray()
@@ -89,6 +108,7 @@ class Sandbox:
         self._stderr = LogBuffer(log_cap)
         self._drain_scope = trio.CancelScope()
         self._reap_lock = trio.Lock()
+        self._kill_lock = trio.Lock()
         self._home = spawned.home
         self._uid = spawned.uid
         self._closed = False
@@ -96,11 +116,13 @@ class Sandbox:
     @property
     def alive(self) -> bool:
         """False once the child was killed or has exited (checked without blocking)."""
-        return not self._closed and self._popen.poll() is None
+        return not self._closed and not self._exited()
 
     @property
     def returncode(self) -> int | None:
-        return self._popen.returncode
+        """How the runner ended, once it has: its exit code, or minus the signal that killed
+        it (SIGKILL when the keeper itself was killed). None while it runs."""
+        return self._returncode
 
     def take_stderr(self) -> str:
         """What the child wrote to stderr since the last take (capped), including what is
@@ -135,7 +157,7 @@ class Sandbox:
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
-        code = self._popen.returncode
+        code = self._returncode
         if code is None:
             return "still running"
         if code < 0:
@@ -146,41 +168,65 @@ class Sandbox:
         return f"exit code {code}"
 
     async def kill(self) -> None:
-        """Kill the child's whole process tree, reap it, and release its pipes, scratch
-        directory and uid. Idempotent.
+        """Kill the child's whole process tree, wait for its keeper to exit, and release its
+        pipes, scratch directory and uid. Idempotent.
 
-        A confined child is asked to end through its keeper (SIGTERM), which returns only once
-        every process of the sandbox's PID namespace is gone, even those that left the
-        process group; if that takes more than half the grace, the group is sent SIGKILL.
+        The child is asked to end through its keeper (SIGTERM), which exits only once every
+        process of the runner is gone (with the sandbox's PID namespace when confined, even
+        those that left the process group); if that takes more than half the grace, the group
+        is sent SIGKILL. The zygote reaps the keeper; this waits briefly for that too, so the
+        pid is normally free (not a zombie) when it returns.
 
         Cancellation: shielded, bounded by :data:`KILL_GRACE`; completes under a cancel.
         """
-        with trio.CancelScope(shield=True), trio.move_on_after(KILL_GRACE):
-            if self._popen.returncode is None and not self._closed and self._uid is not None:
-                # A confined child's keeper kills its namespace and exits once it is empty.
-                with trio.move_on_after(KILL_GRACE / 2):
-                    self._popen.send_signal(signal.SIGTERM)
-                    await self._reap()
-            if self._popen.returncode is None and not self._closed:
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        # One kill at a time: a second one waits for the first, then finds nothing to do.
+        with trio.CancelScope(shield=True):
+            async with self._kill_lock:
+                with trio.move_on_after(KILL_GRACE):
+                    await self._end()
+                self._close()
+
+    async def _end(self) -> None:
+        """Signal the child until its keeper has exited, then wait for the zygote to reap it.
+
+        Cancellation: stops where it is (:meth:`kill` bounds and shields it).
+        """
+        if self._closed:
+            return
+        if not self._exited():
+            with trio.move_on_after(KILL_GRACE / 2):
+                self._signal(signal.SIGTERM)
                 await self._reap()
-        if not self._closed:
-            self._closed = True
-            # Stop reading stderr now: a grandchild may hold the pipe open forever.
-            self._drain_scope.cancel()
-            self._read_stderr_available()
-            self._close_stderr()
-            self._stdin.close()
-            self._stdout.close()
-            os.close(self._pidfd)
-            shutil.rmtree(self._home, ignore_errors=True)
-            if self._uid is not None and self._popen.returncode is not None:
-                # Kept (never reused) if the keeper could not be reaped: something of the
-                # sandbox may still run as that uid.
-                self._uid.release()
+        if not self._exited():
+            self._signal(signal.SIGKILL)
+            try:
+                # The keeper is still there, so its process group still exists.
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            await self._reap()
+        with trio.move_on_after(_REAPED_GRACE):
+            await self._wait_reaped()
+
+    def _close(self) -> None:
+        """Release the pipes, pidfd, scratch directory and, if the keeper exited, the uid."""
+        if self._closed:
+            return
+        self._closed = True
+        # Stop reading stderr now: a grandchild may hold the pipe open forever.
+        self._drain_scope.cancel()
+        self._read_stderr_available()
+        self._close_stderr()
+        self._stdin.close()
+        self._stdout.close()
+        os.close(self._status_fd)
+        trio.lowlevel.notify_closing(self._pidfd)
+        os.close(self._pidfd)
+        shutil.rmtree(self._home, ignore_errors=True)
+        if self._uid is not None and self._returncode is not None:
+            # Kept (never reused) if the keeper did not exit: something of the sandbox
+            # may still run as that uid.
+            self._uid.release()
 
     async def drain_stderr(self, *, task_status: trio.TaskStatus[None]) -> None:
         """Copy the child's stderr into the log buffer until EOF or :meth:`kill`.
@@ -217,15 +263,59 @@ class Sandbox:
             trio.lowlevel.notify_closing(fd)
             os.close(fd)
 
+    def _signal(self, signum: int) -> None:
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum)
+        except ProcessLookupError:
+            pass  # exited and reaped meanwhile
+
+    def _exited(self) -> bool:
+        """Whether the keeper has exited (checked without blocking); collects the status."""
+        if self._returncode is None:
+            poller = select.poll()  # not select.select: the fd may be over FD_SETSIZE
+            poller.register(self._pidfd, select.POLLIN)
+            if poller.poll(0):
+                self._collect()
+        return self._returncode is not None
+
+    def _collect(self) -> None:
+        """Read how the runner ended, once the keeper has exited (so its report is written)."""
+        try:
+            report = os.read(self._status_fd, _STATUS_BYTES)
+        except BlockingIOError:
+            report = b""
+        try:
+            if len(report) != _STATUS_BYTES:
+                raise ValueError("no status")
+            self._returncode = os.waitstatus_to_exitcode(int.from_bytes(report, "big"))
+        except ValueError:
+            self._returncode = -signal.SIGKILL  # the keeper was killed before it could report
+
     async def _reap(self) -> None:
-        """Wait for the child's exit and collect its status.
+        """Wait for the keeper's exit and collect the runner's status.
 
         Cancellation: stops waiting; the child is left as it was (callers bound and shield it).
         """
         async with self._reap_lock:
-            if self._popen.returncode is None:
-                await trio.lowlevel.wait_readable(self._pidfd)
-                self._popen.wait()
+            if self._returncode is None and not self._closed:
+                try:
+                    await trio.lowlevel.wait_readable(self._pidfd)
+                except trio.ClosedResourceError:
+                    return  # a kill gave up on it and closed it meanwhile
+                self._collect()
+
+    async def _wait_reaped(self) -> None:
+        """Wait until the zygote has reaped the exited keeper: signal 0 reaches a zombie,
+        not a reaped process. The pidfd is readable from the exit on, so it cannot tell.
+
+        Cancellation: stops waiting; nothing else changes.
+        """
+        while not self._closed:
+            try:
+                signal.pidfd_send_signal(self._pidfd, 0)
+            except ProcessLookupError:
+                return
+            await trio.sleep(0.001)
 
     async def _exchange(self, data: bytes) -> dict[str, Any]:
         """Write a request frame and read the reply frame.

@@ -1,8 +1,9 @@
 """The child process that runs one user's Python function, kept warm between calls.
 
-Run as a script (``python3 -I -S -B python_runner.py --memory-mb N --log-cap B --parent PID``)
-by :mod:`faas_trio.worker.sandbox.process`; it is never imported by the worker. It imports only
-a few stdlib modules so that it starts fast.
+Run by the zygote (:mod:`faas_trio.worker.sandbox.zygote`) in each sandbox it forks, as
+``python_runner.py --memory-mb N --log-cap B``: compiled once there, and executed in the
+forked, already confined interpreter; it is never imported by the worker. The zygote imports
+every module it needs beforehand, so none is loaded per sandbox.
 
 Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON) read from the
 original stdin and written to the original stdout. Both are moved to private descriptors at
@@ -24,11 +25,10 @@ A value that is not JSON-serialisable is sent as the JSON string of ``str(value)
 the old API's string form: a string as is, anything else its JSON text.
 
 Limits set before any user code runs: address space (memory + a base for the interpreter),
-file size, open files, and a CPU-time backstop renewed before each call. The process asks the
-kernel for SIGKILL when the worker thread that spawned it dies (when confined: when its keeper
-dies), and exits when its request pipe reaches end of file. When confined it is PID 1 of its
-own PID namespace, and after each request it kills and reaps every process user code started:
-nothing outlives the call that started it.
+file size, open files, and a CPU-time backstop renewed before each call. Before it starts, its
+process asked the kernel for SIGKILL when its keeper dies; it exits when its request pipe
+reaches end of file. When confined it is PID 1 of its own PID namespace, and after each request
+it kills and reaps every process user code started: nothing outlives the call that started it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import time
 import types
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: it would slow the start
+if TYPE_CHECKING:  # for the type checker only
     from collections.abc import Callable
     from typing import Any
 
@@ -56,7 +56,6 @@ _BASE_MEMORY_MB = 128
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 _MAX_OPEN_FILES = 64
 _TRUNCATED_NOTE = "\n[… output truncated]\n"
-_PR_SET_PDEATHSIG = 1
 
 
 class _CallTimeout(BaseException):
@@ -98,12 +97,12 @@ class _Capture:
         return body + _TRUNCATED_NOTE if self._truncated else body
 
 
-def _parse_argv(argv: list[str]) -> tuple[int, int, int]:
-    options = {"--memory-mb": "128", "--log-cap": str(1 << 20), "--parent": "0"}
+def _parse_argv(argv: list[str]) -> tuple[int, int]:
+    options = {"--memory-mb": "128", "--log-cap": str(1 << 20)}
     for flag, value in zip(argv[::2], argv[1::2], strict=False):
         if flag in options:
             options[flag] = value
-    return int(options["--memory-mb"]), int(options["--log-cap"]), int(options["--parent"])
+    return int(options["--memory-mb"]), int(options["--log-cap"])
 
 
 def _set_limits(memory_mb: int) -> None:
@@ -123,15 +122,6 @@ def _renew_cpu_backstop(timeout: float) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
-def _die_with_parent(parent: int) -> None:
-    import ctypes  # only here: it is the one non-trivial import, and needed once
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if parent and os.getppid() != parent:
-        os._exit(0)  # the worker died before the request above took effect
 
 
 def _isolate_protocol_fds() -> tuple[int, int]:
@@ -285,9 +275,8 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    memory_mb, log_cap, parent = _parse_argv(sys.argv[1:])
+    memory_mb, log_cap = _parse_argv(sys.argv[1:])
     _set_limits(memory_mb)
-    _die_with_parent(parent)
     proto_in, proto_out = _isolate_protocol_fds()
     signal.signal(signal.SIGALRM, _on_alarm)
     runner = _Runner(log_cap)

@@ -1,16 +1,22 @@
 """Starting a runner child: the one place that decides its argv, environment and limits.
 
-When the worker runs as root (as it must in production), every runner is started through
-:mod:`.confine` as the sandbox's *keeper*: the runner itself runs under its own claimed uid
-(:mod:`.uids`), in fresh network, PID and IPC namespaces, with Landlock limiting it to the
-system's read-only files and its scratch directory (owned by that uid, mode 0700, removed when
-the sandbox ends). Without root none of that is possible: the runner is started directly with
-only its resource limits and minimal environment, and a warning is logged once.
+Every child is forked by the worker's zygote (:mod:`.zygote`, driven through
+:class:`.zygote_client.Zygote`), a clean interpreter started once, and becomes a sandbox's
+*keeper* holding the runner (:mod:`.confine`). When the worker runs as root (as it must in
+production), the runner runs under its own claimed uid (:mod:`.uids`), in fresh network, PID
+and IPC namespaces, with Landlock limiting it to the system's read-only files and its scratch
+directory (owned by that uid, mode 0700, removed when the sandbox ends). Without root none of
+that is possible: the runner has only its resource limits, minimal environment and
+parent-death signal, and a warning is logged once.
 
-The child is spawned with :class:`subprocess.Popen` from the calling (trio) thread rather than
-with :func:`trio.lowlevel.open_process`: the latter forks from a worker thread, and the Python
-runner's ``PR_SET_PDEATHSIG`` fires when the *thread* that forked it exits, which trio's thread
-cache does after a few idle seconds, killing warm children. A fork costs about a millisecond.
+The worker makes the child's pipes, scratch directory and uid claim here and passes them in
+the request; the zygote answers with the child's pid and a pidfd, so the worker can wait for
+and signal a process it is not the parent of.
+
+The zygote is started with :class:`subprocess.Popen` from the calling (trio) thread rather
+than with :func:`trio.lowlevel.open_process`: the latter forks from a worker thread, and the
+zygote's ``PR_SET_PDEATHSIG`` fires when the *thread* that forked it exits, which trio's
+thread cache does after a few idle seconds, killing it and every sandbox with it.
 """
 
 from __future__ import annotations
@@ -20,15 +26,16 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...core.messages import Runtime
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
+from .zygote_client import Zygote, ZygoteFailed
 
-__all__ = ["Command", "SpawnFailed", "SpawnSettings", "Spawned", "build_command", "spawn_runner"]
+__all__ = ["SpawnFailed", "SpawnSettings", "Spawned", "build_request", "spawn_runner"]
 
 log = logging.getLogger("faas.worker.sandbox")
 
@@ -50,7 +57,7 @@ class SpawnFailed(Exception):
 class SpawnSettings:
     """What spawning a runner needs from the worker's configuration."""
 
-    #: Absolute path of the interpreter for Python runners.
+    #: Absolute path of the interpreter that runs the zygote, and so the Python runners.
     python: str
     #: Absolute path of ``node``, or None when Node.js is not installed.
     node: str | None
@@ -72,35 +79,22 @@ class SpawnSettings:
         return os.geteuid() == 0
 
 
-@dataclass(frozen=True)
-class Command:
-    argv: list[str]
-    env: dict[str, str]
-
-
-def build_command(
+def build_request(
     runtime: Runtime, memory_mb: int, settings: SpawnSettings, home: Path, uid: int | None = None
-) -> Command:
-    """The argv and environment of a runner child: a minimal environment whose HOME and
-    TMPDIR are ``home``; the Python runner gets its limits as arguments and sets them itself.
-    With a ``uid`` the runner is wrapped in :mod:`.confine`, which runs it as that uid.
+) -> dict[str, Any]:
+    """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
+    whose HOME and TMPDIR are ``home``; the Python runner gets its limits as arguments and sets
+    them itself. With a ``uid`` the runner is confined, and runs as that uid.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
     """
     env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)}
-    extra: list[str] = []
+    confine: dict[str, Any] | None = None
+    if uid is not None:
+        confine = {"uid": uid, "nproc": settings.nproc, "read": [], "address_space_mb": None}
     if runtime is Runtime.PYTHON:
-        argv = [
-            str(_RUNNER_DIR / "python_runner.py"),
-            "--memory-mb", str(memory_mb),
-            "--log-cap", str(settings.log_cap),
-            # A confined runner is PID 1 of its namespace: its keeper, not the worker, is
-            # its parent, and it asks for SIGKILL on the keeper's death itself.
-            "--parent", "0" if uid is not None else str(os.getpid()),
-        ]  # fmt: skip
-        if uid is None:
-            return Command([settings.python, "-I", "-S", "-B", *argv], env)
+        argv = ["--memory-mb", str(memory_mb), "--log-cap", str(settings.log_cap)]
     else:
         if settings.node is None:
             raise SpawnFailed("the node runtime is not installed on this worker")
@@ -109,25 +103,24 @@ def build_command(
             settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
             str(settings.log_cap),
         ]  # fmt: skip
-        if uid is None:
-            return Command(argv, env)
-        extra = [
-            "--address-space-mb", str(memory_mb + _NODE_BASE_MEMORY_MB),
-            "--read", script, "--read", settings.node,
-        ]  # fmt: skip
-    confine = [
-        settings.python, "-I", "-S", "-B", str(_RUNNER_DIR / "confine.py"),
-        "--uid", str(uid), "--home", str(home), "--nproc", str(settings.nproc),
-        "--parent", str(os.getpid()), "--runtime", runtime.value, *extra, "--",
-    ]  # fmt: skip
-    return Command(confine + argv, env)
+        if confine is not None:
+            confine["read"] = [script, settings.node]
+            confine["address_space_mb"] = memory_mb + _NODE_BASE_MEMORY_MB
+    return {
+        "runtime": runtime.value,
+        "argv": argv,
+        "env": env,
+        "home": str(home),
+        "confine": confine,
+    }
 
 
 @functools.cache
 def _shared_node_runner() -> str:
     """A copy of ``node_runner.js`` that any sandbox uid can read: the package may live where
-    only root can (a checkout under ``/root``). The Python runner needs none: its keeper reads
-    it while still root. Named by content, so workers of other versions never share one."""
+    only root can (a checkout under ``/root``). The Python runner needs none: the zygote
+    compiles it while still root. Named by content, so workers of other versions never share
+    one."""
     source = (_RUNNER_DIR / "node_runner.js").read_bytes()
     folder = Path(_SHARED_RUNNER_DIR)
     folder.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -143,16 +136,22 @@ def _shared_node_runner() -> str:
 
 @dataclass(frozen=True)
 class Spawned:
-    """A just-started child and the worker's ends of its pipes (owned by the caller)."""
+    """A just-started child and the worker's ends of its pipes (all owned by the caller)."""
 
-    popen: subprocess.Popen[bytes]
+    #: The keeper's pid (the worker is not its parent: the zygote reaps it).
+    pid: int
+    #: A pidfd for the keeper: readable once it has exited.
+    pidfd: int
+    #: Read end of the pipe where the keeper writes the runner's wait status as it exits
+    #: (see :mod:`.confine`). Non-blocking.
+    status_fd: int
     stdin_fd: int
     stdout_fd: int
     #: Non-blocking.
     stderr_fd: int
     #: Its scratch directory (cwd and HOME), to remove when it ends.
     home: Path
-    #: The uid it runs as, to release once it was reaped; None when not confined.
+    #: The uid it runs as, to release once it has exited; None when not confined.
     uid: UidClaim | None
 
 
@@ -166,12 +165,18 @@ def _claim(settings: SpawnSettings) -> UidClaim | None:
         raise SpawnFailed(f"no sandbox uid: {exc}") from exc
 
 
-def spawn_runner(runtime: Runtime, memory_mb: int, settings: SpawnSettings) -> Spawned:
-    """Start a runner in a new session (its own process group) in a fresh scratch directory,
-    confined when possible (see the module docstring).
+async def spawn_runner(
+    runtime: Runtime, memory_mb: int, settings: SpawnSettings, zygote: Zygote
+) -> Spawned:
+    """Start a runner through ``zygote``, in a new session (its own process group) in a fresh
+    scratch directory, confined when possible (see the module docstring).
 
     Raises:
         SpawnFailed: nothing is left behind (no process, pipe, directory or uid claim).
+
+    Cancellation: the same guarantee: either the child is returned, or nothing is left (see
+    :meth:`.Zygote.spawn`; a cancel seen after the child started propagates from the
+    caller's next checkpoint, and the caller kills the child).
     """
     settings.scratch_root.mkdir(parents=True, exist_ok=True)
     uid = _claim(settings)
@@ -182,30 +187,24 @@ def spawn_runner(runtime: Runtime, memory_mb: int, settings: SpawnSettings) -> S
             # Sandbox uids must be able to reach their own directory, and list no other.
             os.chmod(settings.scratch_root, 0o711)
             os.chown(home, uid.uid, uid.uid)
-        command = build_command(
+        request = build_request(
             runtime, memory_mb, settings, home, None if uid is None else uid.uid
         )
-        for _ in range(3):
+        for _ in range(4):
             pipes.extend(os.pipe())
-        stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w = pipes
-        popen = subprocess.Popen(
-            command.argv,
-            stdin=stdin_r,
-            stdout=stdout_w,
-            stderr=stderr_w,
-            cwd=home,
-            env=command.env,
-            start_new_session=True,
-            close_fds=True,
-        )
-    except (OSError, SpawnFailed) as exc:
+        stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w, status_r, status_w = pipes
+        pid, pidfd = await zygote.spawn(request, [stdin_r, stdout_w, stderr_w, status_w])
+    except BaseException as exc:
         for fd in pipes:
             os.close(fd)
         shutil.rmtree(home, ignore_errors=True)
         if uid is not None:
             uid.release()
-        raise SpawnFailed(f"cannot start the {runtime.value} runner: {exc}") from exc
-    for fd in (stdin_r, stdout_w, stderr_w):
+        if isinstance(exc, OSError | SpawnFailed | ZygoteFailed):
+            raise SpawnFailed(f"cannot start the {runtime.value} runner: {exc}") from exc
+        raise
+    for fd in (stdin_r, stdout_w, stderr_w, status_w):
         os.close(fd)
     os.set_blocking(stderr_r, False)
-    return Spawned(popen, stdin_w, stdout_r, stderr_r, home, uid)
+    os.set_blocking(status_r, False)
+    return Spawned(pid, pidfd, status_r, stdin_w, stdout_r, stderr_r, home, uid)

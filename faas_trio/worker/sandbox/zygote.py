@@ -1,0 +1,266 @@
+"""The zygote: a clean interpreter, started once per worker, that forks every sandbox.
+
+Run as a script by the worker (as root when sandboxes are confined), never imported by it::
+
+    python3 -I -S -B zygote.py --parent PID --socket FD
+
+``FD`` is its end of an ``AF_UNIX``/``SOCK_SEQPACKET`` socket pair; the worker holds the other
+(:mod:`.zygote_client`). At start it asks for SIGKILL when the worker dies (and checks the
+worker is still its parent), imports every stdlib module the Python runner and the confinement
+use, and compiles ``python_runner.py`` once, while still root. Each sandbox then costs a fork
+of this warm process instead of an interpreter start.
+
+Protocol: one request is one message, UTF-8 JSON plus four descriptors (``SCM_RIGHTS``): the
+runner's stdin read end, stdout write end, stderr write end, and the write end of a *status*
+pipe::
+
+    {"runtime": "python" | "node", "argv": [...], "env": {...}, "home": "/scratch/dir",
+     "confine": null | {"uid": U, "nproc": N, "read": [paths], "address_space_mb": M | null}}
+
+For ``python``, ``argv`` are the runner's arguments; for ``node``, the whole command executed.
+The reply is ``{"pid": N}`` with the child's pidfd as its one descriptor, or
+``{"error": "..."}`` with none, after which the zygote serves the next request as before. It
+exits at end of file on the socket.
+
+The child, before anything else, restores the signal handling the zygote changed, closes the
+socket and every descriptor it was not given, starts a new session, takes the pipes as 0-2, and
+moves to the scratch directory with the given environment; then it becomes the sandbox's keeper
+(:func:`.confine.become_keeper`), whose parent-death signal is tied to the zygote. The zygote
+reaps its children as they exit (``SIGCHLD``), so none is left a zombie.
+"""
+
+from __future__ import annotations
+
+import builtins
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+from array import array
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+# Run with -I, so its own directory is not on the path: confine.py is imported from there.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import confine
+else:
+    import confine
+
+#: What the Python runner imports (``asyncio`` only for async functions), imported here once.
+_PRELOADED = ("asyncio", "json", "resource", "struct", "time", "types")
+_RUNNER = os.path.join(_HERE, "python_runner.py")
+_MAX_REQUEST_BYTES = 64 * 1024
+#: stdin, stdout, stderr, status.
+_FDS_PER_REQUEST = 4
+_FD_SIZE = array("i").itemsize
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def main() -> None:
+    options = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=True))
+    confine.die_with_parent(int(options["--parent"]))
+    for name in _PRELOADED:
+        __import__(name)
+    with open(_RUNNER, encoding="utf-8") as script:
+        runner = compile(script.read(), _RUNNER, "exec", dont_inherit=True)
+    # Children's garbage collections then skip what they inherit, so they do not touch (and
+    # copy) the pages they share with the zygote.
+    gc.freeze()
+    sock = socket.socket(fileno=int(options["--socket"]))
+    signal.signal(signal.SIGCHLD, _reap_children)
+    _serve(sock, runner)
+
+
+def _serve(sock: socket.socket, runner: Any) -> None:
+    """Answer requests until end of file, or until the worker cannot be answered."""
+    while True:
+        data, fds, truncated = _receive(sock)
+        if not data and not fds:
+            return
+        pidfd: int | None = None
+        try:
+            if truncated:
+                raise _BadRequest("the request or its descriptors were truncated")
+            if len(fds) != _FDS_PER_REQUEST:
+                raise _BadRequest(f"expected {_FDS_PER_REQUEST} descriptors, got {len(fds)}")
+            run, confinement, home, env = _parse(data, runner)
+            pid, pidfd = _fork(sock, fds, run, confinement, home, env)
+        except Exception as exc:  # a request that cannot be served must not end the zygote
+            reply: dict[str, object] = {"error": str(exc) or type(exc).__name__}
+        else:
+            reply = {"pid": pid}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            _send(sock, reply, pidfd)
+        except OSError:
+            return  # the worker is gone
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+
+def _receive(sock: socket.socket) -> tuple[bytes, list[int], bool]:
+    """One message: its bytes, its descriptors, and whether either was truncated."""
+    data, ancdata, flags, _ = sock.recvmsg(
+        _MAX_REQUEST_BYTES,
+        socket.CMSG_SPACE(_FDS_PER_REQUEST * _FD_SIZE),
+        socket.MSG_CMSG_CLOEXEC,
+    )
+    fds = array("i")
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
+    return data, list(fds), bool(flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC))
+
+
+def _send(sock: socket.socket, reply: dict[str, object], fd: int | None) -> None:
+    ancdata = [] if fd is None else [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [fd]))]
+    sock.sendmsg([json.dumps(reply).encode()], ancdata)
+
+
+def _parse(
+    data: bytes, runner: Any
+) -> tuple[Callable[[], object], confine.Confinement | None, str, dict[str, str]]:
+    """What the child will run, its confinement, scratch directory and environment.
+
+    Raises:
+        _BadRequest: not a well-formed request.
+    """
+    try:
+        request = json.loads(data)
+    except ValueError as exc:
+        raise _BadRequest(f"the request is not JSON: {exc}") from None
+    if not isinstance(request, dict):
+        raise _BadRequest("the request is not a JSON object")
+    argv = _strings(request.get("argv"), "argv")
+    env = request.get("env")
+    home = request.get("home")
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise _BadRequest("env must map names to strings")
+    if not isinstance(home, str) or not os.path.isabs(home):
+        raise _BadRequest("home must be an absolute path")
+    runtime = request.get("runtime")
+    run: Callable[[], object]
+    if runtime == "python":
+        run = _python_runner(runner, argv)
+    elif runtime == "node" and argv:
+        run = _executable(argv, env)
+    else:
+        raise _BadRequest(f"no runner for runtime {runtime!r} with argv {argv!r}")
+    return run, _confinement(request.get("confine"), home), home, env
+
+
+def _confinement(options: object, home: str) -> confine.Confinement | None:
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise _BadRequest("confine must be an object or null")
+    uid, nproc = options.get("uid"), options.get("nproc")
+    address_space = options.get("address_space_mb")
+    if not isinstance(uid, int) or uid <= 0 or not isinstance(nproc, int) or nproc <= 0:
+        raise _BadRequest("confine needs a positive uid and nproc")
+    if address_space is not None and not isinstance(address_space, int):
+        raise _BadRequest("address_space_mb must be an integer or null")
+    readable = tuple(_strings(options.get("read", []), "read"))
+    return confine.Confinement(uid, home, nproc, readable, address_space)
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _BadRequest(f"{what} must be a list of strings")
+    return value
+
+
+def _python_runner(runner: Any, argv: list[str]) -> Callable[[], object]:
+    def run() -> None:
+        sys.argv = [_RUNNER, *argv]
+        exec(runner, {"__name__": "__main__", "__file__": _RUNNER, "__builtins__": builtins})
+
+    return run
+
+
+def _executable(argv: list[str], env: dict[str, str]) -> Callable[[], object]:
+    def run() -> NoReturn:
+        os.execve(argv[0], argv, env)
+
+    return run
+
+
+def _fork(
+    sock: socket.socket,
+    fds: list[int],
+    run: Callable[[], object],
+    confinement: confine.Confinement | None,
+    home: str,
+    env: dict[str, str],
+) -> tuple[int, int]:
+    """Fork the sandbox's keeper; its pid and pidfd."""
+    zygote = os.getpid()
+    # The child must not be reaped before its pidfd exists: a reaped pid may be reused.
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _child(zygote, sock, fds, run, confinement, home, env)
+        return pid, os.pidfd_open(pid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])
+
+
+def _child(
+    zygote: int,
+    sock: socket.socket,
+    fds: list[int],
+    run: Callable[[], object],
+    confinement: confine.Confinement | None,
+    home: str,
+    env: dict[str, str],
+) -> NoReturn:
+    """In the forked child: take the request's pipes, then become the keeper. Never returns
+    to the zygote's loop, whatever happens."""
+    status = fds[3]
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        sock.close()
+        os.setsid()
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        os.closerange(3, status)
+        os.closerange(status + 1, 1 << 30)
+        confine.die_with_parent(zygote)
+        os.chdir(home)
+        os.environ.clear()
+        os.environ.update(env)
+    except BaseException as exc:  # noqa: B036 - report anything, never return to the zygote
+        try:
+            os.write(2, f"sandbox start failed: {exc!r}\n".encode())
+            os.write(status, (71 << 8).to_bytes(confine.STATUS_BYTES, "big"))
+        finally:
+            os._exit(71)
+    confine.become_keeper(run, confinement, status)
+
+
+def _reap_children(signum: int, frame: object) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+if __name__ == "__main__":
+    main()

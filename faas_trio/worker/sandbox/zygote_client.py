@@ -1,0 +1,187 @@
+"""The worker's end of its zygote (:mod:`.zygote`): the process that forks every sandbox.
+
+A :class:`Zygote` starts the zygote on first use and then sends it one spawn request at a time
+over a ``SOCK_SEQPACKET`` socket pair, each answered by the new child's pid and pidfd. A zygote
+that dies is replaced by the next spawn; one that does not answer in time, or answers garbage,
+is killed and reaped, fails that spawn, and is replaced by the next one. Sandboxes forked by a
+zygote die with it (their keepers ask for SIGKILL at its death).
+
+The zygote is started with :class:`subprocess.Popen` from the calling (trio) thread, for the
+reason given in :mod:`.spawn`: its ``PR_SET_PDEATHSIG`` must be tied to a thread that lives as
+long as the worker. It is never forked from the worker after start: each sandbox starts from
+the zygote's clean interpreter, not from a copy of the worker's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from array import array
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import trio
+
+__all__ = ["SPAWN_TIMEOUT", "Zygote", "ZygoteFailed"]
+
+_SCRIPT = Path(__file__).resolve().parent / "zygote.py"
+#: Its whole environment. Children get theirs in each request, but the kernel keeps showing
+#: the zygote's in their ``/proc/<pid>/environ``: nothing of the worker's may be in it.
+_ENV = {"LANG": "C.UTF-8"}
+#: How long one spawn may take (request sent, child forked, reply received), seconds.
+SPAWN_TIMEOUT = 5.0
+#: How long a kill of the zygote may wait for it to be reaped, seconds.
+_KILL_GRACE = 2.0
+_MAX_REPLY_BYTES = 4096
+_FD_SIZE = array("i").itemsize
+
+
+class ZygoteFailed(Exception):
+    """No child was started: the zygote refused the request, could not be started, broke
+    or timed out (then it was killed and reaped), or this :class:`Zygote` is closed."""
+
+
+class Zygote:
+    """A worker's zygote, run by ``python`` (the system interpreter the runners use). One
+    spawn at a time; :meth:`aclose` when done."""
+
+    def __init__(self, python: str) -> None:
+        self._python = python
+        self._lock = trio.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pidfd = -1
+        self._socket: trio.socket.SocketType | None = None
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        """The running zygote's pid, or None when none is started."""
+        return None if self._process is None else self._process.pid
+
+    async def spawn(self, request: Mapping[str, object], fds: Sequence[int]) -> tuple[int, int]:
+        """Have the zygote fork a child for ``request`` with ``fds`` (see :mod:`.zygote` for
+        both); returns the child's pid and a pidfd for it, owned by the caller. ``fds`` are
+        sent, not closed: the caller closes its copies.
+
+        Raises:
+            ZygoteFailed: no child was started (see the class).
+
+        Cancellation: while an earlier spawn runs, it propagates at once. Once this spawn has
+        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT` plus a kill's grace), so
+        a child is never started without its pidfd reaching the caller: the caller sees the
+        cancel at its next checkpoint and kills that child.
+        """
+        async with self._lock:
+            with trio.CancelScope(shield=True):
+                if self._closed:
+                    raise ZygoteFailed("the zygote is closed")
+                if self._process is not None and self._process.poll() is not None:
+                    await self._stop()  # died since the last spawn: just replace it
+                sock = self._socket if self._socket is not None else self._start()
+                try:
+                    with trio.fail_after(SPAWN_TIMEOUT):
+                        reply, pidfd = await _exchange(sock, request, fds)
+                except (trio.TooSlowError, OSError, ValueError) as exc:
+                    await self._stop()
+                    reason = "did not answer in time" if isinstance(exc, trio.TooSlowError) else exc
+                    raise ZygoteFailed(f"the zygote failed: {reason}") from None
+        pid = reply.get("pid")
+        if pidfd is None or not isinstance(pid, int):
+            raise ZygoteFailed(str(reply.get("error", "the zygote refused the request")))
+        return pid, pidfd
+
+    async def aclose(self) -> None:
+        """Kill and reap the zygote (its children die with it); no spawn succeeds after this.
+        Idempotent.
+
+        Cancellation: shielded, bounded by a kill's grace.
+        """
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            async with self._lock:
+                await self._stop()
+
+    def _start(self) -> trio.socket.SocketType:
+        """Start a zygote (a fork of this process that at once executes the interpreter).
+
+        Raises:
+            ZygoteFailed: it could not be started.
+        """
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [
+            self._python, "-I", "-S", "-B", str(_SCRIPT),
+            "--parent", str(os.getpid()), "--socket", str(theirs.fileno()),
+        ]  # fmt: skip
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=_ENV,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ZygoteFailed(f"cannot start the zygote: {exc}") from exc
+        finally:
+            theirs.close()
+        self._pidfd = os.pidfd_open(self._process.pid)
+        self._socket = trio.socket.from_stdlib_socket(ours)
+        return self._socket
+
+    async def _stop(self) -> None:
+        """Kill and reap the zygote, if one is started.
+
+        Cancellation: not shielded here; callers shield it. Bounded by a kill's grace.
+        """
+        process, self._process = self._process, None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if process is None:
+            return
+        process.kill()
+        with trio.move_on_after(_KILL_GRACE):
+            await trio.lowlevel.wait_readable(self._pidfd)
+        process.poll()
+        os.close(self._pidfd)
+        self._pidfd = -1
+
+
+async def _exchange(
+    sock: trio.socket.SocketType, request: Mapping[str, object], fds: Sequence[int]
+) -> tuple[dict[str, object], int | None]:
+    """Send one request and receive its reply and the descriptor that came with it.
+
+    Raises:
+        OSError: the socket broke.
+        ValueError: the reply is not what the protocol allows (its descriptors are closed).
+
+    Cancellation: may leave a request unanswered; the caller then kills the zygote.
+    """
+    await sock.sendmsg(
+        [json.dumps(request).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", fds))]
+    )
+    data, ancdata, flags, _ = await sock.recvmsg(
+        _MAX_REPLY_BYTES, socket.CMSG_SPACE(_FD_SIZE), socket.MSG_CMSG_CLOEXEC
+    )
+    received = array("i")
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
+    try:
+        if not data:
+            raise ConnectionResetError("the zygote closed its socket")
+        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(received) > 1:
+            raise ValueError("the reply was truncated")
+        reply = json.loads(data)
+        if not isinstance(reply, dict) or ("pid" in reply) != (len(received) == 1):
+            raise ValueError(f"malformed reply {data[:200]!r}")
+    except BaseException:
+        for fd in received:
+            os.close(fd)
+        raise
+    return reply, received[0] if received else None
