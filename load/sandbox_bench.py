@@ -1,0 +1,129 @@
+"""Sandbox start and call latency, measured on a :class:`~faas_trio.worker.pool.WarmPool` run
+directly (no platform, no HTTP): ``python -m load.sandbox_bench [--cold N] [--warm N]``.
+
+For each runtime it prints p50/p99 of
+
+- *cold*: acquire of a function version never seen before (a new sandbox is started and the
+  function loaded) plus its first call; the sandbox is killed after the timing, so no kill
+  of a previous one is counted;
+- *warm*: acquire of an idle sandbox of the same version plus a call.
+
+One untimed cold start per runtime comes first, so one-time costs of the worker process
+(imports, the first scratch directory) are not counted. It prints figures; it checks nothing.
+Run it as root to measure confined sandboxes, as the platform runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+
+from faas_trio.core.messages import Function, Runtime
+from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.spawn import SpawnSettings
+
+from .stats import percentile
+
+__all__ = ["main"]
+
+_SOURCES = {
+    Runtime.PYTHON: "def f(a, b):\n    return a + b\n",
+    Runtime.NODE: "function f(a, b) { return a + b; }",
+}
+
+
+def _function(runtime: Runtime, version: int) -> Function:
+    return Function(
+        user="bench",
+        name=f"f_{runtime.value}",
+        source=_SOURCES[runtime],
+        runtime=runtime,
+        timeout=10.0,
+        memory_mb=128,
+        version=version,
+    )
+
+
+async def _acquire_and_call(pool: WarmPool, function: Function, *, keep: bool) -> float:
+    """Milliseconds for acquire + one call; the sandbox is then released (kept warm if
+    ``keep``, else killed) outside the timing.
+
+    Cancellation: the sandbox in use is killed and reaped (see :meth:`WarmPool.release`).
+    """
+    started = time.perf_counter()
+    lease = await pool.acquire(function)
+    reusable = False
+    try:
+        reply = await lease.sandbox.request({"op": "call", "args": "[4, 7]", "timeout": 10.0})
+        elapsed = (time.perf_counter() - started) * 1000.0
+        if reply.get("text") != "11":
+            raise RuntimeError(f"unexpected reply {reply!r}")
+        reusable = keep
+    finally:
+        await pool.release(lease, reusable=reusable)
+    return elapsed
+
+
+async def _measure(settings: SpawnSettings, runtime: Runtime, cold: int, warm: int) -> None:
+    """Cancellation: the pool's sandboxes are killed and reaped."""
+    async with trio.open_nursery() as nursery:
+        pool = WarmPool(
+            nursery, settings, ttl=600.0, max_warm=4, init_timeout=10.0, default_memory_mb=128
+        )
+        try:
+            await _acquire_and_call(pool, _function(runtime, 0), keep=False)
+            colds = [
+                await _acquire_and_call(pool, _function(runtime, version), keep=False)
+                for version in range(1, cold + 1)
+            ]
+            warm_function = _function(runtime, cold + 1)
+            await _acquire_and_call(pool, warm_function, keep=True)
+            warms = [await _acquire_and_call(pool, warm_function, keep=True) for _ in range(warm)]
+        finally:
+            await pool.aclose()
+        nursery.cancel_scope.cancel()
+    for label, values in (("cold", colds), ("warm", warms)):
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        print(
+            f"{runtime.value:7} {label}  n={len(values):5}  p50={p50:8.2f} ms  p99={p99:8.2f} ms"
+            f"  max={max(values):8.2f} ms",
+            flush=True,
+        )
+
+
+async def _run(settings: SpawnSettings, cold: int, warm: int) -> None:
+    """Cancellation: stops between measurements; every sandbox is killed and reaped."""
+    print(f"confined: {settings.confined}  python: {settings.python}  node: {settings.node}")
+    for runtime in (Runtime.PYTHON, Runtime.NODE):
+        if runtime is Runtime.NODE and settings.node is None:
+            print("node    skipped: not installed")
+            continue
+        await _measure(settings, runtime, cold, warm)
+
+
+def main() -> None:
+    """Parse the options and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cold", type=int, default=200, help="cold starts per runtime")
+    parser.add_argument("--warm", type=int, default=2000, help="warm calls per runtime")
+    parser.add_argument("--python", default="/usr/bin/python3", help="the runners' python")
+    args = parser.parse_args()
+    node = shutil.which("node")
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as scratch:
+        settings = SpawnSettings(
+            python=args.python,
+            node=os.path.realpath(node) if node else None,
+            scratch_root=Path(scratch),
+            log_cap=4096,
+        )
+        trio.run(_run, settings, args.cold, args.warm)
+
+
+if __name__ == "__main__":
+    main()
