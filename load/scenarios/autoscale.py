@@ -17,7 +17,7 @@ import trio
 
 from ..api import create_user, delete_user, register_function, submit
 from ..functions import PY_ADD, PY_NAP
-from ..generator import RequestFailed, Sample
+from ..generator import MAX_CONCURRENCY, RequestFailed, Sample
 from ..metrics_probe import MetricsSeries, sample_metrics
 from .context import ScenarioContext, ScenarioResult
 from .tracking import await_jobs, cancel_jobs, sample_from_records
@@ -28,7 +28,7 @@ FAST_PER_S = 40.0
 SLOW_PER_S = 8.0
 SLOW_SECONDS = 1.0
 TICK = 0.1
-CONCURRENCY = 64
+CONCURRENCY = MAX_CONCURRENCY
 
 
 async def submit_mix(

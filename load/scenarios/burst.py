@@ -1,6 +1,7 @@
 """``async_burst``: submit many jobs as fast as possible, then wait until all are done.
 
-Submissions use the old API (no ``?wait``: the answer is the job id) at concurrency 64. The
+Submissions use the old API (no ``?wait``: the answer is the job id) at concurrency 16 (see
+:data:`~load.generator.MAX_CONCURRENCY`). The
 row ``submit`` is submit latency and throughput; the row ``end to end`` is each job's own
 ``finished_at - created_at``, and the figure ``e2e jobs/s`` counts succeeded jobs over the
 time from the first submission to the last finish.
@@ -14,13 +15,13 @@ import httpx
 
 from ..api import create_user, delete_user, register_function, submit
 from ..functions import PY_ADD
-from ..generator import drive
+from ..generator import MAX_CONCURRENCY, drive
 from .context import ScenarioContext, ScenarioResult
 from .tracking import await_jobs, cancel_jobs, sample_from_records
 
 __all__ = ["async_burst"]
 
-CONCURRENCY = 64
+CONCURRENCY = MAX_CONCURRENCY
 
 
 async def async_burst(ctx: ScenarioContext) -> ScenarioResult:
