@@ -67,6 +67,8 @@ async def submit_mix(
             (slow if kind == "slow" else fast).append(job_id)
 
     due = {"fast": 0.0, "slow": 0.0}
+    # Ticks are timed on trio's clock, which is not perf_counter's (it has its own offset).
+    ticks_started = trio.current_time()
     async with trio.open_nursery() as nursery:
         ticks = int(duration / TICK)
         for tick in range(ticks):
@@ -81,7 +83,7 @@ async def submit_mix(
                         dropped += 1
                         continue
                     nursery.start_soon(submit_one, kind)
-            await trio.sleep_until(started + (tick + 1) * TICK)
+            await trio.sleep_until(ticks_started + (tick + 1) * TICK)
     sample.elapsed_s = time.perf_counter() - started
     return sample, fast, slow, dropped
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import trio
 
+from load.api import create_user, register_function
+from load.functions import PY_ADD, PY_NAP
 from load.scenarios import SCENARIOS, ScenarioContext
+from load.scenarios.autoscale import submit_mix
 
 from .fake_platform import FakePlatform
 
@@ -78,3 +81,18 @@ async def test_deep_queue_releases_blockers_and_compares_windows() -> None:
     # The 8 + 16 blockers were cancelled; the 5,000 no-op jobs remain in the fake.
     assert len(fake.jobs) == 5000
     assert "memory not measured" in " ".join(result.notes)
+
+
+async def test_mixed_submissions_are_spread_over_the_duration_on_the_real_clock() -> None:
+    fake = FakePlatform()
+    ctx = context(fake)
+    async with ctx.client(8) as client:
+        await create_user(client, "u")
+        await register_function(client, "u", "add", PY_ADD)
+        await register_function(client, "u", "nap", PY_NAP)
+        started = trio.current_time()
+        sample, fast, slow, dropped = await submit_mix(ctx, client, "u", 1.0)
+        elapsed = trio.current_time() - started
+    assert (len(fast), len(slow), dropped) == (40, 8, 0)
+    assert elapsed >= 0.9  # at the rate asked for, not all at once
+    assert sample.total == 48 and sample.errors == 0
