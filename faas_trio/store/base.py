@@ -50,7 +50,7 @@ from ..core.messages import (
     User,
 )
 
-__all__ = ["Store", "WriteOp", "WriteResult"]
+__all__ = ["Store", "WriteOp", "WriteResult", "created_job"]
 
 #: The writes a batch may hold.
 WriteOp = (
@@ -66,6 +66,22 @@ WriteOp = (
 )
 #: Per write, its reply or the error it raised (the batch goes on past it).
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
+
+
+def created_job(submitted: JobRecord, function: Function, now: float) -> JobRecord:
+    """The job a ``CreateJob`` of ``submitted`` stores: only the submission is taken from the
+    caller (id, user, function, args, idempotency key, callback, creation time, else ``now``);
+    the runtime is the function's, and the job starts its life queued."""
+    return JobRecord(
+        id=submitted.id,
+        user=submitted.user,
+        function=submitted.function,
+        runtime=function.runtime,
+        args=submitted.args,
+        created_at=submitted.created_at or now,
+        idempotency_key=submitted.idempotency_key,
+        callback=submitted.callback,
+    )
 
 
 class Store(Protocol):

@@ -51,7 +51,7 @@ from ..core.messages import (
     RequeueJob,
     StartJob,
 )
-from .base import WriteOp, WriteResult
+from .base import WriteOp, WriteResult, created_job
 from .mongo_documents import (
     UNFINISHED,
     Doc,
@@ -338,17 +338,7 @@ def _plan_create(plan: Plan, index: int, job: JobRecord, now: float) -> JobCreat
     fn = function_from_doc(user, name, functions[name])
     if stored is not None:
         return JobCreated(job=job_from_doc(stored), function=fn, existing=True)
-    # Only the submission is taken from the caller; the job starts its life queued.
-    job = JobRecord(
-        id=job.id,
-        user=job.user,
-        function=job.function,
-        runtime=fn.runtime,
-        args=job.args,
-        created_at=job.created_at or now,
-        idempotency_key=job.idempotency_key,
-        callback=job.callback,
-    )
+    job = created_job(job, fn, now)
     doc = job_doc(job)
     plan.jobs[job.id] = doc
     plan.job_writes.append((InsertOne(doc), job.id, index, None))

@@ -27,7 +27,7 @@ from ..core.messages import (
     RequeueJob,
     StartJob,
 )
-from .base import WriteOp, WriteResult
+from .base import WriteOp, WriteResult, created_job
 from .sqlite_schema import (
     FUNCTION_COLUMNS,
     JOB_COLUMNS,
@@ -169,17 +169,7 @@ def _create_job(conn: sqlite3.Connection, job: JobRecord, now: float) -> JobCrea
     function = get_function(conn, job.user, job.function)
     if function is None:
         raise NotFound(f"function '{job.function}' not found for user '{job.user}'")
-    # Only the submission is taken from the caller; the job starts its life queued.
-    stored = JobRecord(
-        id=job.id,
-        user=job.user,
-        function=job.function,
-        runtime=function.runtime,
-        args=job.args,
-        created_at=job.created_at or now,
-        idempotency_key=job.idempotency_key,
-        callback=job.callback,
-    )
+    stored = created_job(job, function, now)
     conn.execute(
         insert_sql("INSERT", "jobs", JOB_COLUMNS),
         [column_value(getattr(stored, column)) for column in JOB_COLUMNS],
