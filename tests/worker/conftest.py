@@ -14,6 +14,7 @@ import trio
 from faas_trio.core.ids import new_job_id
 from faas_trio.core.messages import Dispatch, Function, JobRecord, Runtime
 from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.process import Sandbox, start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
 
@@ -160,3 +161,13 @@ def keeper_of(uid: int) -> int:
         if any(Path(f"/proc/{child}").stat().st_uid == uid for child in children_of(pid)):
             return pid
     raise LookupError(f"no sandbox runs as uid {uid}")
+
+
+async def loaded_python(
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
+) -> Sandbox:
+    """A new Python sandbox from ``zygote`` with ``source`` loaded (its function is ``f``)."""
+    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings, zygote)
+    reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
+    assert reply["ok"] is True, reply
+    return sandbox

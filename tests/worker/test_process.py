@@ -9,20 +9,11 @@ import pytest
 import trio
 
 from faas_trio.core.messages import Runtime
-from faas_trio.worker.sandbox.process import Sandbox, SandboxError, start_sandbox
+from faas_trio.worker.sandbox.process import SandboxError
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
 
-from .conftest import children_of, needs_node, pid_exists, processes_of_uid
-
-
-async def load(
-    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
-) -> Sandbox:
-    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings, zygote)
-    reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
-    assert reply["ok"] is True, reply
-    return sandbox
+from .conftest import children_of, loaded_python, needs_node, pid_exists, processes_of_uid
 
 
 async def test_stderr_flood_does_not_stall_the_child(
@@ -35,7 +26,7 @@ async def test_stderr_flood_does_not_stall_the_child(
         "        os.write(2, b'e' * 65536)\n"
         "    return 'done'\n"
     )
-    sandbox = await load(nursery, settings, zygote, source)
+    sandbox = await loaded_python(nursery, settings, zygote, source)
     with trio.fail_after(10):
         reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 10})
     assert reply["text"] == "done"
@@ -54,7 +45,7 @@ async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
         "    os.write(2, f'{os.getuid()}\\n'.encode())\n"
         "    time.sleep(60)\n"
     )
-    sandbox = await load(nursery, settings, zygote, source)
+    sandbox = await loaded_python(nursery, settings, zygote, source)
 
     async def call() -> None:
         with pytest.raises(SandboxError):
@@ -91,7 +82,7 @@ def _state(pid: int) -> str:
 async def test_crash_during_a_call_is_reported_with_its_stderr(
     nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
-    sandbox = await load(
+    sandbox = await loaded_python(
         nursery,
         settings,
         zygote,
@@ -116,7 +107,8 @@ async def test_crash_during_a_call_is_reported_with_its_stderr(
 async def test_kill_is_idempotent_and_removes_scratch(
     nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
-    sandbox = await load(nursery, settings, zygote, "import os\ndef f():\n    return os.getcwd()\n")
+    source = "import os\ndef f():\n    return os.getcwd()\n"
+    sandbox = await loaded_python(nursery, settings, zygote, source)
     reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
     scratch = reply["text"]
     assert scratch.startswith(str(settings.scratch_root))
@@ -130,7 +122,7 @@ async def test_kill_is_idempotent_and_removes_scratch(
 async def test_child_sees_only_a_minimal_environment(
     nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote
 ) -> None:
-    sandbox = await load(
+    sandbox = await loaded_python(
         nursery, settings, zygote, "import os\ndef f():\n    return sorted(os.environ)\n"
     )
     reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})

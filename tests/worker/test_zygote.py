@@ -24,7 +24,7 @@ import faas_trio.worker.sandbox.zygote_client as zygote_client
 from faas_trio.core.messages import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
-from faas_trio.worker.sandbox.process import Sandbox, SandboxError, start_sandbox
+from faas_trio.worker.sandbox.process import SandboxError, start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote, ZygoteFailed
 
@@ -32,6 +32,7 @@ from .conftest import (
     MakeDispatch,
     children_of,
     keeper_of,
+    loaded_python,
     pid_exists,
     processes_of_uid,
     zygote_pids,
@@ -55,15 +56,6 @@ async def wait_until_gone(pid: int, seconds: float = 5.0) -> None:
     with trio.fail_after(seconds):
         while pid_exists(pid):  # noqa: ASYNC110 - no event for another process's reaping
             await trio.sleep(0.01)
-
-
-async def loaded(
-    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
-) -> Sandbox:
-    sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings, zygote)
-    reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
-    assert reply["ok"] is True, reply
-    return sandbox
 
 
 # -- the protocol, spoken directly to a zygote script ----------------------------------------
@@ -179,7 +171,7 @@ async def test_a_runner_that_cannot_start_reports_its_failure(
 async def test_refused_request_leaves_the_zygote_running(
     zygote: Zygote, settings: SpawnSettings, nursery: trio.Nursery
 ) -> None:
-    await loaded(nursery, settings, zygote, UID)
+    await loaded_python(nursery, settings, zygote, UID)
     first = zygote.pid
     pipes = [os.pipe() for _ in range(4)]
     with pytest.raises(ZygoteFailed, match="runtime"):
@@ -188,7 +180,7 @@ async def test_refused_request_leaves_the_zygote_running(
     for read_end, write_end in pipes:
         os.close(read_end)
         os.close(write_end)
-    await loaded(nursery, settings, zygote, UID)
+    await loaded_python(nursery, settings, zygote, UID)
     assert zygote.pid == first
 
 
@@ -210,7 +202,8 @@ async def test_runner_exit_is_reported_through_the_status_pipe(
     returncode: int,
     description: str,
 ) -> None:
-    sandbox = await loaded(nursery, settings, zygote, f"import ctypes, os\ndef f():\n    {body}\n")
+    source = f"import ctypes, os\ndef f():\n    {body}\n"
+    sandbox = await loaded_python(nursery, settings, zygote, source)
     with pytest.raises(SandboxError, match=description):
         await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
     assert (sandbox.returncode, sandbox.exit_description()) == (returncode, description)
@@ -220,7 +213,7 @@ async def test_runner_exit_is_reported_through_the_status_pipe(
 async def test_killed_keeper_is_reported_as_sigkill_and_takes_its_runner(
     zygote: Zygote, settings: SpawnSettings, nursery: trio.Nursery
 ) -> None:
-    sandbox = await loaded(nursery, settings, zygote, UID)
+    sandbox = await loaded_python(nursery, settings, zygote, UID)
     uid = int((await sandbox.request({"op": "call", "args": "[]", "timeout": 5}))["text"])
     (runner,) = children_of(sandbox.pid)
     os.kill(sandbox.pid, signal.SIGKILL)
@@ -253,7 +246,7 @@ async def test_sandbox_holds_only_its_own_pipes(
         "        found.append([fd, stat.S_ISSOCK(mode), stat.S_ISFIFO(mode)])\n"
         "    return found\n"
     )
-    sandbox = await loaded(nursery, settings, zygote, source)
+    sandbox = await loaded_python(nursery, settings, zygote, source)
     reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
     found = json.loads(reply["value"])
     # 0 is /dev/null, 1 and 2 the stderr pipe, 3 and 4 the protocol pipes: no socket to the
@@ -290,7 +283,8 @@ async def test_zygote_that_stops_answering_is_killed_and_replaced(
     nursery: trio.Nursery,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = await loaded(nursery, settings, zygote, UID)  # within the usual timeout: it starts
+    # Within the usual timeout: it starts.
+    first = await loaded_python(nursery, settings, zygote, UID)
     monkeypatch.setattr(zygote_client, "SPAWN_TIMEOUT", 0.5)
     stuck = zygote.pid
     assert stuck is not None
@@ -304,7 +298,7 @@ async def test_zygote_that_stops_answering_is_killed_and_replaced(
             await trio.sleep(0.01)
     await first.kill()
     monkeypatch.undo()  # the replacement has to start too
-    second = await loaded(nursery, settings, zygote, UID)
+    second = await loaded_python(nursery, settings, zygote, UID)
     assert zygote.pid not in (None, stuck)
     await second.kill()
 
