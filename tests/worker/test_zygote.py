@@ -340,6 +340,7 @@ async def test_no_zombies_accumulate_after_many_spawns(
 _UNPRIVILEGED_WORKER = r"""
 import json, os, sys, trio
 from pathlib import Path
+import faas_trio
 from faas_trio.core.messages import Function, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
@@ -373,6 +374,7 @@ async def main():
         await pool.release(lease, reusable=False)
         print(json.dumps({
             "confined": settings.confined, "uid": uid, "tree": tree, "pids": [runner, sleeper],
+            "package": str(Path(faas_trio.__file__).parent),
         }), flush=True)
         await pool.aclose()
         nursery.cancel_scope.cancel()
@@ -385,15 +387,25 @@ trio.run(main)
 async def test_unconfined_sandboxes_start_through_the_zygote_too(settings: SpawnSettings) -> None:
     scratch = tempfile.mkdtemp(prefix="faas-unconfined-")
     os.chown(scratch, 65534, 65534)
+    # A copy of the package that uid 65534 can read: the checkout may be where only root can
+    # (a clone under /root), and the zygote and runner scripts are read after the drop.
+    code = tempfile.mkdtemp(prefix="faas-code-")
+    os.chmod(code, 0o755)
+    package = Path(zygote_client.__file__).parents[2]
+    copy = Path(code) / "faas_trio"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
     try:
         with trio.fail_after(30):
             done = await trio.run_process(
                 [sys.executable, "-c", _UNPRIVILEGED_WORKER, settings.python, scratch],
                 capture_stdout=True,
+                cwd=code,
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(code, ignore_errors=True)
     facts = json.loads(done.stdout)
+    assert facts["package"] == str(copy)  # the copy, not the checkout
     assert facts["confined"] is False and facts["uid"] == 65534
     assert facts["tree"], facts  # worker -> zygote -> keeper -> runner
     # The kill took the runner's own child with it, as a namespace would when confined.
