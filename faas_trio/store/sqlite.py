@@ -181,9 +181,9 @@ class SqliteStore:
         the ``FaasError``) leaves no trace while the others commit. Raises ``PeerUnavailable``
         or ``InternalError`` when the database itself failed; then nothing was applied.
 
-        Cancellation: a cancel during the occasional checkpoint before the batch leaves the
-        batch unapplied; the batch itself runs without a checkpoint (commits or rolls back
-        before any cancel is delivered), also when it is retried in a thread.
+        Cancellation: a cancel during the occasional log checkpoint before the batch, or while
+        a batch retried in a thread waits for the connection, leaves the batch unapplied. The
+        batch itself never yields to trio: it commits or rolls back before any cancel lands.
         """
         batch = list(ops)
         if self._commits_since_checkpoint >= _CHECKPOINT_EVERY:
