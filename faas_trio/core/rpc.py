@@ -329,9 +329,11 @@ async def serve_rpc(
                 )
             frames = [identity, header, encode_body(reply)]
             try:
+                if io.try_send(frames):
+                    return
+                # Only a reply the socket could not take at once needs a deadline.
                 with trio.move_on_after(_REPLY_SEND_TIMEOUT):
-                    if not io.try_send(frames):
-                        await io.send(frames)
+                    await io.send(frames)
                     return
             except _Unroutable:
                 pass
