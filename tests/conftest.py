@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder: the MongoDB-protocol test server.
+"""Fixtures shared by every test folder: free ports, and the MongoDB-protocol test server.
 
 ``mongo_url`` gives each test a fresh, empty database on one server per session: the server in
 ``FAAS_TEST_MONGO_URL`` when set, else ``tests/mongo_server.py`` started with the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import socket
 import subprocess
 import time
 import uuid
@@ -26,6 +27,27 @@ MONGO_SERVER = _ROOT / "tests" / "mongo_server.py"
 # Seconds the test server may take to print its URI.
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
+
+
+FreePorts = Callable[[int], list[int]]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture
+def free_ports() -> FreePorts:
+    """``free_ports(n)``: ``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago,
+    so that servers a test starts never collide with another run's."""
+    return _free_ports
 
 
 def with_database(uri: str, database: str) -> str:

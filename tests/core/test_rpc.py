@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -32,11 +32,6 @@ async def start_echo(nursery: trio.Nursery, endpoint: str = "tcp://127.0.0.1:*")
     bound: str = await nursery.start(serve_rpc, endpoint, echo_handler)
     return bound
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_round_trip(nursery: trio.Nursery) -> None:
@@ -113,8 +108,10 @@ async def test_cancelled_call_leaves_client_usable(nursery: trio.Nursery) -> Non
         assert isinstance(reply, m.UserReply) and reply.user.name == "after"
 
 
-async def test_peer_down_times_out_then_recovers_when_it_starts() -> None:
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+async def test_peer_down_times_out_then_recovers_when_it_starts(
+    free_ports: Callable[[int], list[int]],
+) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
     async with open_client(endpoint) as client:
         with pytest.raises(PeerUnavailable):
             await client.call(m.Ping(), timeout=0.2)
@@ -125,8 +122,8 @@ async def test_peer_down_times_out_then_recovers_when_it_starts() -> None:
             nursery.cancel_scope.cancel()
 
 
-async def test_peer_restart_on_same_port() -> None:
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+async def test_peer_restart_on_same_port(free_ports: Callable[[int], list[int]]) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
     async with open_client(endpoint) as client:
         for _ in range(2):
             async with trio.open_nursery() as nursery:
@@ -166,8 +163,10 @@ async def test_malformed_requests_get_error_replies(nursery: trio.Nursery) -> No
         assert await client.call(m.Ping()) == m.Pong(component="echo")
 
 
-async def test_server_cancel_closes_socket_so_port_can_be_reused() -> None:
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+async def test_server_cancel_closes_socket_so_port_can_be_reused(
+    free_ports: Callable[[int], list[int]],
+) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
     for _ in range(3):
         async with trio.open_nursery() as nursery:
             await start_echo(nursery, endpoint)

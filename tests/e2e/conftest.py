@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,18 +67,6 @@ def _spawn_up(env: dict[str, str], home: Path, cwd: Path) -> subprocess.Popen[by
 
 
 StartPlatform = Callable[..., Awaitable[Platform]]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def processes_of(home: Path) -> list[int]:
@@ -158,7 +145,9 @@ async def _stop(up: Platform) -> None:
 
 
 @pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[StartPlatform]:
+async def platform(
+    tmp_path: Path, free_ports: Callable[[int], list[int]]
+) -> AsyncIterator[StartPlatform]:
     """A factory: ``await platform(home=None, **env)`` starts one platform on ``home`` (a
     fresh folder if None; an earlier, stopped platform's is fine) and returns once it is ready;
     keyword arguments are environment variables (``FAAS_WORKERS="2"``…)."""

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
+async def test_sigterm_exits_cleanly(
+    tmp_path: Path, free_ports: Callable[[int], list[int]]
+) -> None:
     env = {
         **os.environ,
-        "JQ_URL": f"tcp://127.0.0.1:{free_port()}",
+        "JQ_URL": f"tcp://127.0.0.1:{free_ports(1)[0]}",
         "FAAS_HOME": str(tmp_path),
         "FAAS_LOG_LEVEL": "INFO",
     }
