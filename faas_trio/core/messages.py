@@ -21,9 +21,14 @@ frontend -> db     PutFunction, GetFunction,              FunctionReply, Functio
                    ListFunctions, DeleteFunction
 frontend -> db     GetJob, GetLogs, ListJobs              JobReply, LogsReply, JobsReply
 frontend -> jq     Submit, WaitJob, CancelJob             JobReply
+frontend -> jq     SubmitGroup, WatchGroup, CancelGroup   GroupAccepted, GroupProgress,
+                                                          GroupCancelled
+frontend -> db     GetGroup, GroupItems, ListGroups       GroupReply, JobsReply, GroupsReply
+jq -> db           CreateGroup                            GroupCreated
 scaler -> jq       GetStats                               Stats
 jq -> db           CreateJob                              JobCreated
 jq -> db           StartJob, RequeueJob, FinishJob        Changed
+jq -> db           FinishJobs                             ChangedMany
 jq -> db           DeleteJob, UnfinishedJobs              Done, UnfinishedReply
 worker -> jq       NextJob (held until there is work)     Dispatch | NoJob
 worker -> jq       Heartbeat (held up to ``wait``)        Commands
@@ -48,9 +53,12 @@ from .errors import ProtocolError
 __all__ = [
     "FINAL_STATES",
     "PROTOCOL_VERSION",
+    "CancelGroup",
     "CancelJob",
     "Changed",
+    "ChangedMany",
     "Commands",
+    "CreateGroup",
     "CreateJob",
     "DeleteFunction",
     "DeleteJob",
@@ -59,15 +67,26 @@ __all__ = [
     "Done",
     "ErrorReply",
     "FinishJob",
+    "FinishJobs",
     "Function",
     "FunctionReply",
     "FunctionsReply",
     "GetFunction",
+    "GetGroup",
     "GetJob",
     "GetLogs",
     "GetMetrics",
     "GetStats",
     "GetUser",
+    "GroupAccepted",
+    "GroupCancelled",
+    "GroupCounts",
+    "GroupCreated",
+    "GroupItems",
+    "GroupProgress",
+    "GroupRecord",
+    "GroupReply",
+    "GroupsReply",
     "Heartbeat",
     "Histogram",
     "JobCreated",
@@ -76,6 +95,7 @@ __all__ = [
     "JobState",
     "JobsReply",
     "ListFunctions",
+    "ListGroups",
     "ListJobs",
     "LogsReply",
     "Message",
@@ -94,11 +114,13 @@ __all__ = [
     "StartJob",
     "Stats",
     "Submit",
+    "SubmitGroup",
     "UnfinishedJobs",
     "UnfinishedReply",
     "User",
     "UserReply",
     "WaitJob",
+    "WatchGroup",
     "decode_body",
     "decode_header",
     "encode_body",
@@ -194,6 +216,9 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: float | None = None
     idempotency_key: str | None = None
     callback: str | None = None
+    #: The map this job is an item of, and its place in the map's input (None: a single call).
+    group_id: str | None = None
+    group_index: int | None = None
 
     @property
     def is_final(self) -> bool:
@@ -240,6 +265,37 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     init_ms: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
+
+
+class GroupRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A map: ``function`` called once per item of a list of argument arrays. Item ``i`` is
+    the ordinary job :func:`~faas_trio.core.ids.item_job_id` ``(id, i)``; the group holds no
+    state of its own (its counts are its items')."""
+
+    id: str
+    user: str
+    function: str
+    total: int
+    created_at: float = 0.0
+    idempotency_key: str | None = None
+
+
+class GroupCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """A group's items by state, and when its first item started and its last one ended."""
+
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timeout: int = 0
+    cancelled: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def final(self) -> int:
+        """Items in a final state."""
+        return self.succeeded + self.failed + self.timeout + self.cancelled
 
 
 # ---- generic -------------------------------------------------------------------------------
@@ -373,6 +429,19 @@ class FinishJob(msgspec.Struct, frozen=True, tag=True):
     logs: str = ""
 
 
+class FinishJobs(msgspec.Struct, frozen=True, tag=True):
+    """Several ``FinishJob`` writes in one message, applied in order in the next commits.
+    -> ChangedMany."""
+
+    finishes: list[FinishJob]
+
+
+class ChangedMany(msgspec.Struct, frozen=True, tag=True):
+    """Per write of a ``FinishJobs``: whether it applied, or None when its job is gone."""
+
+    applied: list[bool | None]
+
+
 class Changed(msgspec.Struct, frozen=True, tag=True):
     """Whether a conditional state change applied (False: the job was not in a from-state)."""
 
@@ -426,6 +495,59 @@ class UnfinishedReply(msgspec.Struct, frozen=True, tag=True):
     functions: list[Function]
 
 
+class CreateGroup(msgspec.Struct, frozen=True, tag=True):
+    """Store a group and one queued job per item of ``args`` (JSON array texts) in one
+    batch; idempotent on the group id and on ``(user, idempotency_key)``.
+    -> GroupCreated, or NotFound (user or function)."""
+
+    group: GroupRecord
+    args: list[str]
+
+
+class GroupCreated(msgspec.Struct, frozen=True, tag=True):
+    """The group as stored. For a new group its items are the jobs the submission described
+    (``unfinished`` is empty); for an ``existing`` one, ``unfinished`` lists its items still
+    queued or running."""
+
+    group: GroupRecord
+    function: Function
+    existing: bool = False
+    unfinished: list[JobRecord] = []
+
+
+class GetGroup(msgspec.Struct, frozen=True, tag=True):
+    """-> GroupReply, or NotFound."""
+
+    id: str
+
+
+class GroupReply(msgspec.Struct, frozen=True, tag=True):
+    group: GroupRecord
+    counts: GroupCounts
+
+
+class GroupItems(msgspec.Struct, frozen=True, tag=True):
+    """Items of group ``id`` in input order: ``limit`` from ``offset``, or those at
+    ``indices``; ``final_only`` leaves out items not final yet. -> JobsReply."""
+
+    id: str
+    offset: int = 0
+    limit: int = 1000
+    indices: list[int] | None = None
+    final_only: bool = False
+
+
+class ListGroups(msgspec.Struct, frozen=True, tag=True):
+    """``user``'s groups, newest first, at most ``limit``. -> GroupsReply."""
+
+    user: str
+    limit: int = 50
+
+
+class GroupsReply(msgspec.Struct, frozen=True, tag=True):
+    groups: list[GroupRecord]
+
+
 # ---- jqmanager -----------------------------------------------------------------------------
 
 
@@ -450,6 +572,54 @@ class CancelJob(msgspec.Struct, frozen=True, tag=True):
     id: str
 
 
+class SubmitGroup(msgspec.Struct, frozen=True, tag=True):
+    """Queue one job per item of ``args`` as ``group`` (persisted in one batch before the
+    reply). -> GroupAccepted."""
+
+    group: GroupRecord
+    args: list[str]
+
+
+class GroupAccepted(msgspec.Struct, frozen=True, tag=True):
+    """The group as stored (an ``existing`` one for a repeated submission)."""
+
+    group: GroupRecord
+    existing: bool = False
+
+
+class WatchGroup(msgspec.Struct, frozen=True, tag=True):
+    """The items of group ``id`` that finished after position ``after`` of this jqmanager's
+    finish log of the group; held up to ``wait`` s until there is one (or, with ``until_done``,
+    until every item is final). -> GroupProgress."""
+
+    id: str
+    after: int = 0
+    wait: float = 0.0
+    until_done: bool = False
+
+
+class GroupProgress(msgspec.Struct, frozen=True, tag=True):
+    """``finished``: indices of items that finished, in finish order, from ``after`` up to
+    ``cursor``. ``remaining``: items not final yet, or None when this jqmanager holds none of
+    the group (all final, or not loaded). ``epoch`` changes when the jqmanager restarts (its
+    finish logs start again empty)."""
+
+    epoch: str
+    cursor: int
+    finished: list[int]
+    remaining: int | None
+
+
+class CancelGroup(msgspec.Struct, frozen=True, tag=True):
+    """Cancel every item of group ``id`` not final yet. -> GroupCancelled."""
+
+    id: str
+
+
+class GroupCancelled(msgspec.Struct, frozen=True, tag=True):
+    cancelled: int
+
+
 class GetStats(msgspec.Struct, frozen=True, tag=True):
     """-> Stats. The scaler reports its last decision with each request, for ``/metrics``."""
 
@@ -470,10 +640,12 @@ class Stats(msgspec.Struct, frozen=True, tag=True):
 
 
 class NextJob(msgspec.Struct, frozen=True, tag=True):
-    """A worker's free slot asks for work; held up to ``wait`` s. -> Dispatch | NoJob."""
+    """A worker's free slot asks for work; held up to ``wait`` s. -> Dispatch | NoJob.
+    ``max_jobs`` > 1 lets the slot take several queued jobs of one function at once."""
 
     worker: str
     wait: float
+    max_jobs: int = 1
 
 
 class Dispatch(msgspec.Struct, frozen=True, tag=True):
@@ -481,6 +653,8 @@ class Dispatch(msgspec.Struct, frozen=True, tag=True):
 
     job: JobRecord
     function: Function
+    #: Further jobs of the same function (and user), to run after ``job`` in the same slot.
+    more: list[JobRecord] = []
 
 
 class NoJob(msgspec.Struct, frozen=True, tag=True):
@@ -516,6 +690,8 @@ class Report(msgspec.Struct, frozen=True, tag=True):
 
     worker: str
     outcome: Outcome
+    #: Outcomes of further jobs of the same dispatch, reported in the same message.
+    more: list[Outcome] = []
 
 
 # ---- supervisor ----------------------------------------------------------------------------
@@ -586,6 +762,8 @@ Message = (
     | RequeueJob
     | FinishJob
     | Changed
+    | FinishJobs
+    | ChangedMany
     | DeleteJob
     | GetJob
     | JobReply
@@ -595,6 +773,19 @@ Message = (
     | JobsReply
     | UnfinishedJobs
     | UnfinishedReply
+    | CreateGroup
+    | GroupCreated
+    | GetGroup
+    | GroupReply
+    | GroupItems
+    | ListGroups
+    | GroupsReply
+    | SubmitGroup
+    | GroupAccepted
+    | WatchGroup
+    | GroupProgress
+    | CancelGroup
+    | GroupCancelled
     | Submit
     | WaitJob
     | CancelJob

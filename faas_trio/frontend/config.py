@@ -86,6 +86,10 @@ class FrontendConfig:
     max_memory_mb: int = 4096
     #: The largest request body accepted, bytes (``FAAS_MAX_BODY``); larger ones get 413.
     max_body: int = 1024 * 1024
+    #: Items one map may have at most (``FAAS_MAP_MAX_ITEMS``); more: 413.
+    map_max_items: int = 100_000
+    #: The largest body of a map, bytes (``FAAS_MAP_MAX_BODY``); larger: 413.
+    map_max_body: int = 64 * 1024 * 1024
     #: The longest ``?wait=`` a request may hold (``FAAS_MAX_WAIT``).
     max_wait: float = 60.0
     #: Deadline of each call to dbmanager or jqmanager, on top of any ``wait``
@@ -107,6 +111,8 @@ class FrontendConfig:
             ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
             ("FAAS_MAX_MEMORY_MB", self.max_memory_mb),
             ("FAAS_MAX_BODY", self.max_body),
+            ("FAAS_MAP_MAX_ITEMS", self.map_max_items),
+            ("FAAS_MAP_MAX_BODY", self.map_max_body),
             ("FAAS_MAX_WAIT", self.max_wait),
             ("FAAS_RPC_TIMEOUT", self.rpc_timeout),
             ("FAAS_READY_TIMEOUT", self.ready_timeout),
@@ -142,6 +148,8 @@ class FrontendConfig:
             default_memory_mb=env_int("FAAS_DEFAULT_MEMORY_MB", d.default_memory_mb, env),
             max_memory_mb=env_int("FAAS_MAX_MEMORY_MB", d.max_memory_mb, env),
             max_body=env_int("FAAS_MAX_BODY", d.max_body, env),
+            map_max_items=env_int("FAAS_MAP_MAX_ITEMS", d.map_max_items, env),
+            map_max_body=env_int("FAAS_MAP_MAX_BODY", d.map_max_body, env),
             max_wait=env_float("FAAS_MAX_WAIT", d.max_wait, env),
             rpc_timeout=env_float("FAAS_RPC_TIMEOUT", d.rpc_timeout, env),
             ready_timeout=env_float("FAAS_READY_TIMEOUT", d.ready_timeout, env),

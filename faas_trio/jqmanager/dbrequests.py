@@ -16,12 +16,17 @@ import trio
 from ..core.errors import FaasError, InternalError, NotFound
 from ..core.messages import (
     Changed,
+    ChangedMany,
+    CreateGroup,
     CreateJob,
     FinishJob,
+    FinishJobs,
     Function,
     FunctionReply,
     GetFunction,
     GetJob,
+    GroupCreated,
+    GroupRecord,
     JobCreated,
     JobRecord,
     JobReply,
@@ -100,6 +105,41 @@ class DbRequests:
         """Every queued or running job, with the functions they call."""
         reply = await self.client.call(UnfinishedJobs(), timeout=self.timeout)
         return _expect(reply, UnfinishedReply)
+
+    async def create_group(self, group: GroupRecord, args: list[str]) -> GroupCreated:
+        """Store a group and its items in one batch (idempotent like :meth:`create`).
+
+        Raises:
+            NotFound: no such user or function.
+            PeerUnavailable: no answer in time (the group may be stored all the same).
+        """
+        # A big group takes the store a while: a second per 50,000 items on top.
+        timeout = self.timeout + len(args) / 50_000
+        reply = await self.client.call(CreateGroup(group, args), timeout=timeout)
+        return _expect(reply, GroupCreated)
+
+    async def store_final_many(self, records: list[JobRecord], logs: list[str]) -> list[JobRecord]:
+        """:meth:`store_final` for many records in one ``FinishJobs``; the records as stored.
+
+        Raises:
+            PeerUnavailable, InternalError: not stored in time.
+        """
+        finishes = [FinishJob(record, text) for record, text in zip(records, logs, strict=True)]
+        reply = await self.client.call_retrying(FinishJobs(finishes), deadline=self.persist_timeout)
+        applied = _expect(reply, ChangedMany).applied
+        if len(applied) != len(records):
+            raise InternalError(f"dbmanager answered {len(applied)} of {len(records)} finishes")
+        stored = list(records)
+        for index, (record, done) in enumerate(zip(records, applied, strict=True)):
+            if done is False:  # another writer finished it first: its record is the truth
+                with trio.move_on_after(self.timeout):
+                    try:
+                        found = await self.get(record.id)
+                    except FaasError:
+                        continue
+                    if found.is_final:
+                        stored[index] = found
+        return stored
 
     async def store_final(self, record: JobRecord, logs: str) -> JobRecord:
         """Store the final ``record`` (a conditional write: only an unfinished job changes),

@@ -20,10 +20,12 @@ __all__ = ["ReadySlots", "Slot"]
 class Slot:
     """One held request for work from ``worker``."""
 
-    __slots__ = ("dispatch", "event", "worker")
+    __slots__ = ("dispatch", "event", "max_jobs", "worker")
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, max_jobs: int = 1) -> None:
         self.worker = worker
+        #: How many jobs (of one function) the slot takes at once.
+        self.max_jobs = max_jobs
         self.event = trio.Event()
         #: The job handed to this slot, once it was given one.
         self.dispatch: Dispatch | None = None
@@ -35,9 +37,9 @@ class ReadySlots:
     def __init__(self) -> None:
         self._slots: OrderedDict[Slot, None] = OrderedDict()
 
-    def open(self, worker: str) -> Slot:
-        """A new slot for ``worker``, last in line."""
-        slot = Slot(worker)
+    def open(self, worker: str, max_jobs: int = 1) -> Slot:
+        """A new slot for ``worker`` taking up to ``max_jobs`` jobs, last in line."""
+        slot = Slot(worker, max_jobs)
         self._slots[slot] = None
         return slot
 

@@ -18,6 +18,10 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).
 - ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent.
+- ``create_group`` stores a group and all its items, or nothing (a retry completes a group
+  whose items were cut short); it is idempotent on the group id and on
+  ``(user, idempotency_key)`` like ``CreateJob``, and its items are built by
+  :func:`~faas_trio.core.groups.group_jobs`, so every process names and fills them alike.
 
 Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
 a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
@@ -29,7 +33,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import msgspec
+
 from ..core.errors import FaasError
+from ..core.groups import group_jobs
 from ..core.messages import (
     Changed,
     CreateJob,
@@ -40,6 +47,9 @@ from ..core.messages import (
     FinishJob,
     Function,
     FunctionReply,
+    GroupCounts,
+    GroupCreated,
+    GroupRecord,
     JobCreated,
     JobRecord,
     JobState,
@@ -50,7 +60,7 @@ from ..core.messages import (
     User,
 )
 
-__all__ = ["Store", "WriteOp", "WriteResult", "created_job"]
+__all__ = ["Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs"]
 
 #: The writes a batch may hold.
 WriteOp = (
@@ -84,6 +94,11 @@ def created_job(submitted: JobRecord, function: Function, now: float) -> JobReco
     )
 
 
+def created_group(submitted: GroupRecord, now: float) -> GroupRecord:
+    """The group a ``create_group`` of ``submitted`` stores (its creation time, else ``now``)."""
+    return msgspec.structs.replace(submitted, created_at=submitted.created_at or now)
+
+
 class Store(Protocol):
     """A database holding users, functions, jobs and job logs."""
 
@@ -111,8 +126,35 @@ class Store(Protocol):
         """Queued and running jobs, oldest first, and the functions they call."""
         ...
 
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        """Store ``group`` and its items (:func:`group_jobs`) as one batch; see the module
+        docstring. Raises ``NotFound`` for an unknown user or function, ``Conflict`` when the
+        group id belongs to another user."""
+        ...
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        """The group and its items' counts by state, or None."""
+        ...
+
+    async def group_items(
+        self,
+        group_id: str,
+        offset: int,
+        limit: int,
+        indices: Sequence[int] | None,
+        final_only: bool,
+    ) -> list[JobRecord]:
+        """Items of the group in input order: ``limit`` from index ``offset``, or those at
+        ``indices``; ``final_only`` leaves out those not final."""
+        ...
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        """The user's groups, newest first, at most ``limit``."""
+        ...
+
     async def sweep(self, finished_before: float) -> int:
-        """Remove final jobs finished before that time; return how many."""
+        """Remove final jobs finished before that time, and groups left without items;
+        return how many jobs."""
         ...
 
     async def aclose(self) -> None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import msgspec
 import trio
@@ -42,7 +43,15 @@ from pymongo.errors import (
 from ..core.config import env_float
 from ..core.errors import InternalError, PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import Function, JobRecord, JobState, User
+from ..core.messages import (
+    Function,
+    GroupCounts,
+    GroupCreated,
+    GroupRecord,
+    JobRecord,
+    JobState,
+    User,
+)
 from .base import WriteOp, WriteResult
 from .mongo_documents import (
     FINAL,
@@ -55,6 +64,7 @@ from .mongo_documents import (
     job_from_doc,
     key_ok,
 )
+from .mongo_groups import GROUP_INDEXES, ITEM_INDEXES, MongoGroups
 from .mongo_writes import Plan, batch_reads, plan_batch
 
 __all__ = ["DEFAULT_RETENTION", "MongoStore"]
@@ -94,6 +104,7 @@ class MongoStore:
         self._users: Collection[Doc] = db["users"]
         self._jobs: Collection[Doc] = db["jobs"]
         self._versions: Collection[Doc] = db["function_versions"]
+        self._groups_docs = MongoGroups(self._users, self._jobs, db["groups"], retention)
         self._retention = retention
         self._retry_timeout = retry_timeout
         self._threads = trio.CapacityLimiter(_THREADS)
@@ -205,6 +216,9 @@ class MongoStore:
         """Create the indexes of :mod:`.mongo_documents` (a no-op where they exist)."""
         await self._run(lambda: self._users.create_indexes(list(USER_INDEXES)), write=True)
         await self._run(lambda: self._jobs.create_indexes(list(JOB_INDEXES)), write=True)
+        await self._run(lambda: self._jobs.create_indexes(list(ITEM_INDEXES)), write=True)
+        groups = self._groups_docs.collection
+        await self._run(lambda: groups.create_indexes(list(GROUP_INDEXES)), write=True)
 
     async def _find(
         self,
@@ -297,6 +311,26 @@ class MongoStore:
 
         count: int = await self._retrying(lambda: self._run(delete, write=True))
         return count
+
+    # ---- groups (see mongo_groups; reads abandoned on cancel, a create waited for) ----------
+
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        async with self._batch_lock:
+            create = partial(self._groups_docs.create, group, args, time.time())
+            return cast(GroupCreated, await self._retrying(lambda: self._run(create, write=True)))
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        read = partial(self._groups_docs.get, group_id)
+        return cast("tuple[GroupRecord, GroupCounts] | None", await self._retrying(self._run, read))
+
+    async def group_items(self, group_id: str, offset: int, limit: int,
+                          indices: Sequence[int] | None, final_only: bool) -> list[JobRecord]:
+        read = partial(self._groups_docs.items, group_id, offset, limit, indices, final_only)
+        return cast(list[JobRecord], await self._retrying(self._run, read))
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        read = partial(self._groups_docs.list, user, limit)
+        return cast(list[GroupRecord], await self._retrying(self._run, read))  # fmt: skip
 
     # ---- writes --------------------------------------------------------------------------
 

@@ -36,8 +36,17 @@ from typing import Any, TypeVar
 import trio
 
 from ..core.errors import InternalError, PeerUnavailable
-from ..core.messages import Function, JobRecord, JobState, User
+from ..core.messages import (
+    Function,
+    GroupCounts,
+    GroupCreated,
+    GroupRecord,
+    JobRecord,
+    JobState,
+    User,
+)
 from .base import WriteOp, WriteResult
+from .sqlite_groups import create_group, get_group, group_items, list_groups, migrate, sweep_groups
 from .sqlite_schema import (
     FINAL,
     FUNCTION_SELECT,
@@ -108,6 +117,7 @@ def _connect(path: str, *, for_writes: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
+            migrate(conn)
             if for_writes:
                 conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -202,6 +212,46 @@ class SqliteStore:
         # Another process holds the write lock: wait for it in a thread, not in the loop.
         return await self._run("write", lambda conn: apply_batch(conn, batch, time.time()))
 
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        """Store ``group`` and its items in one transaction (see :mod:`.sqlite_groups`).
+
+        Cancellation: as :meth:`apply`: the transaction never yields to trio.
+        """
+        writer = self._writer
+        if writer is None:
+            raise trio.ClosedResourceError("the store is closed")
+        try:
+            with _translate_errors("write"):
+                return create_group(writer, group, args, time.time())
+        except PeerUnavailable as exc:
+            if not _is_locked(exc):
+                raise
+        return await self._run("write", lambda conn: create_group(conn, group, args, time.time()))
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        def read(conn: sqlite3.Connection) -> tuple[GroupRecord, GroupCounts] | None:
+            with _read_transaction(conn):
+                return get_group(conn, group_id)
+
+        return await self._run("read", read)
+
+    async def group_items(
+        self,
+        group_id: str,
+        offset: int,
+        limit: int,
+        indices: Sequence[int] | None,
+        final_only: bool,
+    ) -> list[JobRecord]:
+        def read(conn: sqlite3.Connection) -> list[JobRecord]:
+            with _read_transaction(conn):
+                return group_items(conn, group_id, offset, limit, indices, final_only)
+
+        return await self._run("read", read)
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        return await self._run("read", lambda conn: list_groups(conn, user, limit))
+
     async def get_user(self, name: str) -> User | None:
         row = await self._run("read", lambda conn: conn.execute(
             "SELECT name, key_hash, execution_time_ms, created_at FROM users WHERE name = ?",
@@ -266,6 +316,7 @@ class SqliteStore:
             cursor = conn.execute(
                 f"DELETE FROM jobs WHERE state IN {FINAL} AND finished_at < ?", (finished_before,)
             )
+            sweep_groups(conn, finished_before)
             return cursor.rowcount
 
         return await self._run("sweep", delete)
