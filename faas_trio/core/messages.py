@@ -646,6 +646,9 @@ class NextJob(msgspec.Struct, frozen=True, tag=True):
     worker: str
     wait: float
     max_jobs: int = 1
+    #: Which of the worker's slots asks: a new request of a slot replaces its older one, which
+    #: the worker no longer waits for (None: no replacement).
+    slot: int | None = None
 
 
 class Dispatch(msgspec.Struct, frozen=True, tag=True):

@@ -52,8 +52,8 @@ async def handle_with(manager: JobManager, maps: MapManager, request: Message) -
     Cancellation: as the :class:`JobManager` method the request's type calls.
     """
     match request:
-        case NextJob(worker=worker, wait=wait, max_jobs=max_jobs):
-            return await manager.next_job(worker, wait, max_jobs)
+        case NextJob(worker=worker, wait=wait, max_jobs=max_jobs, slot=number):
+            return await manager.next_job(worker, wait, max_jobs, number)
         case Heartbeat():
             cancels = await manager.heartbeat(
                 request.worker, request.running, request.slots, request.draining, request.wait

@@ -132,10 +132,13 @@ class JobManager(JobTable):
         if self._take_over(created, admitted=False)[1]:
             log.info("job %s, unanswered at submission, was stored: queued", job.id)
 
-    async def next_job(self, worker: str, wait: float, max_jobs: int = 1) -> Dispatch | NoJob:
+    async def next_job(
+        self, worker: str, wait: float, max_jobs: int = 1, slot_number: int | None = None
+    ) -> Dispatch | NoJob:
         """Work for a free slot of ``worker`` (up to ``max_jobs`` jobs of one function, at
         most :attr:`~.config.JqManagerConfig.max_batch`), or NoJob after ``wait`` seconds.
-        Held requests are served in arrival order.
+        Held requests are served in arrival order; a request of a numbered slot replaces the
+        same slot's held one (see :meth:`.slots.ReadySlots.open`).
 
         Cancellation: blocks until a job arrives or the wait ends; a cancel closes the slot.
         A job handed to the slot just before the cancel stays leased, and the lease rules take
@@ -150,7 +153,7 @@ class JobManager(JobTable):
         entries = self.queue.pop_batch(most)
         if entries:
             return self.start(entries, worker)
-        slot = self.slots.open(worker, most)
+        slot = self.slots.open(worker, most, slot_number)
         try:
             with trio.move_on_at(deadline):
                 await slot.event.wait()

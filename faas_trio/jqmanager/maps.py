@@ -47,6 +47,11 @@ class MapManager:
         """
         jobs = self.jobs
         await jobs.require_ready()
+        if jobs.groups.remaining(group.id) is not None:
+            # A repeat of a group held here (a retried request): answered, not admitted again.
+            created = await jobs.db.create_group(group, args)
+            self._take_over(created, args, admitted=0)
+            return created.group, created.existing
         count = len(args)
         jobs.rate.take(group.user)
         jobs.queue.admit(group.user, count)
