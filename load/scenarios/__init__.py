@@ -13,6 +13,7 @@ from .burst import async_burst
 from .cold import cold_node, cold_python
 from .context import Figure, ScenarioContext, ScenarioResult
 from .deep_queue import deep_queue
+from .maps import map_10k_node, map_10k_python, map_100k, map_mixed
 from .sync import baseline, warm_sync_c1, warm_sync_c16
 
 __all__ = ["SCENARIOS", "Figure", "Scenario", "ScenarioContext", "ScenarioResult"]
@@ -27,5 +28,9 @@ SCENARIOS: dict[str, Scenario] = {
     "cold_node": cold_node,
     "async_burst": async_burst,
     "mixed_autoscale": mixed_autoscale,
+    "map_10k_python": map_10k_python,
+    "map_10k_node": map_10k_node,
+    "map_100k": map_100k,
+    "map_mixed": map_mixed,
     "deep_queue": deep_queue,
 }
