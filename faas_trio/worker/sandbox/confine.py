@@ -44,7 +44,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-__all__ = ["STATUS_BYTES", "Confinement", "become_keeper", "die_with_parent"]
+__all__ = [
+    "STATUS_BYTES",
+    "Confinement",
+    "become_keeper",
+    "die_with_parent",
+    "wait_for_runner",
+]
 
 #: Size of the wait status a keeper reports on its status pipe.
 STATUS_BYTES = 4
@@ -254,10 +260,26 @@ def _keep(runner: int) -> int:
             pass
 
     signal.signal(signal.SIGTERM, on_term)
-    # A confined runner is PID 1 of its namespace: its wait status is reported only after
-    # every other process in the namespace is gone.
-    _, status = os.waitpid(runner, 0)
-    return status
+    return wait_for_runner(runner)
+
+
+def wait_for_runner(runner: int) -> int:
+    """Wait until ``runner`` has ended, and return how it ended (exited or killed).
+
+    A stop is never an end: a runner that made its keeper its tracer (``PTRACE_TRACEME``) is
+    reported stopped by ``waitpid``, and reporting that would let it run on with no keeper
+    (and, having cleared its parent-death signal, past its sandbox). So a stopped runner is
+    killed and waited for. A confined runner is PID 1 of its namespace: its end is reported
+    only after every other process in the namespace is gone.
+    """
+    while True:
+        _, status = os.waitpid(runner, 0)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return status
+        try:
+            os.kill(runner, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _report(status_fd: int, status: int) -> None:

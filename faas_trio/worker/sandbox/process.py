@@ -29,6 +29,7 @@ import trio
 from ...core.messages import Runtime
 from .logbuffer import LogBuffer
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
+from .uids import processes_of_uid
 from .zygote_client import Zygote
 
 __all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
@@ -207,6 +208,7 @@ class Sandbox:
             await self._reap()
         with trio.move_on_after(_REAPED_GRACE):
             await self._wait_reaped()
+        await self._wait_empty()
 
     def _close(self) -> None:
         """Release the pipes, pidfd, scratch directory and, if the keeper exited, the uid."""
@@ -303,6 +305,21 @@ class Sandbox:
                 except trio.ClosedResourceError:
                     return  # a kill gave up on it and closed it meanwhile
                 self._collect()
+
+    async def _wait_empty(self) -> None:
+        """Wait until no process runs as the sandbox's uid: its keeper may have been killed
+        (or fooled) before its namespace was gone, and the uid must not be released with
+        anything of the sandbox left (:meth:`.UidClaim.release` kills and holds back what it
+        still finds).
+
+        Cancellation: stops waiting; nothing else changes.
+        """
+        if self._uid is None:
+            return
+        while True:
+            if not processes_of_uid(self._uid.uid):
+                return
+            await trio.sleep(0.01)  # no event tells: the processes are not ours
 
     async def _wait_reaped(self) -> None:
         """Wait until the zygote has reaped the exited keeper: signal 0 reaches a zombie,
