@@ -27,7 +27,7 @@ from faas_trio.core.rpc import serve_rpc
 from faas_trio.worker import WorkerConfig, serve
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, needs_node, sandbox_pids
+from .conftest import MakeDispatch, children_of, needs_node, sandbox_pids
 
 
 @dataclass
@@ -224,7 +224,8 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     fake, _ = jq
     before = sandbox_pids()
     worker = await start_worker(drain_timeout=1.0)
-    # The sandbox sees only its own scratch directory: the test drops the file there.
+    # The sandbox sees only its own scratch directory (a tmpfs only its mount namespace
+    # shows): the test drops the file there, through the runner's cwd.
     waits_for_release = (
         "import os, time\n"
         "def f():\n"
@@ -240,8 +241,9 @@ async def test_cancel_drains_running_jobs_then_hands_back_the_rest(
     await fake.wait_until_running(slow.job.id)
     async with trio.open_nursery() as stopping:
         stopping.start_soon(worker.stop)
-        for scratch in (tmp_path / "scratch").iterdir():
-            (scratch / "release").touch()  # the quick job finishes while the worker drains
+        for keeper in sandbox_pids() - before:
+            for runner in children_of(keeper):  # the quick job finishes while the worker drains
+                await trio.Path(f"/proc/{runner}/cwd/release").touch()
         outcomes = {o.job_id: o for o in [await fake.next_report(), await fake.next_report()]}
     assert any(beat.draining for beat in fake.heartbeats)
     assert outcomes[quick.job.id].state is JobState.SUCCEEDED

@@ -354,7 +354,7 @@ async def main():
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
     os.setresuid(65534, 65534, 65534)
-    settings = SpawnSettings(python, None, Path(scratch), 1024)
+    settings = SpawnSettings(python, None, Path(scratch), 1024, mode="off")
     source = (
         "import os, subprocess\n"
         "def f():\n"
