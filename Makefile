@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load clean mongo-venv cue-tool
+.PHONY: venv run test lint load chaos clean mongo-venv cue-tool
 
 venv: $(STAMP)
 
@@ -51,6 +51,10 @@ test: $(STAMP) mongo-venv cue-tool
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
 load: $(STAMP)
 	$(VENV)/bin/python -m load.run $(ARGS)
+
+# The chaos soak: make chaos (5 minutes), or ARGS="--minutes 30 --seed N --rate 10".
+chaos: $(STAMP)
+	cd tests && ../$(VENV)/bin/python -m chaos.soak $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check faas_trio tests load
