@@ -21,6 +21,11 @@ from faas_trio.worker.sandbox.zygote_client import Zygote
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+#: Confinement tests need root (uid switches, cgroups, dropping to another uid); under CI they
+#: run regardless, so that one that cannot run fails instead of passing unseen.
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 and os.environ.get("CI") != "true", reason="confinement needs root"
+)
 _versions = itertools.count(1)
 #: Sandbox uids of this test session: not the platform's default range, and (most likely) not
 #: another session's, so a test that looks for the processes of a uid it released does not see

@@ -14,9 +14,7 @@ from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox import confine
 
-from .conftest import MakeDispatch, processes_of_uid
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+from .conftest import MakeDispatch, needs_root, processes_of_uid
 
 #: PTRACE_TRACEME (the keeper becomes its tracer), no parent-death signal, then a stop the
 #: keeper sees in waitpid, then a run well past the call's timeout, deaf to its alarm.

@@ -18,9 +18,9 @@ from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox import syscall_filter
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import UID_BASE, MakeDispatch
+from .conftest import UID_BASE, MakeDispatch, needs_root
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+pytestmark = needs_root
 needs_cgroups = pytest.mark.skipif(
     os.environ.get("CI") != "true" and not os.path.isdir("/sys/fs/cgroup/memory")
     and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),

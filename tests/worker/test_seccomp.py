@@ -14,9 +14,9 @@ from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox import syscall_filter
 
-from .conftest import MakeDispatch, children_of, needs_node, sandbox_pids
+from .conftest import MakeDispatch, children_of, needs_node, needs_root, sandbox_pids
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+pytestmark = needs_root
 
 _NR = syscall_filter._ARCHES["x86_64"][1]  # the numbers the probe below uses
 _CLONE_NEWUSER = 0x10000000

@@ -33,6 +33,7 @@ from .conftest import (
     children_of,
     keeper_of,
     loaded_python,
+    needs_root,
     pid_exists,
     processes_of_uid,
     zygote_pids,
@@ -40,7 +41,7 @@ from .conftest import (
 
 SCRIPT = Path(zygote_client.__file__).resolve().parent / "zygote.py"
 UID = "import os\ndef f(*args):\n    return os.getuid()\n"
-confined = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+confined = needs_root
 
 
 def _state(pid: int) -> str:
