@@ -9,18 +9,9 @@ import time
 import msgspec
 import trio
 
-from ..core.errors import FaasError, InternalError, PeerUnavailable
-from ..core.messages import (
-    CancelJob,
-    CreateJob,
-    GetJob,
-    JobCreated,
-    JobRecord,
-    JobReply,
-    JobState,
-    Submit,
-    WaitJob,
-)
+from ..core.errors import FaasError, PeerUnavailable
+from ..core.messages import CancelJob, CreateJob, GetJob, JobCreated, JobReply, Submit, WaitJob
+from ..core.records import JobRecord, JobState, Submission
 from .manager import JobManager
 
 __all__ = ["handle_cancel", "handle_submit", "handle_wait"]
@@ -50,14 +41,14 @@ async def handle_submit(manager: JobManager, request: Submit) -> JobReply:
     next start); after, the job stays queued.
     """
     await _ready(manager)
-    record = manager.known(request.job.id)
+    record = manager.known(request.submission.id)
     if record is None:
-        manager.rate.take(request.job.user)
-        record = await _create(manager, request.job)
+        manager.rate.take(request.submission.user)
+        record = await _create(manager, request.submission)
     return JobReply(await manager.settle(record, request.wait))
 
 
-async def _create(manager: JobManager, job: JobRecord) -> JobRecord:
+async def _create(manager: JobManager, job: Submission) -> JobRecord:
     manager.queue.admit(job.user)
     admitted = True
     try:
@@ -68,8 +59,6 @@ async def _create(manager: JobManager, job: JobRecord) -> JobRecord:
             # answered): find out, so that a stored job never waits unqueued until a restart.
             manager.nursery.start_soon(_create_eventually, manager, job)
             raise
-        if not isinstance(reply, JobCreated):
-            raise InternalError(f"dbmanager answered {type(reply).__name__} to CreateJob")
         record, taken = _take_over(manager, reply, admitted=True)
         admitted = not taken
         return record
@@ -98,7 +87,7 @@ def _take_over(
     return manager.known(stored.id) or stored, True
 
 
-async def _create_eventually(manager: JobManager, job: JobRecord) -> None:
+async def _create_eventually(manager: JobManager, job: Submission) -> None:
     """After a ``CreateJob`` that got no answer: resend it (it is idempotent) until the
     dbmanager answers, then take the stored job over. So a submission answered 503 either
     runs or was refused for good (unknown user or function); it is never left stored but
@@ -117,10 +106,9 @@ async def _create_eventually(manager: JobManager, job: JobRecord) -> None:
         except FaasError as exc:
             log.info("job %s, unanswered at submission, was not stored: %s", job.id, exc)
             return
-    if isinstance(reply, JobCreated):
-        _, taken = _take_over(manager, reply, admitted=False)
-        if taken:
-            log.info("job %s, unanswered at submission, was stored: queued", job.id)
+    _, taken = _take_over(manager, reply, admitted=False)
+    if taken:
+        log.info("job %s, unanswered at submission, was stored: queued", job.id)
 
 
 async def handle_wait(manager: JobManager, request: WaitJob) -> JobReply:
@@ -135,8 +123,6 @@ async def handle_wait(manager: JobManager, request: WaitJob) -> JobReply:
     record = manager.known(request.id)
     if record is None:
         reply = await manager.db.call(GetJob(request.id), timeout=manager.config.db_timeout)
-        if not isinstance(reply, JobReply):
-            raise InternalError(f"dbmanager answered {type(reply).__name__} to GetJob")
         record = manager.known(request.id) or reply.job
     return JobReply(await manager.settle(record, request.wait))
 
@@ -191,8 +177,6 @@ async def handle_cancel(manager: JobManager, request: CancelJob) -> JobReply:
             manager.leases.grant(lease.job, lease.function, lease.worker, trio.current_time())
             raise
     reply = await manager.db.call(GetJob(job_id), timeout=manager.config.db_timeout)
-    if not isinstance(reply, JobReply):
-        raise InternalError(f"dbmanager answered {type(reply).__name__} to GetJob")
     if manager.known(job_id) is not None:
         return await handle_cancel(manager, request)
     if reply.job.is_final:

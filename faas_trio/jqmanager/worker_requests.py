@@ -14,20 +14,16 @@ from ..core.messages import (
     Commands,
     Dispatch,
     Done,
-    FunctionReply,
     GetFunction,
     GetJob,
     Heartbeat,
-    JobRecord,
-    JobReply,
-    JobState,
     Message,
     NextJob,
     NoJob,
-    Outcome,
     Report,
     RequeueJob,
 )
+from ..core.records import JobRecord, JobState, Outcome
 from .leases import Lease
 from .manager import JobManager
 
@@ -187,7 +183,7 @@ async def _report_unowned(manager: JobManager, request: Report) -> None:
         # It became ours while we asked: handle it as such.
         await handle_report(manager, request)
         return
-    if not isinstance(reply, JobReply) or reply.job.is_final:
+    if reply.job.is_final:
         return
     stored = reply.job
     if outcome.state is not JobState.QUEUED:
@@ -200,7 +196,7 @@ async def _report_unowned(manager: JobManager, request: Report) -> None:
         got = None
     if manager.known(outcome.job_id) is not None:
         return
-    if not isinstance(got, FunctionReply):
+    if got is None:
         failed = msgspec.structs.replace(
             stored, state=JobState.FAILED, result="function not found",
             error="function not found", finished_at=time.time(),
