@@ -24,13 +24,7 @@ from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import BadRequest
 from ..core.ids import new_job_id
-from ..core.messages import (
-    DeleteFunction,
-    GetFunction,
-    ListFunctions,
-    PutFunction,
-    Submit,
-)
+from ..core.messages import DeleteFunction, GetFunction, ListFunctions, PutFunction, Submit
 from ..core.public import public_record
 from ..core.records import Function, Submission
 from . import inputs

@@ -19,13 +19,7 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import Conflict, NotFound
-from ..core.messages import (
-    CancelJob,
-    DeleteJob,
-    GetJob,
-    GetLogs,
-    WaitJob,
-)
+from ..core.messages import CancelJob, DeleteJob, GetJob, GetLogs, WaitJob
 from ..core.public import public_record
 from ..core.records import JobRecord
 from . import inputs

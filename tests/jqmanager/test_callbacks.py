@@ -27,7 +27,7 @@ from faas_trio.core.public import public_record
 from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
-from faas_trio.jqmanager.callbacks import CallbackSender
+from faas_trio.jqmanager.callback_delivery import CallbackSender
 from faas_trio.store.base import created_job
 from tests.records import submission_of
 
