@@ -37,7 +37,8 @@ _WORKER = r"""
 import dataclasses, json, os, sys, trio
 from pathlib import Path
 from faas_trio.core.ids import new_job_id
-from faas_trio.core.messages import Dispatch, Function, JobRecord, Runtime
+from faas_trio.core.messages import Dispatch
+from faas_trio.core.records import Function, JobRecord, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.isolation import assess

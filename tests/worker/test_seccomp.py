@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from faas_trio.core.messages import JobState, Runtime
+from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox import syscall_filter

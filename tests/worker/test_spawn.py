@@ -7,7 +7,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from faas_trio.core.messages import Runtime
+from faas_trio.core.records import Runtime
 from faas_trio.worker.sandbox.cgroups import SandboxCgroup
 from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_request
 
