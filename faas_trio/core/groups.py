@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from .messages import Function, GroupRecord, JobRecord
+from .records import Function, GroupRecord, JobRecord
 
 __all__ = ["group_jobs", "item_job_id"]
 

@@ -33,20 +33,14 @@ from ..core.ids import new_job_id
 from ..core.messages import (
     CancelGroup,
     GetGroup,
-    GroupAccepted,
-    GroupCancelled,
-    GroupCounts,
     GroupItems,
-    GroupProgress,
-    GroupRecord,
     GroupReply,
-    GroupsReply,
-    JobRecord,
-    JobsReply,
     ListGroups,
     SubmitGroup,
     WatchGroup,
 )
+from ..core.public import public_record
+from ..core.records import GroupCounts, GroupRecord, JobRecord
 from . import inputs
 from .auth import Auth
 from .config import FrontendConfig
@@ -90,7 +84,7 @@ def parse_items(body: bytes, max_items: int) -> list[str]:
 
 def item_view(job: JobRecord) -> dict[str, Any]:
     """What the results show of one item."""
-    public = job.to_public()
+    public = public_record(job)
     return {
         "index": job.group_index,
         "id": job.id,
@@ -163,20 +157,20 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             NotFound: no such group, or another user's.
         """
         group_id = inputs.check_job_id(group_id, kind="group")
-        reply = await peers.ask_db(GetGroup(group_id), GroupReply)
+        reply = await peers.ask_db(GetGroup(group_id))
         if not await auth.may_act_as(reply.group.user):
             raise NotFound(f"group '{group_id}' not found")
         return reply
 
     async def wait_done(group_id: str, wait: float) -> None:
         if wait > 0:
-            await peers.ask_jq(WatchGroup(group_id, wait=wait, until_done=True), GroupProgress,
+            await peers.ask_jq(WatchGroup(group_id, wait=wait, until_done=True),
                                wait=wait)  # fmt: skip
 
     async def all_items(group_id: str, total: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for offset in range(0, total, PAGE_MAX):
-            page = await peers.ask_db(GroupItems(group_id, offset, PAGE_MAX), JobsReply)
+            page = await peers.ask_db(GroupItems(group_id, offset, PAGE_MAX))
             out += [item_view(job) for job in page.jobs]
         return out
 
@@ -199,7 +193,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         args = parse_items(await _map_body(config.map_max_body), config.map_max_items)
         group = GroupRecord(id=new_job_id(), user=user, function=fn, total=len(args),
                             created_at=time.time(), idempotency_key=key)  # fmt: skip
-        accepted = await peers.ask_jq(SubmitGroup(group, args), GroupAccepted)
+        accepted = await peers.ask_jq(SubmitGroup(group, args))
         stored = accepted.group
         res: dict[str, Any] = {
             "id": stored.id,
@@ -209,7 +203,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         if wait == 0:
             return envelope(res)
         await wait_done(stored.id, wait)
-        reply = await peers.ask_db(GetGroup(stored.id), GroupReply)
+        reply = await peers.ask_db(GetGroup(stored.id))
         if reply.counts.final < stored.total:
             res["counts"] = group_view(reply.group, reply.counts)["counts"]
             return envelope(res, 202)
@@ -227,7 +221,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         reply = await owned_group(group_id)
         if wait > 0 and reply.counts.final < reply.group.total:
             await wait_done(reply.group.id, wait)
-            reply = await peers.ask_db(GetGroup(reply.group.id), GroupReply)
+            reply = await peers.ask_db(GetGroup(reply.group.id))
         return envelope(group_view(reply.group, reply.counts))
 
     @app.get("/g/<group_id>/results")
@@ -247,7 +241,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             return response
         offset = inputs.offset(request.args.get("offset"))
         limit = inputs.list_limit(request.args.get("limit"), PAGE_DEFAULT, PAGE_MAX)
-        page = await peers.ask_db(GroupItems(reply.group.id, offset, limit), JobsReply)
+        page = await peers.ask_db(GroupItems(reply.group.id, offset, limit))
         return envelope([item_view(job) for job in page.jobs])
 
     @app.delete("/g/<group_id>")
@@ -258,7 +252,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         them done or not.
         """
         reply = await owned_group(group_id)
-        cancelled = await peers.ask_jq(CancelGroup(reply.group.id), GroupCancelled)
+        cancelled = await peers.ask_jq(CancelGroup(reply.group.id))
         return envelope(cancelled.cancelled)
 
     @app.get("/u/<user>/groups")
@@ -270,7 +264,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         user = inputs.check_name("user", user)
         await auth.require_user(user)
         limit = inputs.list_limit(request.args.get("limit"), 50, 1000)
-        reply = await peers.ask_db(ListGroups(user, limit), GroupsReply)
+        reply = await peers.ask_db(ListGroups(user, limit))
         return envelope([msgspec.to_builtins(group) for group in reply.groups])
 
 
@@ -300,7 +294,7 @@ async def _stream(peers: Peers, group: GroupRecord, wait: float) -> AsyncIterato
     while left > 0 and trio.current_time() < deadline:
         remaining = deadline - trio.current_time()
         progress = await peers.ask_jq(
-            WatchGroup(group.id, after=cursor, wait=min(remaining, 10.0)), GroupProgress,
+            WatchGroup(group.id, after=cursor, wait=min(remaining, 10.0)),
             wait=min(remaining, 10.0),
         )  # fmt: skip
         if progress.epoch != epoch or progress.remaining is None or progress.remaining == 0:
@@ -308,9 +302,7 @@ async def _stream(peers: Peers, group: GroupRecord, wait: float) -> AsyncIterato
             # store has every final state announced before ``progress.cursor``.
             epoch, cursor = progress.epoch, progress.cursor
             for offset in range(0, group.total, PAGE_MAX):
-                page = await peers.ask_db(
-                    GroupItems(group.id, offset, PAGE_MAX, final_only=True), JobsReply
-                )
+                page = await peers.ask_db(GroupItems(group.id, offset, PAGE_MAX, final_only=True))
                 if chunk := lines(page.jobs):
                     yield chunk
             if progress.remaining is None and left > 0:
@@ -320,8 +312,7 @@ async def _stream(peers: Peers, group: GroupRecord, wait: float) -> AsyncIterato
         fresh = [i for i in progress.finished if 0 <= i < group.total and not sent[i]]
         for start in range(0, len(fresh), PAGE_MAX):
             page = await peers.ask_db(
-                GroupItems(group.id, indices=fresh[start : start + PAGE_MAX], final_only=True),
-                JobsReply,
+                GroupItems(group.id, indices=fresh[start : start + PAGE_MAX], final_only=True)
             )
             if chunk := lines(page.jobs):
                 yield chunk

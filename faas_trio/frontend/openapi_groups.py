@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.messages import JobState
+from ..core.records import JobState
 from .config import FrontendConfig
 
 __all__ = ["group_paths", "group_schemas"]
@@ -112,8 +112,12 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
                 "summary": "Queue one call per item; the body is a JSON array of argument arrays",
                 "parameters": [
                     wait,
-                    {"name": "Idempotency-Key", "in": "header", "required": False,
-                     "schema": {"type": "string", "maxLength": 200}},
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
                 ],  # fmt: skip
                 "requestBody": {
                     "required": True,
@@ -159,8 +163,11 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
                 "summary": "Items in input order (Accept: application/x-ndjson streams them)",
                 "parameters": [
                     _query("offset", {"type": "integer", "minimum": 0}, "First index."),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000},
-                           "At most this many items (default 1000)."),  # fmt: skip
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 10_000},
+                        "At most this many items (default 1000).",
+                    ),  # fmt: skip
                 ],
                 "responses": {
                     "200": {
@@ -179,8 +186,11 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
             "get": {
                 "summary": "The user's groups, newest first",
                 "parameters": [
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
-                           "At most this many groups (default 50)."),  # fmt: skip
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "At most this many groups (default 50).",
+                    ),  # fmt: skip
                 ],
                 "responses": {
                     "200": _json(

@@ -16,7 +16,8 @@ import trio
 
 from ..core.errors import FaasError, PeerUnavailable
 from ..core.groups import group_jobs
-from ..core.messages import GroupCreated, GroupProgress, GroupRecord
+from ..core.messages import GroupCreated, GroupProgress
+from ..core.records import GroupRecord
 from . import records
 from .manager import JobManager
 

@@ -43,15 +43,8 @@ from pymongo.errors import (
 from ..core.config import env_float
 from ..core.errors import InternalError, PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import (
-    Function,
-    GroupCounts,
-    GroupCreated,
-    GroupRecord,
-    JobRecord,
-    JobState,
-    User,
-)
+from ..core.messages import GroupCreated
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .mongo_documents import (
     FINAL,

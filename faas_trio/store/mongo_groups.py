@@ -30,14 +30,8 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ..core.errors import Conflict, NotFound
-from ..core.messages import (
-    Function,
-    GroupCounts,
-    GroupCreated,
-    GroupRecord,
-    JobRecord,
-    JobState,
-)
+from ..core.messages import GroupCreated
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState
 from .base import created_group, group_jobs
 from .mongo_documents import (
     FINAL,

@@ -36,15 +36,8 @@ from typing import Any, TypeVar
 import trio
 
 from ..core.errors import InternalError, PeerUnavailable
-from ..core.messages import (
-    Function,
-    GroupCounts,
-    GroupCreated,
-    GroupRecord,
-    JobRecord,
-    JobState,
-    User,
-)
+from ..core.messages import GroupCreated
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .sqlite_groups import create_group, get_group, group_items, list_groups, migrate, sweep_groups
 from .sqlite_schema import (

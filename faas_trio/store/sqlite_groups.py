@@ -13,7 +13,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from ..core.errors import Conflict, NotFound
-from ..core.messages import GroupCounts, GroupCreated, GroupRecord, JobRecord, JobState
+from ..core.messages import GroupCreated
+from ..core.records import GroupCounts, GroupRecord, JobRecord, JobState
 from .base import created_group, group_jobs
 from .sqlite_schema import (
     FINAL,

@@ -18,13 +18,15 @@ from faas_trio.core.messages import (
     GroupAccepted,
     GroupCancelled,
     GroupProgress,
-    GroupRecord,
-    JobState,
     NextJob,
     NoJob,
     Report,
     SubmitGroup,
     WatchGroup,
+)
+from faas_trio.core.records import (
+    GroupRecord,
+    JobState,
 )
 from faas_trio.jqmanager.handlers import handle
 from faas_trio.jqmanager.manager import JobManager

@@ -11,7 +11,15 @@ import pytest
 from faas_trio.core.errors import Conflict, NotFound
 from faas_trio.core.groups import item_job_id
 from faas_trio.core.ids import is_job_id, new_job_id
-from faas_trio.core.messages import FinishJob, GroupRecord, JobState, Runtime, StartJob
+from faas_trio.core.messages import (
+    FinishJob,
+    StartJob,
+)
+from faas_trio.core.records import (
+    GroupRecord,
+    JobState,
+    Runtime,
+)
 from faas_trio.store import Store, open_store
 
 from .test_contract import changed, finished, user_with_function
