@@ -30,6 +30,7 @@ worker -> jq       Heartbeat (held up to ``wait``)        Commands
 worker -> jq       Report                                 Done
 scaler -> up       SetWorkers (the local supervisor)      Done
 frontend -> jq     GetMetrics                             Metrics
+frontend -> db     GetStoreMetrics                        StoreMetrics
 =================  =====================================  =====================================
 
 Bump :data:`PROTOCOL_VERSION` on any change a peer of the previous version would misread.
@@ -67,6 +68,7 @@ __all__ = [
     "GetLogs",
     "GetMetrics",
     "GetStats",
+    "GetStoreMetrics",
     "GetUser",
     "Heartbeat",
     "Histogram",
@@ -93,6 +95,7 @@ __all__ = [
     "SetWorkers",
     "StartJob",
     "Stats",
+    "StoreMetrics",
     "Submit",
     "UnfinishedJobs",
     "UnfinishedReply",
@@ -565,6 +568,19 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     desired_workers: int | None = None
 
 
+class GetStoreMetrics(msgspec.Struct, frozen=True, tag=True):
+    """The dbmanager's store counters since it started. -> StoreMetrics."""
+
+
+class StoreMetrics(msgspec.Struct, frozen=True, tag=True):
+    """What the dbmanager's store sent to its database: commands (each one a round trip)
+    by store operation (``write`` for a batch of writes, else the read's name), and how long
+    each round trip took, in seconds."""
+
+    commands_total: dict[str, int]
+    roundtrip: Histogram
+
+
 Message = (
     Ping
     | Pong
@@ -609,6 +625,8 @@ Message = (
     | SetWorkers
     | GetMetrics
     | Metrics
+    | GetStoreMetrics
+    | StoreMetrics
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core.config import DEFAULT_DB_PORT, ConfigError, env_float, env_int, env_str, tcp_bind
 from ..store.open import check_store_url
+from ..store.sqlite import check_sync
 
 __all__ = ["DbManagerConfig"]
 
@@ -26,12 +27,15 @@ class DbManagerConfig:
     retention: float = 7 * _DAY
     #: Seconds between two sweeps.
     sweep_interval: float = 3600.0
+    #: SQLite: ``full`` (a commit survives a power loss) or ``normal`` (faster; it survives a
+    #: crash of the process only).
+    sqlite_sync: str = "full"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DbManagerConfig:
         """Settings from ``DB_URL`` (default: ``faas.db`` in ``FAAS_HOME``, else ``./.faas``),
         ``FAAS_HOST`` (127.0.0.1), ``PORT`` (27444), ``FAAS_JOB_RETENTION`` (7 days) and
-        ``FAAS_SWEEP_INTERVAL`` (3600), both in seconds.
+        ``FAAS_SWEEP_INTERVAL`` (3600), both in seconds, and ``FAAS_SQLITE_SYNC`` (``full``).
 
         Raises:
             ConfigError: a variable is malformed (``DB_URL`` of no supported store too), or a
@@ -45,6 +49,7 @@ class DbManagerConfig:
             bind=tcp_bind(host, env_int("PORT", DEFAULT_DB_PORT, env)),
             retention=env_float("FAAS_JOB_RETENTION", 7 * _DAY, env),
             sweep_interval=env_float("FAAS_SWEEP_INTERVAL", 3600.0, env),
+            sqlite_sync=check_sync(env_str("FAAS_SQLITE_SYNC", "full", env).lower()),
         )
         check_store_url(config.store_url)
         if config.retention <= 0:
