@@ -32,7 +32,8 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import FaasError
-from ..core.messages import GetMetrics, GetStoreMetrics, Histogram, Metrics, StoreMetrics
+from ..core.messages import GetMetrics, GetStoreMetrics, Metrics, StoreMetrics
+from ..core.records import Histogram
 from .auth import Auth
 from .peers import Peers
 
@@ -150,12 +151,12 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         await auth.require_admin()
         snapshot: Metrics | None
         try:
-            snapshot = await peers.ask_jq(GetMetrics(), Metrics)
+            snapshot = await peers.ask_jq(GetMetrics())
         except FaasError:
             snapshot = None
         store: StoreMetrics | None
         try:
-            store = await peers.ask_db(GetStoreMetrics(), StoreMetrics)
+            store = await peers.ask_db(GetStoreMetrics())
         except FaasError:
             store = None
         registry = CollectorRegistry(auto_describe=False)

@@ -18,31 +18,20 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any
 
 import trio
 
 from ..core.errors import FaasError
-from ..core.messages import Message
+from ..core.messages import Request
+from .dbrequests import DbClient
 
-__all__ = ["START_WRITE_DELAY", "DbClient", "JobWrites"]
+__all__ = ["START_WRITE_DELAY", "JobWrites"]
 
 log = logging.getLogger("faas.jqmanager")
 
 #: Seconds a job runs before its ``StartJob`` is written.
 START_WRITE_DELAY = 0.5
-
-
-class DbClient(Protocol):
-    """What the jqmanager needs of its dbmanager connection: a
-    :class:`~faas_trio.core.rpc.Client`, or an in-process double in tests."""
-
-    # The signature is rpc.Client.call's, whose timeout is the RPC layer's ceiling.
-    async def call(self, request: Message, *, timeout: float = ...) -> Message: ...  # noqa: ASYNC109
-
-    async def call_retrying(
-        self, request: Message, *, deadline: float, attempt_timeout: float = ...
-    ) -> Message: ...
 
 
 class JobWrites:
@@ -52,11 +41,11 @@ class JobWrites:
         self._db = db
         self._nursery = nursery
         self._deadline = deadline
-        self._backlog: dict[str, deque[Message]] = {}
+        self._backlog: dict[str, deque[Request[Any]]] = {}
         #: Deferred writes in the order they come due: (due, job id, request, still wanted).
-        self._deferred: deque[tuple[float, str, Message, Callable[[], bool]]] = deque()
+        self._deferred: deque[tuple[float, str, Request[Any], Callable[[], bool]]] = deque()
 
-    def send(self, job_id: str, request: Message) -> None:
+    def send(self, job_id: str, request: Request[Any]) -> None:
         """Send ``request`` after the earlier writes of ``job_id``, without waiting."""
         backlog = self._backlog.get(job_id)
         if backlog is not None:
@@ -66,7 +55,7 @@ class JobWrites:
         self._nursery.start_soon(self._drain, job_id)
 
     def send_later(
-        self, delay: float, job_id: str, request: Message, wanted: Callable[[], bool]
+        self, delay: float, job_id: str, request: Request[Any], wanted: Callable[[], bool]
     ) -> None:
         """:meth:`send` ``request`` after ``delay`` seconds if ``wanted()`` is still true then.
         Every call must use the same ``delay``, so writes come due in the order they were

@@ -40,7 +40,8 @@ from pymongo.errors import PyMongoError
 from ..core.config import env_float
 from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import Function, JobRecord, JobState, StoreMetrics, User
+from ..core.messages import StoreMetrics
+from ..core.records import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .mongo_apply import BatchWriter
 from .mongo_client import Transient, new_client, translated

@@ -44,12 +44,11 @@ from ..core.messages import (
     Changed,
     CreateJob,
     FinishJob,
-    Function,
     JobCreated,
-    JobState,
     RequeueJob,
     StartJob,
 )
+from ..core.records import Function, JobState
 from .base import WriteResult, created_job
 from .mongo_documents import (
     UNFINISHED,
@@ -151,9 +150,10 @@ class JobBatch:
     def functions_missing(self, cache: FunctionCache) -> set[tuple[str, str]]:
         """The functions the creations need that ``cache`` does not hold."""
         return {
-            (op.job.user, op.job.function)
+            (op.submission.user, op.submission.function)
             for _, op in self.ops
-            if isinstance(op, CreateJob) and cache.get(op.job.user, op.job.function) is None
+            if isinstance(op, CreateJob)
+            and cache.get(op.submission.user, op.submission.function) is None
         }
 
     def plan(self, cache: FunctionCache, users_read: set[str]) -> None:
@@ -207,7 +207,7 @@ class JobBatch:
         """The query reading the jobs the duplicate creations met, or None."""
         clauses: list[Doc] = []
         for index in self._duplicates:
-            job = self._create(index).job
+            job = self._create(index).submission
             clauses.append({"_id": ObjectId(job.id)})
             if job.idempotency_key is not None:
                 clauses.append({"idem": idem(job.user, job.idempotency_key)})
@@ -222,7 +222,7 @@ class JobBatch:
         ``Conflict`` when that job id belongs to another user."""
         by_id = {str(doc["_id"]): doc for doc in stored}
         for index in self._duplicates:
-            job = self._create(index).job
+            job = self._create(index).submission
             doc = by_id.get(job.id) or next(
                 (
                     d
@@ -281,20 +281,21 @@ class JobBatch:
     def _plan_create(
         self, index: int, op: CreateJob, cache: FunctionCache, users_read: set[str]
     ) -> None:
-        if not is_job_id(op.job.id):
-            self.results[index] = BadRequest(f"malformed job id {op.job.id!r}")
+        if not is_job_id(op.submission.id):
+            self.results[index] = BadRequest(f"malformed job id {op.submission.id!r}")
             return
-        fn = cache.get(op.job.user, op.job.function)
+        job = op.submission
+        fn = cache.get(job.user, job.function)
         if fn is None:
             self.results[index] = (
-                NotFound(f"function '{op.job.function}' not found for user '{op.job.user}'")
-                if op.job.user in users_read
-                else NotFound(f"user '{op.job.user}' not found")
+                NotFound(f"function '{job.function}' not found for user '{job.user}'")
+                if job.user in users_read
+                else NotFound(f"user '{job.user}' not found")
             )
             return
-        job = created_job(op.job, fn, self.now)
-        self._writes.append(_Write(InsertOne(job_doc(job)), job.id, index))
-        self.results[index] = JobCreated(job=job, function=fn)
+        record = created_job(job, fn, self.now)
+        self._writes.append(_Write(InsertOne(job_doc(record)), record.id, index))
+        self.results[index] = JobCreated(job=record, function=fn)
 
     def _plan_transition(self, index: int, op: StartJob | RequeueJob | FinishJob) -> None:
         job_id = op.job.id if isinstance(op, FinishJob) else op.id

@@ -19,7 +19,8 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-from ..core.messages import Histogram, StoreMetrics
+from ..core.messages import StoreMetrics
+from ..core.records import Histogram
 
 __all__ = ["ROUNDTRIP_BOUNDS", "StoreMonitor"]
 

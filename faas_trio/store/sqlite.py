@@ -41,7 +41,8 @@ import trio
 
 from ..core.config import ConfigError
 from ..core.errors import InternalError, PeerUnavailable
-from ..core.messages import Function, JobRecord, JobState, StoreMetrics, User
+from ..core.messages import StoreMetrics
+from ..core.records import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .monitoring import StoreMonitor
 from .sqlite_schema import (

@@ -5,17 +5,10 @@ from __future__ import annotations
 import trio
 from trio.testing import MockClock
 
-from faas_trio.core.messages import (
-    GetMetrics,
-    GetStats,
-    JobRecord,
-    JobState,
-    Metrics,
-    Runtime,
-    Stats,
-)
+from faas_trio.core.messages import GetMetrics, GetStats, Metrics, Stats
+from faas_trio.core.records import JobRecord, JobState, Runtime
+from faas_trio.jqmanager.handlers import handle
 from faas_trio.jqmanager.metrics import DEFAULT_SCALER_INTERVAL, HistogramCounts, JobMetrics
-from faas_trio.jqmanager.server import handle
 
 from .test_manager import fake_with_function, open_manager
 

@@ -25,17 +25,15 @@ from faas_trio.core.messages import (
     Changed,
     CreateJob,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutUser,
-    Runtime,
     StartJob,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.store.mongo import MongoStore
+from tests.records import submission_of
 
 pytestmark = pytest.mark.mongo
 
@@ -92,7 +90,7 @@ async def test_documents_keep_the_old_layout(
     store: MongoStore, db: Database[dict[str, Any]]
 ) -> None:
     job = new_job()
-    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(submission_of(job))])
 
     user = db.users.find_one({"name": "ann"})
     assert user is not None
@@ -193,7 +191,7 @@ async def test_a_finish_that_lost_a_race_does_not_count_time(
     store: MongoStore, db: Database[dict[str, Any]]
 ) -> None:
     job = new_job()
-    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(submission_of(job))])
     # Another writer cancels the job; the store's finish, planned without a read, must lose.
     db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {"state": "cancelled"}})
     assert await store.apply([FinishJob(job=finished(job))]) == [Changed(applied=False)]
@@ -212,7 +210,9 @@ async def test_job_batches_cost_one_round_trip_per_collection(store: MongoStore)
     await store.apply([PutUser(name="ann"), add_function()])
     jobs = [new_job(f"65f0a1b2c3d4e5f6000000{i:02x}") for i in range(20)]
     before = writes(store)
-    results = await store.apply([CreateJob(job=replace(j, idempotency_key=None)) for j in jobs])
+    results = await store.apply(
+        [CreateJob(submission_of(replace(j, idempotency_key=None))) for j in jobs]
+    )
     assert all(isinstance(r, JobCreated) and not r.existing for r in results)
     assert writes(store) - before == 1  # the function was cached by its registration: no read
     before = writes(store)
@@ -229,10 +229,10 @@ async def test_a_repeated_submission_is_answered_from_the_unique_index(
     store: MongoStore,
 ) -> None:
     await store.apply([PutUser(name="ann"), add_function()])
-    (first,) = await store.apply([CreateJob(job=new_job())])
+    (first,) = await store.apply([CreateJob(submission_of(new_job()))])
     again = new_job("65f0a1b2c3d4e5f6000000ff")  # a new id, the same idempotency key
     before = writes(store)
-    (second,) = await store.apply([CreateJob(job=again)])
+    (second,) = await store.apply([CreateJob(submission_of(again))])
     assert isinstance(first, JobCreated) and isinstance(second, JobCreated)
     assert second.existing and second.job.id == first.job.id
     assert writes(store) - before == 2  # the insert refused as a duplicate, then its read
@@ -244,7 +244,12 @@ async def test_time_a_crash_left_uncounted_is_counted_once_at_the_next_start(
     job, other = new_job(), new_job("65f0a1b2c3d4e5f600000002")
     async with await MongoStore.open(mongo_url) as store:
         await store.apply([PutUser(name="ann"), add_function()])
-        await store.apply([CreateJob(job=job), CreateJob(job=replace(other, idempotency_key=None))])
+        await store.apply(
+            [
+                CreateJob(submission_of(job)),
+                CreateJob(submission_of(replace(other, idempotency_key=None))),
+            ]
+        )
         await store.apply([FinishJob(job=finished(other))])  # counted: 25 ms
     # What a crash between the two writes leaves: the job final, its time not counted.
     done = finished(job)
@@ -302,7 +307,7 @@ async def test_mongodb_down_then_back(launch_mongo: Any, tmp_path: Path) -> None
                 await store.apply([PutUser(name="bob")])
         # A cancel while MongoDB is down ends the wait at once, and frees the batch lock.
         with trio.move_on_after(0.2) as cancelled:
-            await store.apply([CreateJob(job=new_job())])
+            await store.apply([CreateJob(submission_of(new_job()))])
         assert cancelled.cancelled_caught
 
         launch_mongo(port=server.port, sqlite=tmp_path / "mongo.db")
@@ -310,6 +315,6 @@ async def test_mongodb_down_then_back(launch_mongo: Any, tmp_path: Path) -> None
         with trio.fail_after(HANG_GUARD):
             user = await store.get_user("ann")
             assert user is not None and user.name == "ann"
-            (reply,) = await store.apply([CreateJob(job=new_job())])
+            (reply,) = await store.apply([CreateJob(submission_of(new_job()))])
         assert isinstance(reply, JobCreated) and not reply.existing
         assert await store.get_user("bob") is None

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 import faas_trio.worker.sandbox.zygote_client as zygote_client
-from faas_trio.core.messages import JobState, Runtime
+from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.process import SandboxError, start_sandbox
@@ -33,6 +33,7 @@ from .conftest import (
     children_of,
     keeper_of,
     loaded_python,
+    needs_root,
     pid_exists,
     processes_of_uid,
     zygote_pids,
@@ -40,7 +41,7 @@ from .conftest import (
 
 SCRIPT = Path(zygote_client.__file__).resolve().parent / "zygote.py"
 UID = "import os\ndef f(*args):\n    return os.getuid()\n"
-confined = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+confined = needs_root
 
 
 def _state(pid: int) -> str:
@@ -341,7 +342,7 @@ _UNPRIVILEGED_WORKER = r"""
 import json, os, sys, trio
 from pathlib import Path
 import faas_trio
-from faas_trio.core.messages import Function, Runtime
+from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
@@ -354,7 +355,7 @@ async def main():
     os.setgroups([])
     os.setresgid(65534, 65534, 65534)
     os.setresuid(65534, 65534, 65534)
-    settings = SpawnSettings(python, None, Path(scratch), 1024)
+    settings = SpawnSettings(python, None, Path(scratch), 1024, mode="off")
     source = (
         "import os, subprocess\n"
         "def f():\n"
