@@ -76,7 +76,7 @@ class Setting:
         if self.form == "endpoint":
             return "tcp://host:port"
         if self.form == "store":
-            return "a sqlite: or mongodb:// URL"
+            return "sqlite:///abs/path.db, sqlite:rel/path.db or mongodb[+srv]://host"
         if self.type is bool:
             return "a boolean (1/0, true/false)"
         noun = {int: "a whole number", float: "a number"}.get(self.type)
