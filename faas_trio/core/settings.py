@@ -125,6 +125,12 @@ SETTINGS: tuple[Setting, ...] = (
       help="uids sandboxes may use, shared by all workers (>= concurrency + warm max)"),
     S(name="FAAS_SANDBOX_NPROC", type=int, default=64, readers=("worker",), low=1,
       help="processes and threads per sandbox"),
+    S(name="FAAS_SANDBOX", type=str, default="strict", readers=("worker", "frontend"),
+      choices=("strict", "off"),
+      help="`strict`: confine every sandbox, refuse to start when this machine cannot; `off`:"
+      " run functions unconfined (not allowed with `FAAS_AUTH=keys`)"),
+    S(name="FAAS_SANDBOX_SCRATCH_MB", type=int, default=64, readers=("worker",), low=1,
+      help="MB of a sandbox's scratch tmpfs (it counts towards its memory too)"),
     # ---- scaler and supervisor -----------------------------------------------------------
     S(name="FAAS_WORKERS", type=int, default=1, readers=("up",), low=0,
       help="worker processes `up` starts"),

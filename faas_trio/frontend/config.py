@@ -66,11 +66,20 @@ class FrontendConfig:
     max_wait: float = setting("FAAS_MAX_WAIT")
     rpc_timeout: float = setting("FAAS_RPC_TIMEOUT")
     ready_timeout: float = setting("FAAS_READY_TIMEOUT")
+    #: The workers' ``FAAS_SANDBOX`` (read here too: unconfined functions are refused in
+    #: ``keys`` mode, where users are strangers to each other and to the host).
+    sandbox: str = setting("FAAS_SANDBOX")
 
     def __post_init__(self) -> None:
         check_fields(self)
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"FAAS_AUTH={self.auth!r} is not one of {', '.join(AUTH_MODES)}")
+        if self.sandbox == "off" and self.auth == "keys":
+            raise ConfigError(
+                "FAAS_SANDBOX=off runs functions unconfined, which keys mode (FAAS_AUTH=keys,"
+                " the default off loopback) does not allow: use FAAS_SANDBOX=strict, or"
+                " FAAS_AUTH=open on a trusted host"
+            )
         if self.default_timeout > self.max_timeout:
             raise ConfigError("FAAS_DEFAULT_TIMEOUT is larger than FAAS_MAX_TIMEOUT")
         if self.default_memory_mb > self.max_memory_mb:

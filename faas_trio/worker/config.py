@@ -44,6 +44,8 @@ class WorkerConfig:
     sandbox_uid_base: int = setting("FAAS_SANDBOX_UID_BASE")
     sandbox_uid_count: int = setting("FAAS_SANDBOX_UID_COUNT")
     sandbox_nproc: int = setting("FAAS_SANDBOX_NPROC")
+    sandbox: str = setting("FAAS_SANDBOX")
+    sandbox_scratch_mb: int = setting("FAAS_SANDBOX_SCRATCH_MB")
 
     def __post_init__(self) -> None:
         check_fields(self)
