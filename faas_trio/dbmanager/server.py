@@ -167,7 +167,9 @@ async def serve(
 
     Cancellation: as :func:`serve_store`; then the store is closed (shielded, bounded).
     """
-    async with open_store(config.store_url, sqlite_sync=config.sqlite_sync) as store:
+    async with open_store(
+        config.store_url, retention=config.retention, sqlite_sync=config.sqlite_sync
+    ) as store:
         log.info("opened the store %s", _without_password(config.store_url))
         await serve_store(store, config, task_status=task_status)
 

@@ -37,7 +37,6 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-from ..core.config import env_float
 from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
 from ..core.messages import StoreMetrics
@@ -114,10 +113,10 @@ class MongoStore:
     ) -> MongoStore:
         """Connect to ``url`` (``mongodb://…``) and create the collections' indexes.
 
-        ``retention``: seconds a finished job is kept (default: ``FAAS_JOB_RETENTION``, else
-        7 days). ``retry_timeout``: how long transient errors are retried before
-        ``PeerUnavailable``. ``select_timeout``: how long one call waits for a reachable
-        server (also the connect timeout; the socket timeout is 3 times it).
+        ``retention``: seconds a finished job is kept (the dbmanager passes
+        ``FAAS_JOB_RETENTION``; default 7 days). ``retry_timeout``: how long transient errors
+        are retried before ``PeerUnavailable``. ``select_timeout``: how long one call waits
+        for a reachable server (also the connect timeout; the socket timeout is 3 times it).
 
         Raises:
             ValueError: the URL is not a valid MongoDB URL.
@@ -138,7 +137,7 @@ class MongoStore:
         except PyMongoError as exc:  # ConfigurationError, InvalidURI
             raise ValueError(f"bad MongoDB URL: {exc}") from exc
         if retention is None:
-            retention = env_float("FAAS_JOB_RETENTION", DEFAULT_RETENTION)
+            retention = DEFAULT_RETENTION
         store = cls(
             client, database, retention=retention, retry_timeout=retry_timeout, monitor=monitor
         )
