@@ -36,15 +36,68 @@ from .records import (
 )
 
 __all__ = [
-    "CancelGroup", "CancelJob", "Changed", "ChangedMany", "Commands", "CreateGroup",
-    "CreateJob", "DeleteFunction", "DeleteJob", "DeleteUser", "Dispatch", "Done", "ErrorReply",
-    "FinishJob", "FinishJobs", "FunctionReply", "FunctionsReply", "GetFunction", "GetGroup",
-    "GetJob", "GetLogs", "GetMetrics", "GetStats", "GetUser", "GroupAccepted", "GroupCancelled",
-    "GroupCreated", "GroupItems", "GroupProgress", "GroupReply", "GroupsReply", "Heartbeat",
-    "JobCreated", "JobReply", "JobsReply", "ListFunctions", "ListGroups", "ListJobs",
-    "LogsReply", "Message", "Metrics", "NextJob", "NoJob", "Ping", "Pong", "PutFunction",
-    "PutUser", "Report", "Request", "RequeueJob", "SetWorkers", "StartJob", "Stats", "Submit",
-    "SubmitGroup", "UnfinishedJobs", "UnfinishedReply", "UserReply", "WaitJob", "WatchGroup",
+    "CancelGroup",
+    "CancelJob",
+    "Changed",
+    "ChangedMany",
+    "Commands",
+    "CreateGroup",
+    "CreateJob",
+    "DeleteFunction",
+    "DeleteJob",
+    "DeleteUser",
+    "Dispatch",
+    "Done",
+    "ErrorReply",
+    "FinishJob",
+    "FinishJobs",
+    "FunctionReply",
+    "FunctionsReply",
+    "GetFunction",
+    "GetGroup",
+    "GetJob",
+    "GetLogs",
+    "GetMetrics",
+    "GetStats",
+    "GetStoreMetrics",
+    "GetUser",
+    "GroupAccepted",
+    "GroupCancelled",
+    "GroupCreated",
+    "GroupItems",
+    "GroupProgress",
+    "GroupReply",
+    "GroupsReply",
+    "Heartbeat",
+    "JobCreated",
+    "JobReply",
+    "JobsReply",
+    "ListFunctions",
+    "ListGroups",
+    "ListJobs",
+    "LogsReply",
+    "Message",
+    "Metrics",
+    "NextJob",
+    "NoJob",
+    "Ping",
+    "Pong",
+    "PutFunction",
+    "PutUser",
+    "Report",
+    "Request",
+    "RequeueJob",
+    "SetWorkers",
+    "StartJob",
+    "Stats",
+    "StoreMetrics",
+    "Submit",
+    "SubmitGroup",
+    "UnfinishedJobs",
+    "UnfinishedReply",
+    "UserReply",
+    "WaitJob",
+    "WatchGroup",
     "reply_types",
 ]
 
@@ -444,6 +497,9 @@ class Heartbeat(Request[Commands], frozen=True, tag=True):
     slots: int
     wait: float
     draining: bool = False
+    #: The confinement its sandboxes get, as ``name=value`` pairs joined by commas (e.g.
+    #: ``mode=root,landlock_abi=7,seccomp=1,cgroup=v1``); empty when it does not say.
+    confinement: str = ""
 
 
 class Report(Request[Done], frozen=True, tag=True):
@@ -487,23 +543,94 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     cold_starts_total: int = 0
     #: The scaler's last decision; None when no scaler reported within three of its intervals.
     desired_workers: int | None = None
+    #: Workers alive, by the confinement their sandboxes get (see ``Heartbeat.confinement``).
+    confinement: dict[str, int] = {}
 
 
 class GetMetrics(Request[Metrics], frozen=True, tag=True):
     """The jqmanager's job counters since it started. -> Metrics."""
 
 
+# ---- frontend -> dbmanager: store metrics ---------------------------------------------------
+
+
+class StoreMetrics(msgspec.Struct, frozen=True, tag=True):
+    """What the dbmanager's store sent to its database: commands (each one a round trip)
+    by store operation (``write`` for a batch of writes, else the read's name), and how long
+    each round trip took, in seconds."""
+
+    commands_total: dict[str, int]
+    roundtrip: Histogram
+
+
+class GetStoreMetrics(Request[StoreMetrics], frozen=True, tag=True):
+    """The dbmanager's store counters since it started. -> StoreMetrics."""
+
+
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
-    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated |
-    CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob |
-    LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit |
-    WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat |
-    Report | SetWorkers | Metrics | GetMetrics | ChangedMany | FinishJobs | GroupCreated |
-    CreateGroup | GroupReply | GetGroup | GroupItems | GroupsReply | ListGroups | GroupAccepted |
-    SubmitGroup | GroupProgress | WatchGroup | GroupCancelled | CancelGroup
+    Pong
+    | Ping
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | UserReply
+    | GetUser
+    | FunctionReply
+    | PutFunction
+    | GetFunction
+    | FunctionsReply
+    | ListFunctions
+    | DeleteFunction
+    | JobCreated
+    | CreateJob
+    | Changed
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+    | JobReply
+    | GetJob
+    | LogsReply
+    | GetLogs
+    | JobsReply
+    | ListJobs
+    | UnfinishedReply
+    | UnfinishedJobs
+    | Submit
+    | WaitJob
+    | CancelJob
+    | Stats
+    | GetStats
+    | Dispatch
+    | NoJob
+    | NextJob
+    | Commands
+    | Heartbeat
+    | Report
+    | SetWorkers
+    | Metrics
+    | GetMetrics
+    | StoreMetrics
+    | GetStoreMetrics
+    | ChangedMany
+    | FinishJobs
+    | GroupCreated
+    | CreateGroup
+    | GroupReply
+    | GetGroup
+    | GroupItems
+    | GroupsReply
+    | ListGroups
+    | GroupAccepted
+    | SubmitGroup
+    | GroupProgress
+    | WatchGroup
+    | GroupCancelled
+    | CancelGroup
 )
+
 
 @functools.cache
 def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:

@@ -56,8 +56,9 @@ async def handle_with(manager: JobManager, maps: MapManager, request: Message) -
             return await manager.next_job(worker, wait, max_jobs, number)
         case Heartbeat():
             cancels = await manager.heartbeat(
-                request.worker, request.running, request.slots, request.draining, request.wait
-            )
+                request.worker, request.running, request.slots, request.draining, request.wait,
+                confinement=request.confinement,
+            )  # fmt: skip
             return Commands(cancel=cancels)
         case Report(worker=worker, outcome=outcome, more=more):
             if more:
@@ -82,7 +83,11 @@ async def handle_with(manager: JobManager, maps: MapManager, request: Message) -
             manager.finals.metrics.observe_scaler(request, trio.current_time())
             return manager.stats()
         case GetMetrics():
-            return manager.finals.metrics.snapshot(manager.stats(), now=trio.current_time())
+            return manager.finals.metrics.snapshot(
+                manager.stats(),
+                now=trio.current_time(),
+                confinement=manager.leases.confinements(),
+            )
         case Ping():
             return Pong("jqmanager")
         case _:
