@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.config import (
-    ConfigError,
     check_fields,
     check_value,
     from_env,
@@ -50,11 +49,6 @@ class JqManagerConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         check_value(lookup("FAAS_USER_RATE"), self.user_rate)
-        if self.user_max_active > self.max_queue:
-            raise ConfigError(
-                f"FAAS_USER_MAX_ACTIVE={self.user_max_active} is larger than"
-                f" FAAS_MAX_QUEUE={self.max_queue}: one user could never fill its share"
-            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> JqManagerConfig:

@@ -43,7 +43,7 @@ def test_environment_overrides() -> None:
     [
         {"FAAS_MAX_QUEUE": "lots"}, {"FAAS_LEASE_TIMEOUT": "0"}, {"FAAS_MAX_ATTEMPTS": "-1"},
         {"FAAS_USER_RATE": "-1"}, {"FAAS_USER_RATE": "inf"}, {"FAAS_MAX_BATCH": "0"},
-        {"FAAS_MAX_BATCH": "5000"}, {"FAAS_MAX_QUEUE": "10", "FAAS_USER_MAX_ACTIVE": "20"},
+        {"FAAS_MAX_BATCH": "5000"},
     ],
 )  # fmt: skip
 def test_malformed_settings_are_rejected(env: dict[str, str]) -> None:
