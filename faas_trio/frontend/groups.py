@@ -193,7 +193,9 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         args = parse_items(await _map_body(config.map_max_body), config.map_max_items)
         group = GroupRecord(id=new_job_id(), user=user, function=fn, total=len(args),
                             created_at=time.time(), idempotency_key=key)  # fmt: skip
-        accepted = await peers.ask_jq(SubmitGroup(group, args))
+        # Storing a big map takes a while: a second per 5,000 items on top of the RPC timeout
+        # (the jqmanager gives the store a second per 10,000, so its answer comes first).
+        accepted = await peers.ask_jq(SubmitGroup(group, args), wait=len(args) / 5_000)
         stored = accepted.group
         res: dict[str, Any] = {
             "id": stored.id,

@@ -96,8 +96,8 @@ class DbRequests:
             NotFound: no such user or function.
             PeerUnavailable: no answer in time (the group may be stored all the same).
         """
-        # A big group takes the store a while: a second per 50,000 items on top.
-        timeout = self.timeout + len(args) / 50_000
+        # A big group takes the store a while: a second per 10,000 items on top.
+        timeout = self.timeout + len(args) / 10_000
         return await self.client.call(CreateGroup(group, args), timeout=timeout)
 
     async def store_final_many(self, records: list[JobRecord], logs: list[str]) -> list[JobRecord]:
