@@ -18,7 +18,7 @@ import time
 import httpx
 import trio
 
-from ..api import create_user, delete_user, envelope, register_function, run_and_wait
+from ..api import SetupError, create_user, delete_user, envelope, register_function, run_and_wait
 from ..functions import NODE_ADD, PY_ADD
 from ..generator import Sample, drive
 from ..processes import find_jqmanager_pid, vm_rss_bytes
@@ -36,7 +36,7 @@ async def _submit_map(client: httpx.AsyncClient, user: str, fn: str, total: int)
     response = await client.post(f"/u/{user}/fn/{fn}/map", content=body, timeout=120.0)
     ok, res = envelope(response)
     if not ok:
-        raise RuntimeError(f"map refused: HTTP {response.status_code} {res!r}")
+        raise SetupError(f"map refused: HTTP {response.status_code} {res!r}")
     return str(res["id"])
 
 
