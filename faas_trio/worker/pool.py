@@ -23,6 +23,7 @@ import trio
 
 from ..core.messages import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
+from .sandbox.protocol import LoadRequest, Reply
 from .sandbox.spawn import SpawnSettings
 from .sandbox.zygote_client import Zygote
 
@@ -116,7 +117,8 @@ class WarmPool:
         """
         key: Key = (function.user, function.name, function.version)
         await self._kill_idle(
-            lambda entry: (entry.key[:2] == key[:2] and entry.key != key) or not entry.sandbox.alive
+            lambda entry: (entry.key[:2] == key[:2] and entry.key != key)
+            or not (entry.sandbox.alive and entry.sandbox.quiet)
         )
         for pid in reversed(self._idle):
             entry = self._idle[pid]
@@ -140,13 +142,8 @@ class WarmPool:
             self._nursery, function.runtime, memory_mb, self._settings, self._zygote
         )
         self._busy.add(sandbox.pid)
-        load = {
-            "op": "load",
-            "name": function.name,
-            "source": function.source,
-            "timeout": self._init_timeout,
-        }
-        reply: dict[str, object] = {"ok": False, "timeout": True}
+        load = LoadRequest(function.name, function.source, self._init_timeout)
+        reply = Reply(ok=False, error="TimeoutError", timeout=True)
         try:
             with trio.move_on_after(self._init_timeout + RUNNER_SLACK):
                 reply = await sandbox.request(load)
@@ -154,14 +151,14 @@ class WarmPool:
             self._busy.discard(sandbox.pid)
             await sandbox.kill()
             raise
-        logs = str(reply.get("logs", "")) + sandbox.take_stderr()
-        if reply.get("ok") is not True:
+        logs = reply.logs + sandbox.take_stderr()
+        if not reply.ok:
             self._busy.discard(sandbox.pid)
             await sandbox.kill()
-            if reply.get("timeout"):
+            if reply.timeout:
                 raise SandboxTimeout(self._init_timeout)
-            error = str(reply.get("error", "Error: the function did not load"))
-            raise LoadFailed(error, str(reply.get("message", error)), logs)
+            error = reply.error or "Error: the function did not load"
+            raise LoadFailed(error, reply.message or error, logs)
         init_ms = (trio.current_time() - started) * 1000.0
         return Lease(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
 
@@ -172,7 +169,13 @@ class WarmPool:
         """
         sandbox = lease.sandbox
         self._busy.discard(sandbox.pid)
-        keep = reusable and not self._closed and sandbox.alive and self.size < self._max_warm
+        keep = (
+            reusable
+            and not self._closed
+            and sandbox.alive
+            and sandbox.quiet
+            and self.size < self._max_warm
+        )
         if not keep:
             await sandbox.kill()
             return

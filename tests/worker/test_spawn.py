@@ -4,6 +4,7 @@ failures."""
 from __future__ import annotations
 
 from faas_trio.core.messages import Runtime
+from faas_trio.worker.sandbox.protocol import ConfineOptions
 from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_request
 
 from .conftest import needs_node
@@ -11,32 +12,28 @@ from .conftest import needs_node
 
 def test_python_request_carries_limits_and_a_minimal_environment(settings: SpawnSettings) -> None:
     request = build_request(Runtime.PYTHON, 256, settings, settings.scratch_root)
-    assert request["runtime"] == "python"
-    assert request["argv"] == ["--memory-mb", "256", "--log-cap", str(settings.log_cap)]
-    assert set(request["env"]) == {"PATH", "LANG", "HOME", "TMPDIR"}
-    assert request["env"]["HOME"] == request["home"] == str(settings.scratch_root)
-    assert request["confine"] is None
+    assert request.runtime == "python"
+    assert request.argv == ("--memory-mb", "256", "--log-cap", str(settings.log_cap))
+    assert set(request.env) == {"PATH", "LANG", "HOME", "TMPDIR"}
+    assert request.env["HOME"] == request.home == str(settings.scratch_root)
+    assert request.confine is None
 
 
 def test_confined_request_names_the_uid_and_process_limit(settings: SpawnSettings) -> None:
     request = build_request(Runtime.PYTHON, 256, settings, settings.scratch_root, uid=61234)
-    assert request["confine"] == {
-        "uid": 61234,
-        "nproc": settings.nproc,
-        "read": [],
-        "address_space_mb": None,
-    }
+    assert request.confine == ConfineOptions(uid=61234, nproc=settings.nproc)
 
 
 @needs_node
 def test_node_request_heap_limit_and_readable_paths(settings: SpawnSettings) -> None:
     request = build_request(Runtime.NODE, 256, settings, settings.scratch_root)
-    assert request["argv"][:2] == [settings.node, "--max-old-space-size=256"]
-    assert request["argv"][2].endswith("node_runner.js")
+    assert request.argv[:2] == (settings.node, "--max-old-space-size=256")
+    assert request.argv[2].endswith("node_runner.js")
     confined = build_request(Runtime.NODE, 256, settings, settings.scratch_root, uid=61234)
-    script = confined["argv"][2]
-    assert confined["confine"]["read"] == [script, settings.node]
-    assert confined["confine"]["address_space_mb"] > 256
+    script = confined.argv[2]
+    assert confined.confine is not None
+    assert confined.confine.read == (script, settings.node)
+    assert (confined.confine.address_space_mb or 0) > 256
 
 
 def test_request_without_node_fails(settings: SpawnSettings) -> None:

@@ -2,17 +2,19 @@
 //
 // Run as `node --max-old-space-size=<memory_mb> node_runner.js <log_cap>` in a sandbox forked
 // by faas_trio/worker/sandbox/zygote.py; the worker drives it through sandbox/process.py.
-// Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON), requests on
-// stdin, replies on stdout; exits when stdin ends.
+// Protocol: the runner frames of sandbox/protocol.py (4-byte big-endian length, then UTF-8
+// JSON), requests on stdin, replies on stdout; exits when stdin ends. A reply is a flat object
+// of strings and booleans only: ok, logs, value, text, error, message, timeout.
 //
 // - {"op":"load","name":n,"source":s,"timeout":t} runs the source in a fresh vm context and
 //   picks the function to call: the binding named n if it is a function, else the function
 //   declared last at top level. -> {"ok":true} or {"ok":false,"error":"SyntaxError: ..."}.
-// - {"op":"call","args":"<JSON array>","timeout":t} calls it. -> {"ok":true,"value":"<JSON>",
-//   "text":...,"logs":...,"duration_ms":x} or {"ok":false,"error":"Name: msg","message":msg,
-//   ...}, with "timeout":true when t seconds passed (the worker then kills this process).
-//   A value of `undefined` gives value "null" and text "undefined"; a value JSON cannot
-//   encode (a cycle, a BigInt, a function) is sent as the JSON string of String(value).
+// - {"op":"call","args":"<JSON array>","timeout":t,"result_cap":b} calls it.
+//   -> {"ok":true,"value":"<JSON>","text":...,"logs":...} or {"ok":false,"error":"Name: msg",
+//   "message":msg,...}, with "timeout":true when t seconds passed (the worker then kills this
+//   process). A value of `undefined` gives value "null" and text "undefined"; a value JSON
+//   cannot encode (a cycle, a BigInt, a function) is sent as the JSON string of String(value);
+//   one over result_cap bytes fails the call (ResultTooLarge). The worker measures durations.
 //
 // Isolation: the context is made from a null-prototype object and receives NO host function
 // or host object: a host function's .constructor is the host Function, from which
@@ -28,6 +30,8 @@ const vm = require('vm');
 const { performance } = require('perf_hooks');
 
 const LOG_CAP = Math.max(1024, Number(process.argv[2]) || 1048576);
+// protocol.MAX_ERROR_CHARS: characters of an error or message sent at most.
+const MAX_ERROR_CHARS = 16384;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 const PRELUDE = `(function (global, logCap) {
@@ -263,7 +267,8 @@ async function call(request) {
   const seconds = Number(request.timeout) || 30;
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  const finish = (reply) => Object.assign(reply, { duration_ms: performance.now() - started });
+  const resultCap = Number(request.result_cap) || 0;
+  const finish = (reply) => capResult(reply, resultCap);
   if (context === null) {
     return finish({ ok: false, error: 'Error: no function loaded', message: 'no function loaded', logs: '' });
   }
@@ -290,8 +295,31 @@ async function call(request) {
   }
 }
 
+function capResult(reply, resultCap) {
+  if (reply.ok !== true) return reply;
+  const size = Math.max(Buffer.byteLength(reply.value, 'utf8'), Buffer.byteLength(reply.text, 'utf8'));
+  if (size <= resultCap) return reply;
+  const message = `the result is ${size} bytes, over the FAAS_RESULT_CAP of ${resultCap}`;
+  return { ok: false, error: `ResultTooLarge: ${message}`, message, logs: reply.logs };
+}
+
+// Only the protocol's fields, as strings and booleans: the context's code chose the rest.
+function protocolReply(reply) {
+  const out = { ok: reply.ok === true, logs: typeof reply.logs === 'string' ? reply.logs : '' };
+  for (const name of ['value', 'text']) {
+    if (typeof reply[name] === 'string') out[name] = reply[name];
+  }
+  for (const name of ['error', 'message']) {
+    if (typeof reply[name] === 'string') out[name] = reply[name].slice(0, MAX_ERROR_CHARS);
+  }
+  if (!out.ok && out.error === undefined) out.error = 'Error: unknown failure';
+  if (reply.timeout === true) out.timeout = true;
+  return out;
+}
+
 function writeFrame(message) {
-  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  // Buffer.from writes a lone surrogate as U+FFFD: the frame is always valid UTF-8.
+  const body = Buffer.from(JSON.stringify(protocolReply(message)), 'utf8');
   const frame = Buffer.alloc(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, 4);

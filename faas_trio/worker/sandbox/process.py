@@ -3,9 +3,11 @@
 A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) held
 by its keeper (:mod:`.confine`) in its own session and process group, with a fresh scratch
 directory as its working directory and home, and a minimal environment. The worker talks to it
-in length-prefixed JSON frames over its stdin and stdout; its stderr is drained continuously
-into a capped buffer that the caller takes as the current call's logs, so the child can never
-stall on a full pipe.
+in the frames of :mod:`.protocol` over its stdin and stdout, and trusts nothing it reads: a
+reply header over :func:`.protocol.reply_cap` kills the child without reading the body, and a
+body that is not a well-formed reply kills it too (:func:`.protocol.parse_reply`). Its stderr
+is drained continuously into a capped buffer that the caller takes as the current call's logs,
+so the child can never stall on a full pipe.
 
 How it is started is :mod:`.spawn`'s business: the worker's zygote forks it, so the worker is
 not its parent and cannot wait for it. It watches the keeper through a pidfd instead (readable
@@ -16,26 +18,21 @@ exits without writing one was itself killed, which is reported as killed by SIGK
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import shutil
 import signal
-import struct
-from typing import Any
 
 import trio
 
 from ...core.messages import Runtime
 from .logbuffer import LogBuffer
+from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .zygote_client import Zygote
 
 __all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
 
-_HEADER = struct.Struct("!I")
-#: Replies larger than this are treated as a broken child.
-MAX_REPLY_BYTES = 64 * 1024 * 1024
 #: How long a kill may wait for the child to be reaped, seconds.
 KILL_GRACE = 2.0
 #: After the child closes its stdout, how long it gets to exit on its own before it is killed.
@@ -103,9 +100,11 @@ class Sandbox:
         self._returncode: int | None = None
         self._stdin = trio.lowlevel.FdStream(spawned.stdin_fd)
         self._stdout = trio.lowlevel.FdStream(spawned.stdout_fd)
+        self._stdout_fd = self._stdout.fileno()
         self._stdout_buffer = bytearray()
         self._stderr_fd: int | None = spawned.stderr_fd
         self._stderr = LogBuffer(log_cap)
+        self._log_cap = log_cap
         self._drain_scope = trio.CancelScope()
         self._reap_lock = trio.Lock()
         self._kill_lock = trio.Lock()
@@ -119,6 +118,16 @@ class Sandbox:
         return not self._closed and not self._exited()
 
     @property
+    def quiet(self) -> bool:
+        """False when the child wrote on its reply pipe (or closed it) while nothing was
+        asked: it is then unfit for another request. Checked without blocking."""
+        if self._closed:
+            return False
+        poller = select.poll()
+        poller.register(self._stdout_fd, select.POLLIN)
+        return not self._stdout_buffer and not poller.poll(0)
+
+    @property
     def returncode(self) -> int | None:
         """How the runner ended, once it has: its exit code, or minus the signal that killed
         it (SIGKILL when the keeper itself was killed). None while it runs."""
@@ -130,12 +139,13 @@ class Sandbox:
         self._read_stderr_available()
         return self._stderr.take()
 
-    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
-        """Send ``frame`` and return the child's reply frame. Callers bound it with
+    async def request(self, request: Request) -> Reply:
+        """Send ``request`` and return the child's reply. Callers bound it with
         ``trio.move_on_after`` (a call's timeout is such a deadline).
 
         Raises:
-            SandboxError: the child died or sent garbage; it was killed and reaped.
+            SandboxError: the child died, or broke the protocol (a reply over its cap,
+                malformed, or bytes sent when nothing was asked); it was killed and reaped.
 
         Cancellation: the child is killed and reaped (shielded, up to :data:`KILL_GRACE`)
         before ``Cancelled`` propagates, since its state mid-request is unknown. So a deadline
@@ -143,9 +153,11 @@ class Sandbox:
         """
         if not self.alive:
             raise SandboxError("sandbox is not running")
-        body = json.dumps(frame).encode()
         try:
-            return await self._exchange(_HEADER.pack(len(body)) + body)
+            return await self._exchange(request)
+        except ProtocolError as exc:
+            await self.kill()
+            raise SandboxError(f"the sandbox broke the protocol: {exc}") from None
         except _ChildGone as exc:
             with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
                 await self._reap()
@@ -317,29 +329,53 @@ class Sandbox:
                 return
             await trio.sleep(0.001)
 
-    async def _exchange(self, data: bytes) -> dict[str, Any]:
-        """Write a request frame and read the reply frame.
+    async def _exchange(self, request: Request) -> Reply:
+        """Write a request frame and read the reply frame, of at most its
+        :func:`.protocol.reply_cap`.
+
+        Raises:
+            ProtocolError: the reply is over its cap (its body is not read) or malformed, or
+                the child had written something before it was asked.
+            _ChildGone: its pipes closed.
 
         Cancellation: may leave a partial frame in a pipe; :meth:`request` then kills the child.
         """
+        self._check_quiet()
+        cap = reply_cap(request, self._log_cap)
         try:
-            await self._stdin.send_all(data)
-            (length,) = _HEADER.unpack(await self._read_exactly(_HEADER.size))
-            if length > MAX_REPLY_BYTES:
-                raise _ChildGone(f"reply of {length} bytes is over the limit")
-            reply = json.loads(await self._read_exactly(length))
+            await self._stdin.send_all(encode_request(request))
+            (length,) = HEADER.unpack(await self._read_exactly(HEADER.size))
+            if length > cap:
+                raise ProtocolError(
+                    f"a reply of {length} bytes is over the limit of {cap} bytes for this"
+                    " request (FAAS_RESULT_CAP and FAAS_LOG_CAP set it)"
+                )
+            return parse_reply(await self._read_exactly(length), request)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _ChildGone("its pipes closed") from exc
-        except ValueError as exc:
-            raise _ChildGone("it sent a malformed reply") from exc
-        if not isinstance(reply, dict):
-            raise _ChildGone("it sent a malformed reply")
-        return reply
+
+    def _check_quiet(self) -> None:
+        """Raise unless the reply pipe is empty: a frame no request asked for may be a forged
+        answer to the next one.
+
+        Raises:
+            ProtocolError: it holds bytes.
+            _ChildGone: it is closed.
+        """
+        if self.quiet:
+            return
+        try:
+            data = bytes(self._stdout_buffer) or os.read(self._stdout_fd, 1)
+        except BlockingIOError:
+            return
+        if not data:
+            raise _ChildGone("it closed its output")
+        raise ProtocolError("it wrote on its reply pipe when nothing was asked")
 
     async def _read_exactly(self, size: int) -> bytes:
         """Cancellation: bytes already read stay buffered (only :meth:`request` reads)."""
         while len(self._stdout_buffer) < size:
-            chunk = await self._stdout.receive_some(65536)
+            chunk = await self._stdout.receive_some(min(size - len(self._stdout_buffer), 65536))
             if not chunk:
                 raise _ChildGone("it closed its output")
             self._stdout_buffer += chunk

@@ -29,9 +29,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ...core.messages import Runtime
+from .protocol import ConfineOptions, SpawnRequest
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
@@ -81,18 +81,16 @@ class SpawnSettings:
 
 def build_request(
     runtime: Runtime, memory_mb: int, settings: SpawnSettings, home: Path, uid: int | None = None
-) -> dict[str, Any]:
-    """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
-    whose HOME and TMPDIR are ``home``; the Python runner gets its limits as arguments and sets
-    them itself. With a ``uid`` the runner is confined, and runs as that uid.
+) -> SpawnRequest:
+    """The zygote's spawn request for a runner: a minimal environment whose HOME and TMPDIR
+    are ``home``; the Python runner gets its limits as arguments and sets them itself. With a
+    ``uid`` the runner is confined, and runs as that uid.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
     """
     env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)}
-    confine: dict[str, Any] | None = None
-    if uid is not None:
-        confine = {"uid": uid, "nproc": settings.nproc, "read": [], "address_space_mb": None}
+    confine = None if uid is None else ConfineOptions(uid=uid, nproc=settings.nproc)
     if runtime is Runtime.PYTHON:
         argv = ["--memory-mb", str(memory_mb), "--log-cap", str(settings.log_cap)]
     else:
@@ -103,16 +101,14 @@ def build_request(
             settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
             str(settings.log_cap),
         ]  # fmt: skip
-        if confine is not None:
-            confine["read"] = [script, settings.node]
-            confine["address_space_mb"] = memory_mb + _NODE_BASE_MEMORY_MB
-    return {
-        "runtime": runtime.value,
-        "argv": argv,
-        "env": env,
-        "home": str(home),
-        "confine": confine,
-    }
+        if uid is not None:
+            confine = ConfineOptions(
+                uid=uid,
+                nproc=settings.nproc,
+                read=(script, settings.node),
+                address_space_mb=memory_mb + _NODE_BASE_MEMORY_MB,
+            )
+    return SpawnRequest(runtime.value, tuple(argv), env, str(home), confine)
 
 
 @functools.cache
