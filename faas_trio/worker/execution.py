@@ -22,7 +22,7 @@ from ..core.bounds import JsonRefused, stored_json_text
 from ..core.messages import Dispatch, JobRecord, JobState, Outcome
 from .pool import RUNNER_SLACK, Lease, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
-from .sandbox.process import SandboxError, SandboxTimeout
+from .sandbox.process import SandboxError, SandboxTimeout, SandboxUnused
 from .sandbox.protocol import CallRequest, Reply
 
 __all__ = ["run_job", "stopped_outcome"]
@@ -77,47 +77,18 @@ async def run_job(
     job, function = dispatch.job, dispatch.function
     started_at = time.time()
     logs = LogBuffer(log_cap)
-    try:
-        lease = await pool.acquire(function)
-    except LoadFailed as exc:
-        logs.add(exc.logs)
-        return _outcome(
-            job, JobState.FAILED, started_at=started_at, logs=logs, cold_start=True,
-            result=exc.message, error=exc.error,
-        )  # fmt: skip
-    except SandboxTimeout as exc:
-        message = f"{exc} while loading"
-        return _outcome(
-            job, JobState.TIMEOUT, started_at=started_at, logs=logs, cold_start=True,
-            result=message, error=f"TimeoutError: {message}",
-        )  # fmt: skip
-    except SandboxError as exc:
-        return _outcome(
-            job, JobState.FAILED, started_at=started_at, logs=logs,
-            result=str(exc), error=f"SandboxError: {exc}",
-        )  # fmt: skip
-
-    sandbox = lease.sandbox
-    if lease.cold:
-        logs.add(lease.load_logs)
-    else:
-        sandbox.take_stderr()  # output between calls belongs to no call
-    reply: Reply | None = None
-    crash: SandboxError | None = None
     call = CallRequest(args=job.args, timeout=function.timeout, result_cap=result_cap)
-    began = time.perf_counter()
-    try:
-        with trio.move_on_after(function.timeout + RUNNER_SLACK):
-            reply = await sandbox.request(call)
-    except SandboxError as exc:
-        crash = exc
-    finally:
-        # The billed duration: the worker's clock, from request sent to reply read.
-        duration_ms = (time.perf_counter() - began) * 1000.0
-        # A call the runner stopped at its deadline leaves suspect state: never reuse it.
-        reusable = reply is not None and not reply.timeout
-        await pool.release(lease, reusable=reusable)
-
+    lease = await _acquire(pool, dispatch, logs, started_at)
+    if isinstance(lease, Outcome):
+        return lease
+    reply, crash, duration_ms = await _call(pool, lease, call)
+    if isinstance(crash, SandboxUnused) and not lease.cold:
+        # A warm child that had died while idle never ran the call: once, use another.
+        lease = await _acquire(pool, dispatch, logs, started_at)
+        if isinstance(lease, Outcome):
+            return lease
+        reply, crash, duration_ms = await _call(pool, lease, call)
+    sandbox = lease.sandbox
     if reply is not None:
         logs.add(reply.logs)
     logs.add(sandbox.take_stderr())
@@ -149,6 +120,66 @@ async def run_job(
         job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
         result=reply.message or error, error=error, duration_ms=duration_ms,
     )  # fmt: skip
+
+
+async def _acquire(
+    pool: WarmPool, dispatch: Dispatch, logs: LogBuffer, started_at: float
+) -> Lease | Outcome:
+    """A child for ``dispatch`` (its load output added to ``logs``), or the outcome of a
+    function that could not be loaded.
+
+    Cancellation: see :meth:`WarmPool.acquire` (a child being started is killed).
+    """
+    job = dispatch.job
+    try:
+        lease = await pool.acquire(dispatch.function)
+    except LoadFailed as exc:
+        logs.add(exc.logs)
+        return _outcome(
+            job, JobState.FAILED, started_at=started_at, logs=logs, cold_start=True,
+            result=exc.message, error=exc.error,
+        )  # fmt: skip
+    except SandboxTimeout as exc:
+        message = f"{exc} while loading"
+        return _outcome(
+            job, JobState.TIMEOUT, started_at=started_at, logs=logs, cold_start=True,
+            result=message, error=f"TimeoutError: {message}",
+        )  # fmt: skip
+    except SandboxError as exc:
+        return _outcome(
+            job, JobState.FAILED, started_at=started_at, logs=logs,
+            result=str(exc), error=f"SandboxError: {exc}",
+        )  # fmt: skip
+    if lease.cold:
+        logs.add(lease.load_logs)
+    else:
+        lease.sandbox.take_stderr()  # output between calls belongs to no call
+    return lease
+
+
+async def _call(
+    pool: WarmPool, lease: Lease, call: CallRequest
+) -> tuple[Reply | None, SandboxError | None, float]:
+    """Run ``call`` in the lease's child and give the child back: the reply (None when the
+    deadline passed), the crash if it broke, and the duration in ms on the worker's clock
+    (request sent to reply read): the one that is billed.
+
+    Cancellation: the child is killed and reaped before ``Cancelled`` propagates.
+    """
+    reply: Reply | None = None
+    crash: SandboxError | None = None
+    began = time.perf_counter()
+    try:
+        with trio.move_on_after(call.timeout + RUNNER_SLACK):
+            reply = await lease.sandbox.request(call)
+    except SandboxError as exc:
+        crash = exc
+    finally:
+        duration_ms = (time.perf_counter() - began) * 1000.0
+        # A call the runner stopped at its deadline leaves suspect state: never reuse it.
+        reusable = reply is not None and not reply.timeout
+        await pool.release(lease, reusable=reusable)
+    return reply, crash, duration_ms
 
 
 def stopped_outcome(dispatch: Dispatch, state: JobState, *, started_at: float) -> Outcome:

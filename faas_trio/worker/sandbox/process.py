@@ -18,10 +18,13 @@ exits without writing one was itself killed, which is reported as killed by SIGK
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
 import select
 import shutil
 import signal
+import termios
 
 import trio
 
@@ -31,7 +34,14 @@ from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, par
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .zygote_client import Zygote
 
-__all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
+__all__ = [
+    "KILL_GRACE",
+    "Sandbox",
+    "SandboxError",
+    "SandboxTimeout",
+    "SandboxUnused",
+    "start_sandbox",
+]
 
 #: How long a kill may wait for the child to be reaped, seconds.
 KILL_GRACE = 2.0
@@ -45,6 +55,11 @@ _STATUS_BYTES = 4
 
 class SandboxError(Exception):
     """The child could not start, died, or broke the protocol; it is no longer running."""
+
+
+class SandboxUnused(SandboxError):
+    """The child had ended before it read the whole request (a warm child that died while
+    idle): the request did not run, so it may be sent to another child."""
 
 
 class SandboxTimeout(Exception):
@@ -161,7 +176,12 @@ class Sandbox:
         except _ChildGone as exc:
             with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
                 await self._reap()
+            unread = self._unread_request_bytes()
             await self.kill()
+            if unread:
+                raise SandboxUnused(
+                    f"sandbox had ended before it read the request: {self.exit_description()}"
+                ) from None
             raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
         except BaseException:
             await self.kill()
@@ -353,6 +373,15 @@ class Sandbox:
             return parse_reply(await self._read_exactly(length), request)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _ChildGone("its pipes closed") from exc
+
+    def _unread_request_bytes(self) -> int:
+        """Bytes still in the child's request pipe (so never read by it)."""
+        count = array.array("i", [0])
+        try:
+            fcntl.ioctl(self._stdin.fileno(), termios.FIONREAD, count)
+        except OSError:
+            return 0
+        return count[0]
 
     def _check_quiet(self) -> None:
         """Raise unless the reply pipe is empty: a frame no request asked for may be a forged
