@@ -11,6 +11,7 @@ import struct
 
 import msgspec
 import pytest
+import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from faas_trio.core.bounds import MAX_JSON_DEPTH, stored_json_text
 from faas_trio.core.messages import JobState, Outcome, Report, Runtime, encode_body
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 from .conftest import MakeDispatch, needs_node
 
@@ -74,7 +76,7 @@ async def next_call_succeeds(pool: WarmPool, make_dispatch: MakeDispatch) -> Non
         outcome = await run_job(
             pool, make_dispatch(source, args, version=version), log_cap=4096, result_cap=1 << 20
         )
-        assert outcome.state is JobState.SUCCEEDED, outcome
+        assert outcome.state is JobState.SUCCEEDED, outcome.result
         assert outcome.result == ("honest" if version == 1 else "11")
 
 
@@ -200,11 +202,22 @@ _PAYLOADS = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(payload=_PAYLOADS, after=st.sampled_from(["exit", "return"]))
-async def test_nothing_on_the_reply_pipe_ends_the_worker(
-    pool: WarmPool, make_dispatch: MakeDispatch, payload: str, after: str
+def test_nothing_on_the_reply_pipe_ends_the_worker(
+    settings: SpawnSettings, make_dispatch: MakeDispatch, payload: str, after: str
 ) -> None:
-    outcome = await forge(pool, make_dispatch, payload, after)
-    assert outcome.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT)
-    assert_storable(outcome)
-    msgspec.msgpack.encode(outcome)
-    await next_call_succeeds(pool, make_dispatch)
+    # One trio run (and pool) per example: pytest-trio's fixtures do not span examples.
+    async def example() -> None:
+        async with trio.open_nursery() as nursery:
+            pool = WarmPool(
+                nursery, settings, ttl=60.0, max_warm=8, init_timeout=5.0, default_memory_mb=128
+            )
+            try:
+                outcome = await forge(pool, make_dispatch, payload, after)
+                assert outcome.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT)
+                assert_storable(outcome)
+                msgspec.msgpack.encode(outcome)
+                await next_call_succeeds(pool, make_dispatch)
+            finally:
+                await pool.aclose()
+
+    trio.run(example)

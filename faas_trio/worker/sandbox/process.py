@@ -375,11 +375,13 @@ class Sandbox:
             raise _ChildGone("its pipes closed") from exc
 
     def _unread_request_bytes(self) -> int:
-        """Bytes still in the child's request pipe (so never read by it)."""
+        """Bytes still in the child's request pipe (so never read by it); 0 once closed."""
         count = array.array("i", [0])
+        if self._closed:
+            return 0
         try:
             fcntl.ioctl(self._stdin.fileno(), termios.FIONREAD, count)
-        except OSError:
+        except (OSError, ValueError):
             return 0
         return count[0]
 

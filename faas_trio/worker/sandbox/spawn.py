@@ -47,6 +47,9 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Address space Node needs on top of the function's memory: V8 reserves much more than it
 #: uses (it does not start with less than about 800 MB).
 _NODE_BASE_MEMORY_MB = 1024
+#: What node_runner.js needs to keep user code in its realm: import() rejected by a callback
+#: of its own (the flag enables such callbacks), and no code compiled from strings anywhere.
+_NODE_FLAGS = ("--experimental-vm-modules", "--disallow-code-generation-from-strings")
 
 
 class SpawnFailed(Exception):
@@ -98,7 +101,7 @@ def build_request(
             raise SpawnFailed("the node runtime is not installed on this worker")
         script = str(_RUNNER_DIR / "node_runner.js") if uid is None else _shared_node_runner()
         argv = [
-            settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
+            settings.node, *_NODE_FLAGS, f"--max-old-space-size={max(memory_mb, 16)}", script,
             str(settings.log_cap),
         ]  # fmt: skip
         if uid is not None:
