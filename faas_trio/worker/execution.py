@@ -20,7 +20,7 @@ import trio
 
 from ..core.bounds import JsonRefused, stored_json_text
 from ..core.messages import Dispatch, JobRecord, JobState, Outcome
-from .pool import RUNNER_SLACK, Lease, LoadFailed, WarmPool
+from .pool import RUNNER_SLACK, Checkout, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
 from .sandbox.process import SandboxError, SandboxTimeout, SandboxUnused
 from .sandbox.protocol import CallRequest, Reply
@@ -34,7 +34,7 @@ def _outcome(
     *,
     started_at: float,
     logs: LogBuffer | None = None,
-    lease: Lease | None = None,
+    checkout: Checkout | None = None,
     cold_start: bool = False,
     result: str | None = None,
     value: str | None = None,
@@ -50,8 +50,8 @@ def _outcome(
         error=error,
         logs=logs.take() if logs is not None else "",
         duration_ms=duration_ms,
-        cold_start=lease.cold if lease is not None else cold_start,
-        init_ms=lease.init_ms if lease is not None else 0.0,
+        cold_start=checkout.cold if checkout is not None else cold_start,
+        init_ms=checkout.init_ms if checkout is not None else 0.0,
         started_at=started_at,
         finished_at=time.time(),
     )
@@ -78,29 +78,29 @@ async def run_job(
     started_at = time.time()
     logs = LogBuffer(log_cap)
     call = CallRequest(args=job.args, timeout=function.timeout, result_cap=result_cap)
-    lease = await _acquire(pool, dispatch, logs, started_at)
-    if isinstance(lease, Outcome):
-        return lease
-    reply, crash, duration_ms = await _call(pool, lease, call)
-    if isinstance(crash, SandboxUnused) and not lease.cold:
+    checkout = await _acquire(pool, dispatch, logs, started_at)
+    if isinstance(checkout, Outcome):
+        return checkout
+    reply, crash, duration_ms = await _call(pool, checkout, call)
+    if isinstance(crash, SandboxUnused) and not checkout.cold:
         # A warm child that had died while idle never ran the call: once, use another.
-        lease = await _acquire(pool, dispatch, logs, started_at)
-        if isinstance(lease, Outcome):
-            return lease
-        reply, crash, duration_ms = await _call(pool, lease, call)
-    sandbox = lease.sandbox
+        checkout = await _acquire(pool, dispatch, logs, started_at)
+        if isinstance(checkout, Outcome):
+            return checkout
+        reply, crash, duration_ms = await _call(pool, checkout, call)
+    sandbox = checkout.sandbox
     if reply is not None:
         logs.add(reply.logs)
     logs.add(sandbox.take_stderr())
     if crash is not None:
         return _outcome(
-            job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
             result=str(crash), error=f"SandboxError: {crash}", duration_ms=duration_ms,
         )  # fmt: skip
     if reply is None or reply.timeout:
         message = f"timed out after {function.timeout:g}s"
         return _outcome(
-            job, JobState.TIMEOUT, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.TIMEOUT, started_at=started_at, logs=logs, checkout=checkout,
             result=message, error=f"TimeoutError: {message}", duration_ms=duration_ms,
         )  # fmt: skip
     if reply.ok and reply.text is not None and reply.value is not None:
@@ -108,23 +108,23 @@ async def run_job(
             value = _kept_value(reply.text, reply.value, result_cap)
         except _Unkept as exc:
             return _outcome(
-                job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+                job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
                 result=exc.message, error=f"{exc.name}: {exc.message}", duration_ms=duration_ms,
             )  # fmt: skip
         return _outcome(
-            job, JobState.SUCCEEDED, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.SUCCEEDED, started_at=started_at, logs=logs, checkout=checkout,
             result=reply.text, value=value, duration_ms=duration_ms,
         )  # fmt: skip
     error = reply.error or "Error: unknown failure"
     return _outcome(
-        job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+        job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
         result=reply.message or error, error=error, duration_ms=duration_ms,
     )  # fmt: skip
 
 
 async def _acquire(
     pool: WarmPool, dispatch: Dispatch, logs: LogBuffer, started_at: float
-) -> Lease | Outcome:
+) -> Checkout | Outcome:
     """A child for ``dispatch`` (its load output added to ``logs``), or the outcome of a
     function that could not be loaded.
 
@@ -132,7 +132,7 @@ async def _acquire(
     """
     job = dispatch.job
     try:
-        lease = await pool.acquire(dispatch.function)
+        checkout = await pool.acquire(dispatch.function)
     except LoadFailed as exc:
         logs.add(exc.logs)
         return _outcome(
@@ -150,17 +150,17 @@ async def _acquire(
             job, JobState.FAILED, started_at=started_at, logs=logs,
             result=str(exc), error=f"SandboxError: {exc}",
         )  # fmt: skip
-    if lease.cold:
-        logs.add(lease.load_logs)
+    if checkout.cold:
+        logs.add(checkout.load_logs)
     else:
-        lease.sandbox.take_stderr()  # output between calls belongs to no call
-    return lease
+        checkout.sandbox.take_stderr()  # output between calls belongs to no call
+    return checkout
 
 
 async def _call(
-    pool: WarmPool, lease: Lease, call: CallRequest
+    pool: WarmPool, checkout: Checkout, call: CallRequest
 ) -> tuple[Reply | None, SandboxError | None, float]:
-    """Run ``call`` in the lease's child and give the child back: the reply (None when the
+    """Run ``call`` in the checked-out child and give the child back: the reply (None when the
     deadline passed), the crash if it broke, and the duration in ms on the worker's clock
     (request sent to reply read): the one that is billed.
 
@@ -171,14 +171,14 @@ async def _call(
     began = time.perf_counter()
     try:
         with trio.move_on_after(call.timeout + RUNNER_SLACK):
-            reply = await lease.sandbox.request(call)
+            reply = await checkout.sandbox.request(call)
     except SandboxError as exc:
         crash = exc
     finally:
         duration_ms = (time.perf_counter() - began) * 1000.0
         # A call the runner stopped at its deadline leaves suspect state: never reuse it.
         reusable = reply is not None and not reply.timeout
-        await pool.release(lease, reusable=reusable)
+        await pool.release(checkout, reusable=reusable)
     return reply, crash, duration_ms
 
 

@@ -27,7 +27,7 @@ from .sandbox.protocol import LoadRequest, Reply
 from .sandbox.spawn import SpawnSettings
 from .sandbox.zygote_client import Zygote
 
-__all__ = ["Lease", "LoadFailed", "WarmPool"]
+__all__ = ["Checkout", "LoadFailed", "WarmPool"]
 
 #: (user, function name, version)
 Key = tuple[str, str, int]
@@ -48,8 +48,8 @@ class LoadFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Lease:
-    """A child handed to one call. Give it back with :meth:`WarmPool.release`."""
+class Checkout:
+    """A child checked out for one call. Give it back with :meth:`WarmPool.release`."""
 
     sandbox: Sandbox
     key: Key
@@ -105,7 +105,7 @@ class WarmPool:
         """Children alive: idle plus in use."""
         return len(self._idle) + len(self._busy)
 
-    async def acquire(self, function: Function) -> Lease:
+    async def acquire(self, function: Function) -> Checkout:
         """A child with ``function`` loaded: a warm one if one is idle, else a new one.
 
         Raises:
@@ -125,13 +125,13 @@ class WarmPool:
             if entry.key == key:
                 del self._idle[pid]
                 self._busy.add(pid)
-                return Lease(entry.sandbox, key, cold=False, init_ms=0.0, load_logs="")
+                return Checkout(entry.sandbox, key, cold=False, init_ms=0.0, load_logs="")
         while self._idle and self.size >= self._max_warm:
             _, lru = self._idle.popitem(last=False)
             await lru.sandbox.kill()
         return await self._start(function, key)
 
-    async def _start(self, function: Function, key: Key) -> Lease:
+    async def _start(self, function: Function, key: Key) -> Checkout:
         """Start a child and load ``function`` into it, within the init timeout.
 
         Cancellation: the child is killed and reaped before ``Cancelled`` propagates.
@@ -160,14 +160,14 @@ class WarmPool:
             error = reply.error or "Error: the function did not load"
             raise LoadFailed(error, reply.message or error, logs)
         init_ms = (trio.current_time() - started) * 1000.0
-        return Lease(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
+        return Checkout(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
 
-    async def release(self, lease: Lease, *, reusable: bool) -> None:
+    async def release(self, checkout: Checkout, *, reusable: bool) -> None:
         """Give a child back: kept warm if ``reusable`` and there is room, else killed.
 
         Cancellation: a kill is shielded and bounded (see :meth:`Sandbox.kill`).
         """
-        sandbox = lease.sandbox
+        sandbox = checkout.sandbox
         self._busy.discard(sandbox.pid)
         keep = (
             reusable
@@ -179,7 +179,7 @@ class WarmPool:
         if not keep:
             await sandbox.kill()
             return
-        self._idle[sandbox.pid] = _Idle(sandbox, lease.key, trio.current_time())
+        self._idle[sandbox.pid] = _Idle(sandbox, checkout.key, trio.current_time())
         self._idle_added.set()
 
     async def reap_idle(
