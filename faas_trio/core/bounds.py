@@ -17,19 +17,28 @@ from typing import Any
 
 import msgspec
 
+from .messages import JobRecord, JobState
+
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_DURATION_MS",
     "JsonRefused",
+    "bounded_record",
     "clamp",
     "json_depth_exceeds",
+    "stored_json_problem",
     "stored_json_text",
 ]
 
 #: Levels of arrays and objects a stored JSON value may nest (MongoDB holds 100 in all).
 MAX_JSON_DEPTH = 64
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 #: The longest duration a record holds, ms: a day, far over any timeout.
 MAX_DURATION_MS = 86_400_000.0
+#: The latest time a record holds, Unix seconds (the year 9999).
+MAX_TIME = 253_402_300_799.0
+#: The most attempts a record counts (SQLite and BSON hold 64-bit integers only).
+MAX_ATTEMPTS = 1 << 31
 
 
 class JsonRefused(ValueError):
@@ -40,16 +49,29 @@ class JsonRefused(ValueError):
 def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether decoded JSON ``value`` nests more than ``limit`` arrays or objects. Iterative:
     any depth is measured without recursion."""
-    stack: list[tuple[list[Any] | dict[str, Any], int]] = []
-    if isinstance(value, list | dict):
-        stack.append((value, 1))
+    return stored_json_problem(value, limit, int64=False) is not None
+
+
+def stored_json_problem(
+    value: Any, limit: int = MAX_JSON_DEPTH, *, int64: bool = True
+) -> str | None:
+    """Why decoded JSON ``value`` cannot be stored as a document (nested deeper than
+    ``limit``, or, with ``int64``, an integer outside 64 bits, which BSON cannot hold), or
+    None. Iterative."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
-            return True
+        if int64 and isinstance(item, int) and not isinstance(item, bool):
+            if not _INT64_MIN <= item <= _INT64_MAX:
+                return f"an integer outside 64 bits ({str(item)[:24]}...)"
+            continue
+        if not isinstance(item, list | dict):
+            continue
+        if depth + 1 > limit:
+            return _too_deep(limit)
         children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
-    return False
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def stored_json_text(text: str, limit: int = MAX_JSON_DEPTH) -> str:
@@ -111,3 +133,41 @@ def clamp(value: float, low: float, high: float, default: float) -> float:
     if not math.isfinite(value):
         return default
     return min(max(float(value), low), high)
+
+
+def bounded_record(job: JobRecord) -> JobRecord:
+    """``job`` as a store can hold it, unchanged when it already is: times within
+    ``[0, MAX_TIME]`` and durations within ``[0, MAX_DURATION_MS]`` (a non-finite one is
+    dropped: None, or 0 for ``created_at``), attempts within ``[0, MAX_ATTEMPTS]``, and a
+    ``value`` that is not JSON a store holds (see :func:`stored_json_text`) replaced by a
+    failure saying why. Used where records enter the jqmanager and the store, so a bad
+    number fails no write."""
+    changes: dict[str, Any] = {}
+    for name, high in (
+        ("started_at", MAX_TIME), ("finished_at", MAX_TIME),
+        ("duration_ms", MAX_DURATION_MS), ("init_ms", MAX_DURATION_MS),
+    ):  # fmt: skip
+        value = getattr(job, name)
+        if value is not None and not (math.isfinite(value) and 0 <= value <= high):
+            changes[name] = clamp(value, 0.0, high, default=math.nan)
+            if math.isnan(changes[name]):
+                changes[name] = None
+    if not (math.isfinite(job.created_at) and 0 <= job.created_at <= MAX_TIME):
+        changes["created_at"] = clamp(job.created_at, 0.0, MAX_TIME, default=0.0)
+    if not 0 <= job.attempts <= MAX_ATTEMPTS:
+        changes["attempts"] = min(max(job.attempts, 0), MAX_ATTEMPTS)
+    if job.value is not None:
+        try:
+            kept = stored_json_text(job.value)
+        except JsonRefused as exc:
+            message = f"the result cannot be stored: it is {exc}"
+            changes.update(
+                state=JobState.FAILED if job.is_final else job.state,
+                value=None,
+                result=message,
+                error=f"InvalidResult: {message}",
+            )
+        else:
+            if kept != job.value:
+                changes["value"] = kept
+    return msgspec.structs.replace(job, **changes) if changes else job

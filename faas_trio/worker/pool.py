@@ -24,6 +24,7 @@ import trio
 from ..core.messages import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
 from .sandbox.protocol import LoadRequest, Reply
+from .sandbox.scratch import ScratchTrash
 from .sandbox.spawn import SpawnSettings
 from .sandbox.zygote_client import Zygote
 
@@ -94,6 +95,7 @@ class WarmPool:
         self._idle_added = trio.Event()
         self._closed = False
         self._zygote = Zygote(settings.python)
+        self._trash = ScratchTrash(settings.scratch_root, nursery)
 
     @property
     def idle_pids(self) -> list[int]:
@@ -117,8 +119,10 @@ class WarmPool:
         """
         key: Key = (function.user, function.name, function.version)
         await self._kill_idle(
-            lambda entry: (entry.key[:2] == key[:2] and entry.key != key)
-            or not (entry.sandbox.alive and entry.sandbox.quiet)
+            lambda entry: (
+                (entry.key[:2] == key[:2] and entry.key != key)
+                or not (entry.sandbox.alive and entry.sandbox.quiet)
+            )
         )
         for pid in reversed(self._idle):
             entry = self._idle[pid]
@@ -139,7 +143,7 @@ class WarmPool:
         started = trio.current_time()
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
         sandbox = await start_sandbox(
-            self._nursery, function.runtime, memory_mb, self._settings, self._zygote
+            self._nursery, function.runtime, memory_mb, self._settings, self._zygote, self._trash
         )
         self._busy.add(sandbox.pid)
         load = LoadRequest(function.name, function.source, self._init_timeout)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import array
 import fcntl
+import logging
 import os
 import select
-import shutil
 import signal
 import termios
 
@@ -31,6 +31,7 @@ import trio
 from ...core.messages import Runtime
 from .logbuffer import LogBuffer
 from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
+from .scratch import ScratchTrash, remove_tree
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .zygote_client import Zygote
 
@@ -42,6 +43,8 @@ __all__ = [
     "SandboxUnused",
     "start_sandbox",
 ]
+
+log = logging.getLogger("faas.worker.sandbox")
 
 #: How long a kill may wait for the child to be reaped, seconds.
 KILL_GRACE = 2.0
@@ -78,9 +81,11 @@ async def start_sandbox(
     memory_mb: int,
     settings: SpawnSettings,
     zygote: Zygote,
+    trash: ScratchTrash | None = None,
 ) -> Sandbox:
     """Spawn a runner child through ``zygote``; its stderr drain runs in ``nursery`` until the
-    child is killed.
+    child is killed. Its scratch directory goes to ``trash`` when it ends (without one, it is
+    removed there and then, as far as :func:`.scratch.remove_tree`'s budget allows).
 
     Raises:
         SandboxError: the child could not be started.
@@ -92,7 +97,7 @@ async def start_sandbox(
         spawned = await spawn_runner(runtime, memory_mb, settings, zygote)
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
-    sandbox = Sandbox(spawned, settings.log_cap)
+    sandbox = Sandbox(spawned, settings.log_cap, trash)
     try:
         await nursery.start(sandbox.drain_stderr)
     except BaseException:
@@ -107,7 +112,7 @@ class Sandbox:
     One request at a time: the caller (the warm pool) never shares a sandbox between calls.
     """
 
-    def __init__(self, spawned: Spawned, log_cap: int) -> None:
+    def __init__(self, spawned: Spawned, log_cap: int, trash: ScratchTrash | None = None) -> None:
         #: The keeper's pid (the process group's and session's id too).
         self.pid = spawned.pid
         self._pidfd = spawned.pidfd
@@ -124,6 +129,7 @@ class Sandbox:
         self._reap_lock = trio.Lock()
         self._kill_lock = trio.Lock()
         self._home = spawned.home
+        self._trash = trash
         self._uid = spawned.uid
         self._closed = False
 
@@ -254,7 +260,10 @@ class Sandbox:
         os.close(self._status_fd)
         trio.lowlevel.notify_closing(self._pidfd)
         os.close(self._pidfd)
-        shutil.rmtree(self._home, ignore_errors=True)
+        if self._trash is not None:
+            self._trash.discard(self._home)
+        elif not remove_tree(self._home):
+            log.warning("scratch directory %s left behind", self._home)
         if self._uid is not None and self._returncode is not None:
             # Kept (never reused) if the keeper did not exit: something of the sandbox
             # may still run as that uid.

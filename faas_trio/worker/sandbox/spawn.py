@@ -25,13 +25,13 @@ import functools
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.messages import Runtime
 from .protocol import ConfineOptions, SpawnRequest
+from .scratch import remove_tree
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
@@ -196,7 +196,7 @@ async def spawn_runner(
     except BaseException as exc:
         for fd in pipes:
             os.close(fd)
-        shutil.rmtree(home, ignore_errors=True)
+        remove_tree(home)  # nothing ran in it: empty
         if uid is not None:
             uid.release()
         if isinstance(exc, OSError | SpawnFailed | ZygoteFailed):
