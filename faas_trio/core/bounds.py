@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .messages import JobRecord, JobState
+from .records import JobRecord, JobState
 
 __all__ = [
     "MAX_JSON_DEPTH",

@@ -31,16 +31,20 @@ def admitted(request: Write) -> Write:
         BadRequest: a ``CreateJob`` whose arguments are not JSON a store can hold.
     """
     match request:
-        case CreateJob(job=job):
+        case CreateJob(submission=submission):
             try:
-                args = msgspec.json.decode(job.args)
+                args = msgspec.json.decode(submission.args)
             except (msgspec.DecodeError, RecursionError) as exc:
                 raise BadRequest(f"the job's arguments cannot be stored: {exc}") from None
             problem = stored_json_problem(args)
             if problem is not None:
                 raise BadRequest(f"the job's arguments cannot be stored: they hold {problem}")
-            bounded = bounded_record(job)
-            return request if bounded is job else msgspec.structs.replace(request, job=bounded)
+            if math.isfinite(submission.created_at) and 0 <= submission.created_at <= MAX_TIME:
+                return request
+            created_at = clamp(submission.created_at, 0.0, MAX_TIME, default=0.0)
+            return msgspec.structs.replace(
+                request, submission=msgspec.structs.replace(submission, created_at=created_at)
+            )
         case FinishJob(job=job):
             bounded = bounded_record(job)
             return request if bounded is job else msgspec.structs.replace(request, job=bounded)

@@ -15,7 +15,7 @@ import msgspec
 from ..core.bounds import MAX_JSON_DEPTH, stored_json_problem
 from ..core.errors import BadRequest
 from ..core.ids import is_job_id
-from ..core.messages import JobState, Runtime
+from ..core.records import JobState, Runtime
 
 __all__ = [
     "args_text",

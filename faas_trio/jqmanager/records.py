@@ -12,7 +12,7 @@ import time
 import msgspec
 
 from ..core.bounds import bounded_record
-from ..core.messages import JobRecord, JobState, Outcome
+from ..core.records import JobRecord, JobState, Outcome
 
 __all__ = [
     "FUNCTION_NOT_FOUND",

@@ -21,7 +21,7 @@ from functools import partial
 
 import trio
 
-from ..core.messages import Function
+from ..core.records import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
 from .sandbox.protocol import LoadRequest, Reply
 from .sandbox.scratch import ScratchTrash

@@ -21,7 +21,7 @@ from faas_trio.core.bounds import (
     stored_json_problem,
     stored_json_text,
 )
-from faas_trio.core.messages import JobRecord, JobState, Runtime
+from faas_trio.core.records import JobRecord, JobState, Runtime
 
 
 def nested(depth: int) -> str:

@@ -30,6 +30,7 @@ from faas_trio.core.messages import (
 from faas_trio.core.rpc import Client, open_client
 from faas_trio.dbmanager import serve
 from faas_trio.dbmanager.admission import admitted
+from tests.records import submission_of
 
 from .test_server import ADD, config_for, new_job
 
@@ -44,7 +45,7 @@ async def client(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[Client]
 
 
 async def test_a_finish_with_bad_numbers_is_stored_clamped(client: Client) -> None:
-    created = await client.call(CreateJob(job=new_job(1)), timeout=10)
+    created = await client.call(CreateJob(submission_of(new_job(1))), timeout=10)
     assert isinstance(created, JobCreated)
     assert await client.call(
         StartJob(id=created.job.id, attempt=1, worker="w", started_at=math.nan), timeout=10
@@ -68,13 +69,13 @@ async def test_a_finish_with_bad_numbers_is_stored_clamped(client: Client) -> No
 )
 async def test_a_job_whose_arguments_cannot_be_stored_is_refused(client: Client, args: str) -> None:
     with trio.fail_after(10), pytest.raises(BadRequest, match="arguments cannot be stored"):
-        job = msgspec.structs.replace(new_job(2), args=args)
-        await client.call(CreateJob(job=job), timeout=10)
+        submission = msgspec.structs.replace(submission_of(new_job(2)), args=args)
+        await client.call(CreateJob(submission), timeout=10)
 
 
 def test_sound_writes_pass_untouched() -> None:
     for write in (
-        CreateJob(job=new_job(3)),
+        CreateJob(submission_of(new_job(3))),
         StartJob(id="0" * 24, attempt=1, worker="w", started_at=5.0),
         RequeueJob(id="0" * 24, attempts=2),
         FinishJob(job=new_job(3, state=JobState.FAILED, duration_ms=3.0)),

@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faas_trio.core.bounds import MAX_JSON_DEPTH, stored_json_text
-from faas_trio.core.messages import JobState, Outcome, Report, Runtime, encode_body
+from faas_trio.core.messages import Report
+from faas_trio.core.records import JobState, Outcome, Runtime
+from faas_trio.core.wire import encode_body
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from faas_trio.core.messages import JobState
+from faas_trio.core.records import JobState
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.scratch import MAX_OPEN_DIRS, remove_tree

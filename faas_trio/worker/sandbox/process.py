@@ -28,7 +28,7 @@ import termios
 
 import trio
 
-from ...core.messages import Runtime
+from ...core.records import Runtime
 from .logbuffer import LogBuffer
 from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
 from .scratch import ScratchTrash, remove_tree

@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.messages import Runtime
+from ...core.records import Runtime
 from .protocol import ConfineOptions, SpawnRequest
 from .scratch import remove_tree
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
