@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.config import DEFAULT_JQ_PORT, ConfigError, env_float, env_int, env_str
-from .sandbox.spawn import SpawnSettings
+from .sandbox.spawn import DEFAULT_UID_BASE, SpawnSettings
 
 __all__ = ["WorkerConfig"]
 
@@ -19,6 +19,14 @@ _SYSTEM_PYTHON = "/usr/bin/python3"
 
 def _default_python() -> str:
     return _SYSTEM_PYTHON if os.path.exists(_SYSTEM_PYTHON) else sys.executable
+
+
+#: Uids a sandbox must never run as: a function could then signal or trace what runs as them.
+_RESERVED_UIDS = (
+    (61184, 65519, "systemd's DynamicUser range"),
+    (65534, 65535, "nobody and the 16-bit (uid_t) -1"),
+    (4294967295, 1 << 40, "the 32-bit (uid_t) -1"),
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ class WorkerConfig:
     FAAS_NODE                  node for JavaScript functions               ``node`` on PATH
     FAAS_HOME                  state directory; scratch dirs go in
                                ``$FAAS_HOME/scratch``                      ./.faas
-    FAAS_SANDBOX_UID_BASE      first uid sandboxes run as                  61000
+    FAAS_SANDBOX_UID_BASE      first uid sandboxes run as (outside every
+                               range systemd assigns)                      2000000000
     FAAS_SANDBOX_UID_COUNT     uids sandboxes may use (shared by every
                                worker on the machine; at least
                                concurrency + warm max)                     1000
@@ -62,7 +71,7 @@ class WorkerConfig:
     sandbox_python: str = _SYSTEM_PYTHON
     node: str | None = None
     scratch_dir: Path = Path(".faas/scratch")
-    sandbox_uid_base: int = 61000
+    sandbox_uid_base: int = DEFAULT_UID_BASE
     sandbox_uid_count: int = 1000
     sandbox_nproc: int = 64
 
@@ -104,6 +113,15 @@ class WorkerConfig:
         ):
             if value < 1:
                 raise ConfigError(f"{name}={value} must be at least 1")
+        last_uid = self.sandbox_uid_base + self.sandbox_uid_count - 1
+        for low, high, what in _RESERVED_UIDS:
+            if self.sandbox_uid_base <= high and low <= last_uid:
+                raise ConfigError(
+                    f"FAAS_SANDBOX_UID_BASE={self.sandbox_uid_base} and FAAS_SANDBOX_UID_COUNT="
+                    f"{self.sandbox_uid_count} take uids {self.sandbox_uid_base}-{last_uid},"
+                    f" which overlap {what} ({low}-{high}); the default base is"
+                    f" {DEFAULT_UID_BASE}"
+                )
         if self.sandbox_uid_count < self.concurrency + self.warm_max:
             raise ConfigError(
                 f"FAAS_SANDBOX_UID_COUNT={self.sandbox_uid_count} must be at least"

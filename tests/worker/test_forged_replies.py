@@ -221,5 +221,6 @@ def test_nothing_on_the_reply_pipe_ends_the_worker(
                 await next_call_succeeds(pool, make_dispatch)
             finally:
                 await pool.aclose()
+                nursery.cancel_scope.cancel()  # the scratch sweeper runs until then
 
     trio.run(example)

@@ -35,7 +35,14 @@ from .scratch import remove_tree
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
-__all__ = ["SpawnFailed", "SpawnSettings", "Spawned", "build_request", "spawn_runner"]
+__all__ = [
+    "DEFAULT_UID_BASE",
+    "SpawnFailed",
+    "SpawnSettings",
+    "Spawned",
+    "build_request",
+    "spawn_runner",
+]
 
 log = logging.getLogger("faas.worker.sandbox")
 
@@ -50,6 +57,12 @@ _NODE_BASE_MEMORY_MB = 1024
 #: What node_runner.js needs to keep user code in its realm: import() rejected by a callback
 #: of its own (the flag enables such callbacks), and no code compiled from strings anywhere.
 _NODE_FLAGS = ("--experimental-vm-modules", "--disallow-code-generation-from-strings")
+
+
+#: The first sandbox uid by default: ``2000000000`` up, in the range systemd leaves unused
+#: (1879048192-2147352575), clear of its DynamicUser range (61184-65519), its container
+#: ranges (524288-1879048191), the usual subordinate-uid ranges (from 100000) and ``nobody``.
+DEFAULT_UID_BASE = 2_000_000_000
 
 
 class SpawnFailed(Exception):
@@ -69,7 +82,7 @@ class SpawnSettings:
     #: Bytes of output kept per call.
     log_cap: int
     #: Sandboxes run as uids ``[uid_base, uid_base + uid_count)``, one each.
-    uid_base: int = 61000
+    uid_base: int = DEFAULT_UID_BASE
     uid_count: int = 1000
     #: Processes (and threads) a sandbox may have at once.
     nproc: int = 64
