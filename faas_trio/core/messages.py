@@ -26,13 +26,52 @@ import msgspec
 from .records import Function, Histogram, JobRecord, JobState, Outcome, Submission, User
 
 __all__ = [
-    "CancelJob", "Changed", "Commands", "CreateJob", "DeleteFunction", "DeleteJob",
-    "DeleteUser", "Dispatch", "Done", "ErrorReply", "FinishJob", "FunctionReply",
-    "FunctionsReply", "GetFunction", "GetJob", "GetLogs", "GetMetrics", "GetStats", "GetUser",
-    "Heartbeat", "JobCreated", "JobReply", "JobsReply", "ListFunctions", "ListJobs",
-    "LogsReply", "Message", "Metrics", "NextJob", "NoJob", "Ping", "Pong", "PutFunction",
-    "PutUser", "Report", "Request", "RequeueJob", "SetWorkers", "StartJob", "Stats", "Submit",
-    "UnfinishedJobs", "UnfinishedReply", "UserReply", "WaitJob", "reply_types",
+    "CancelJob",
+    "Changed",
+    "Commands",
+    "CreateJob",
+    "DeleteFunction",
+    "DeleteJob",
+    "DeleteUser",
+    "Dispatch",
+    "Done",
+    "ErrorReply",
+    "FinishJob",
+    "FunctionReply",
+    "FunctionsReply",
+    "GetFunction",
+    "GetJob",
+    "GetLogs",
+    "GetMetrics",
+    "GetStats",
+    "GetUser",
+    "Heartbeat",
+    "JobCreated",
+    "JobReply",
+    "JobsReply",
+    "ListFunctions",
+    "ListJobs",
+    "LogsReply",
+    "Message",
+    "Metrics",
+    "NextJob",
+    "NoJob",
+    "Ping",
+    "Pong",
+    "PutFunction",
+    "PutUser",
+    "Report",
+    "Request",
+    "RequeueJob",
+    "SetWorkers",
+    "StartJob",
+    "Stats",
+    "Submit",
+    "UnfinishedJobs",
+    "UnfinishedReply",
+    "UserReply",
+    "WaitJob",
+    "reply_types",
 ]
 
 #: The reply type of a request (a union when it has several).
@@ -357,13 +396,51 @@ class GetMetrics(Request[Metrics], frozen=True, tag=True):
 
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
-    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated |
-    CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob |
-    LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit |
-    WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat |
-    Report | SetWorkers | Metrics | GetMetrics
+    Pong
+    | Ping
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | UserReply
+    | GetUser
+    | FunctionReply
+    | PutFunction
+    | GetFunction
+    | FunctionsReply
+    | ListFunctions
+    | DeleteFunction
+    | JobCreated
+    | CreateJob
+    | Changed
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+    | JobReply
+    | GetJob
+    | LogsReply
+    | GetLogs
+    | JobsReply
+    | ListJobs
+    | UnfinishedReply
+    | UnfinishedJobs
+    | Submit
+    | WaitJob
+    | CancelJob
+    | Stats
+    | GetStats
+    | Dispatch
+    | NoJob
+    | NextJob
+    | Commands
+    | Heartbeat
+    | Report
+    | SetWorkers
+    | Metrics
+    | GetMetrics
 )
+
 
 @functools.cache
 def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:

@@ -19,6 +19,7 @@ from ..core.config import (
     env_int,
     env_str,
 )
+from .registration import REGISTRATION_MODES
 
 __all__ = ["AUTH_MODES", "FrontendConfig", "default_auth", "parse_allow_list"]
 
@@ -93,10 +94,21 @@ class FrontendConfig:
     rpc_timeout: float = 5.0
     #: Deadline of each ping made by ``/readyz`` (``FAAS_READY_TIMEOUT``).
     ready_timeout: float = 1.0
+    #: Who creates users in ``keys`` mode (``FAAS_REGISTRATION``): ``open`` (anyone, at
+    #: ``registration_rate``) or ``admin`` (the admin key only).
+    registration: str = "open"
+    #: New users an hour one client address may create in ``keys`` mode, in bursts of as
+    #: many (``FAAS_REGISTRATION_RATE``); the admin key is not limited.
+    registration_rate: float = 20.0
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"FAAS_AUTH={self.auth} is not one of {', '.join(AUTH_MODES)}")
+        if self.registration not in REGISTRATION_MODES:
+            raise ConfigError(
+                f"FAAS_REGISTRATION={self.registration} is not one of"
+                f" {', '.join(REGISTRATION_MODES)}"
+            )
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise ConfigError("FAAS_ADMIN_KEY is shorter than 16 characters")
         if not 0 <= self.port <= 65535:
@@ -111,6 +123,7 @@ class FrontendConfig:
             ("FAAS_RPC_TIMEOUT", self.rpc_timeout),
             ("FAAS_READY_TIMEOUT", self.ready_timeout),
             ("FAAS_KEY_CACHE_TTL", self.key_cache_ttl),
+            ("FAAS_REGISTRATION_RATE", self.registration_rate),
         ):
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name}={value} must be a positive number")
@@ -145,4 +158,6 @@ class FrontendConfig:
             max_wait=env_float("FAAS_MAX_WAIT", d.max_wait, env),
             rpc_timeout=env_float("FAAS_RPC_TIMEOUT", d.rpc_timeout, env),
             ready_timeout=env_float("FAAS_READY_TIMEOUT", d.ready_timeout, env),
+            registration=env_str("FAAS_REGISTRATION", d.registration, env),
+            registration_rate=env_float("FAAS_REGISTRATION_RATE", d.registration_rate, env),
         )

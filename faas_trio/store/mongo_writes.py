@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 from bson import ObjectId
-from pymongo import DeleteOne, InsertOne, UpdateOne
+from pymongo import DeleteMany, DeleteOne, InsertOne, UpdateOne
 
 from ..core.errors import BadRequest, Conflict, FaasError, InternalError, NotFound
 from ..core.ids import is_job_id
@@ -168,10 +168,13 @@ class Plan:
         return plan
 
     def job_bulk(self) -> tuple[list[Any], bool]:
-        """The writes to ``jobs`` and whether they must be ordered (two touch one job)."""
-        return [w for w, _, _, _ in self.job_writes], _needs_order(
-            [key for _, key, _, _ in self.job_writes]
+        """The writes to ``jobs`` and whether they must be ordered (two touch one job, or a
+        user's jobs are deleted: after the writes before it, before those after it)."""
+        writes = [w for w, _, _, _ in self.job_writes]
+        ordered = _needs_order([key for _, key, _, _ in self.job_writes]) or any(
+            isinstance(w, DeleteMany) for w in writes
         )
+        return writes, ordered
 
     def jobs_to_recheck(self, outcome: Doc) -> list[ObjectId] | None:
         """None when the jobs' bulk write (``outcome``: its ``bulk_api_result`` or the
@@ -267,6 +270,8 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
         _user(plan, op.name)
         plan.users[op.name] = None
         plan.user_writes.append((DeleteOne({"name": op.name}), op.name, None))
+        # Its jobs (records and logs) go with it: a name registered again starts empty.
+        plan.job_writes.append((DeleteMany({"u_name": op.name}), f"user:{op.name}", index, None))
         return Done()
     if isinstance(op, PutFunction):
         fn = op.function
