@@ -94,6 +94,11 @@ class FrontendConfig:
     rpc_timeout: float = 5.0
     #: Deadline of each ping made by ``/readyz`` (``FAAS_READY_TIMEOUT``).
     ready_timeout: float = 1.0
+    #: Functions one user may hold (``FAAS_MAX_FUNCTIONS``); one more is a 429.
+    max_functions: int = 200
+    #: Bytes all of one user's function sources may add up to (``FAAS_MAX_SOURCE_BYTES``);
+    #: more is a 413.
+    max_source_bytes: int = 8 * 1024 * 1024
     #: Who creates users in ``keys`` mode (``FAAS_REGISTRATION``): ``open`` (anyone, at
     #: ``registration_rate``) or ``admin`` (the admin key only).
     registration: str = "open"
@@ -124,6 +129,8 @@ class FrontendConfig:
             ("FAAS_READY_TIMEOUT", self.ready_timeout),
             ("FAAS_KEY_CACHE_TTL", self.key_cache_ttl),
             ("FAAS_REGISTRATION_RATE", self.registration_rate),
+            ("FAAS_MAX_FUNCTIONS", self.max_functions),
+            ("FAAS_MAX_SOURCE_BYTES", self.max_source_bytes),
         ):
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name}={value} must be a positive number")
@@ -158,6 +165,8 @@ class FrontendConfig:
             max_wait=env_float("FAAS_MAX_WAIT", d.max_wait, env),
             rpc_timeout=env_float("FAAS_RPC_TIMEOUT", d.rpc_timeout, env),
             ready_timeout=env_float("FAAS_READY_TIMEOUT", d.ready_timeout, env),
+            max_functions=env_int("FAAS_MAX_FUNCTIONS", d.max_functions, env),
+            max_source_bytes=env_int("FAAS_MAX_SOURCE_BYTES", d.max_source_bytes, env),
             registration=env_str("FAAS_REGISTRATION", d.registration, env),
             registration_rate=env_float("FAAS_REGISTRATION_RATE", d.registration_rate, env),
         )
