@@ -206,13 +206,15 @@ class WarmPool:
 
     async def aclose(self) -> None:
         """Kill every idle child, then the zygote, which takes any child still in use with
-        it (each is also killed when released); no child starts after this. Idempotent.
+        it (each is also killed when released), then empty the scratch trash as far as a
+        small budget allows; no child starts after this. Idempotent.
 
-        Cancellation: the kills are shielded and bounded.
+        Cancellation: the kills and the last sweep are shielded and bounded.
         """
         self._closed = True
         await self._kill_idle(lambda entry: True)
         await self._zygote.aclose()
+        await self._trash.empty()
 
     async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
         """Cancellation: each kill is shielded and bounded, so all of them complete."""

@@ -34,6 +34,8 @@ log = logging.getLogger("faas.worker.sandbox")
 MAX_OPEN_DIRS = 32
 #: Entries one call of :func:`remove_tree` removes at most.
 DEFAULT_BUDGET = 200_000
+#: Entries removed per directory by the last sweep of a stopping worker.
+_CLOSING_BUDGET = 20_000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 #: Seconds between tries at a leftover, first and at most.
 _RETRY_FIRST, _RETRY_MOST = 5.0, 300.0
@@ -203,22 +205,42 @@ class ScratchTrash:
     def discard(self, home: Path) -> None:
         """Move ``home`` into the trash at once (or leave it where it is if it cannot be
         moved: it is then removed from there), and have it removed soon. Never raises."""
-        target = home
-        try:
-            self._folder.mkdir(mode=0o700, exist_ok=True)
-            target = self._folder / f"{home.name}-{secrets.token_hex(4)}"
-            os.rename(home, target)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            log.warning("cannot move scratch %s to the trash (%s): removing it in place", home, exc)
+        target = self._folder / f"{home.name}-{secrets.token_hex(4)}"
+        for _ in range(2):  # another worker may remove the emptied trash folder meanwhile
+            try:
+                self._folder.mkdir(mode=0o700, exist_ok=True)
+                os.rename(home, target)
+                break
+            except FileNotFoundError:
+                if not home.exists():
+                    return
+            except OSError as exc:
+                log.warning(
+                    "cannot move scratch %s to the trash (%s): removing it there", home, exc
+                )
+                target = home
+                break
+        else:
             target = home
-        if target == home:
+        if not target.is_relative_to(self._folder):
             self._stragglers.add(home)
         self._added.set()
         if not self._started:
             self._started = True
             self._nursery.start_soon(self.sweep)
+
+    async def empty(self) -> None:
+        """Remove what is in the trash now, within a small budget, and the trash folder once
+        it is empty; for a worker that stops (what is left waits for the next one).
+
+        Cancellation: shielded and bounded by its budget (the removal runs in a thread).
+        """
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(self._sweep_once, _CLOSING_BUDGET)
+        try:
+            self._folder.rmdir()
+        except OSError:
+            pass  # not empty, or already gone
 
     async def sweep(self) -> None:
         """Empty the trash whenever something is added, and retry leftovers with a growing
@@ -243,15 +265,16 @@ class ScratchTrash:
                 await self._added.wait()
             retry = min(retry * 2, _RETRY_MOST)
 
-    def _sweep_once(self) -> list[Path]:
-        """Remove what is in the trash and the stragglers; what is left."""
+    def _sweep_once(self, budget: int = DEFAULT_BUDGET) -> list[Path]:
+        """Remove what is in the trash and the stragglers (each within ``budget`` entries);
+        what is left."""
         try:
             trashed = [self._folder / name for name in os.listdir(self._folder)]
         except OSError:
             trashed = []
         left = []
         for path in [*trashed, *list(self._stragglers)]:
-            if remove_tree(path):
+            if remove_tree(path, budget=budget):
                 self._stragglers.discard(path)
             else:
                 left.append(path)
