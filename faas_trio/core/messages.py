@@ -347,6 +347,9 @@ class Heartbeat(Request[Commands], frozen=True, tag=True):
     slots: int
     wait: float
     draining: bool = False
+    #: The confinement its sandboxes get, as ``name=value`` pairs joined by commas (e.g.
+    #: ``mode=root,landlock_abi=7,seccomp=1,cgroup=v1``); empty when it does not say.
+    confinement: str = ""
 
 
 class Report(Request[Done], frozen=True, tag=True):
@@ -388,6 +391,8 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     cold_starts_total: int = 0
     #: The scaler's last decision; None when no scaler reported within three of its intervals.
     desired_workers: int | None = None
+    #: Workers alive, by the confinement their sandboxes get (see ``Heartbeat.confinement``).
+    confinement: dict[str, int] = {}
 
 
 class GetMetrics(Request[Metrics], frozen=True, tag=True):

@@ -105,6 +105,9 @@ class FrontendConfig:
     #: New users an hour one client address may create in ``keys`` mode, in bursts of as
     #: many (``FAAS_REGISTRATION_RATE``); the admin key is not limited.
     registration_rate: float = 20.0
+    #: The workers' ``FAAS_SANDBOX`` (read here too: unconfined functions are refused in
+    #: ``keys`` mode, where users are strangers to each other and to the host).
+    sandbox: str = "strict"
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -113,6 +116,12 @@ class FrontendConfig:
             raise ConfigError(
                 f"FAAS_REGISTRATION={self.registration} is not one of"
                 f" {', '.join(REGISTRATION_MODES)}"
+            )
+        if self.sandbox == "off" and self.auth == "keys":
+            raise ConfigError(
+                "FAAS_SANDBOX=off runs functions unconfined, which keys mode (FAAS_AUTH=keys,"
+                " the default off loopback) does not allow: use FAAS_SANDBOX=strict, or"
+                " FAAS_AUTH=open on a trusted host"
             )
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise ConfigError("FAAS_ADMIN_KEY is shorter than 16 characters")
@@ -169,4 +178,5 @@ class FrontendConfig:
             max_source_bytes=env_int("FAAS_MAX_SOURCE_BYTES", d.max_source_bytes, env),
             registration=env_str("FAAS_REGISTRATION", d.registration, env),
             registration_rate=env_float("FAAS_REGISTRATION_RATE", d.registration_rate, env),
+            sandbox=env_str("FAAS_SANDBOX", d.sandbox, env),
         )

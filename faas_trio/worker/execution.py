@@ -23,7 +23,7 @@ from ..core.messages import Dispatch
 from ..core.records import JobRecord, JobState, Outcome
 from .pool import RUNNER_SLACK, Checkout, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
-from .sandbox.process import SandboxError, SandboxTimeout, SandboxUnused
+from .sandbox.process import SandboxError, SandboxOutOfMemory, SandboxTimeout, SandboxUnused
 from .sandbox.protocol import CallRequest, Reply
 
 __all__ = ["run_job", "stopped_outcome"]
@@ -149,7 +149,7 @@ async def _acquire(
     except SandboxError as exc:
         return _outcome(
             job, JobState.FAILED, started_at=started_at, logs=logs,
-            result=str(exc), error=f"SandboxError: {exc}",
+            result=str(exc), error=_sandbox_error(exc),
         )  # fmt: skip
     if checkout.cold:
         logs.add(checkout.load_logs)
@@ -214,3 +214,9 @@ def _kept_value(text: str, value: str, result_cap: int) -> str:
         return stored_json_text(value)
     except JsonRefused as exc:
         raise _Unkept("InvalidResult", f"the result cannot be stored: it is {exc}") from None
+
+
+def _sandbox_error(exc: SandboxError) -> str:
+    """The outcome's error for a sandbox that broke: ``OutOfMemory: ...`` when its memory
+    cgroup's limit killed it."""
+    return f"{'OutOfMemory' if isinstance(exc, SandboxOutOfMemory) else 'SandboxError'}: {exc}"

@@ -33,12 +33,14 @@ from .logbuffer import LogBuffer
 from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
 from .scratch import ScratchTrash, remove_tree
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
+from .uids import processes_of_uid
 from .zygote_client import Zygote
 
 __all__ = [
     "KILL_GRACE",
     "Sandbox",
     "SandboxError",
+    "SandboxOutOfMemory",
     "SandboxTimeout",
     "SandboxUnused",
     "start_sandbox",
@@ -63,6 +65,10 @@ class SandboxError(Exception):
 class SandboxUnused(SandboxError):
     """The child had ended before it read the whole request (a warm child that died while
     idle): the request did not run, so it may be sent to another child."""
+
+
+class SandboxOutOfMemory(SandboxError):
+    """The sandbox went over its memory cgroup's limit and the kernel killed it."""
 
 
 class SandboxTimeout(Exception):
@@ -97,7 +103,7 @@ async def start_sandbox(
         spawned = await spawn_runner(runtime, memory_mb, settings, zygote)
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
-    sandbox = Sandbox(spawned, settings.log_cap, trash)
+    sandbox = Sandbox(spawned, settings.log_cap, memory_mb, trash)
     try:
         await nursery.start(sandbox.drain_stderr)
     except BaseException:
@@ -112,7 +118,13 @@ class Sandbox:
     One request at a time: the caller (the warm pool) never shares a sandbox between calls.
     """
 
-    def __init__(self, spawned: Spawned, log_cap: int, trash: ScratchTrash | None = None) -> None:
+    def __init__(
+        self,
+        spawned: Spawned,
+        log_cap: int,
+        memory_mb: int = 0,
+        trash: ScratchTrash | None = None,
+    ) -> None:
         #: The keeper's pid (the process group's and session's id too).
         self.pid = spawned.pid
         self._pidfd = spawned.pidfd
@@ -131,6 +143,9 @@ class Sandbox:
         self._home = spawned.home
         self._trash = trash
         self._uid = spawned.uid
+        self._cgroup = spawned.cgroup
+        self._memory_mb = memory_mb
+        self._oom_killed = False
         self._closed = False
 
     @property
@@ -167,6 +182,8 @@ class Sandbox:
         Raises:
             SandboxError: the child died, or broke the protocol (a reply over its cap,
                 malformed, or bytes sent when nothing was asked); it was killed and reaped.
+            SandboxOutOfMemory: the sandbox went over its memory cgroup (some process of
+                it was OOM-killed); it was killed and reaped.
 
         Cancellation: the child is killed and reaped (shielded, up to :data:`KILL_GRACE`)
         before ``Cancelled`` propagates, since its state mid-request is unknown. So a deadline
@@ -175,7 +192,7 @@ class Sandbox:
         if not self.alive:
             raise SandboxError("sandbox is not running")
         try:
-            return await self._exchange(request)
+            reply = await self._exchange(request)
         except ProtocolError as exc:
             await self.kill()
             raise SandboxError(f"the sandbox broke the protocol: {exc}") from None
@@ -184,6 +201,8 @@ class Sandbox:
                 await self._reap()
             unread = self._unread_request_bytes()
             await self.kill()
+            if self._oom_killed:
+                raise SandboxOutOfMemory(self._out_of_memory()) from None
             if unread:
                 raise SandboxUnused(
                     f"sandbox had ended before it read the request: {self.exit_description()}"
@@ -192,6 +211,19 @@ class Sandbox:
         except BaseException:
             await self.kill()
             raise
+        if self._cgroup is not None and self._cgroup.oom_killed():
+            # A process of the sandbox (not the runner) was killed for its memory: the call
+            # went over the sandbox's limit as surely as if the runner had been.
+            await self.kill()
+            raise SandboxOutOfMemory(self._out_of_memory())
+        return reply
+
+    def _out_of_memory(self) -> str:
+        return (
+            f"out of memory: the function went over its {self._memory_mb} MiB (all its"
+            " processes, memfds, shared memory and scratch files together) and was killed;"
+            " give it a larger memory_mb"
+        )
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
@@ -245,6 +277,7 @@ class Sandbox:
             await self._reap()
         with trio.move_on_after(_REAPED_GRACE):
             await self._wait_reaped()
+        await self._wait_empty()
 
     def _close(self) -> None:
         """Release the pipes, pidfd, scratch directory and, if the keeper exited, the uid."""
@@ -264,6 +297,9 @@ class Sandbox:
             self._trash.discard(self._home)
         elif not remove_tree(self._home):
             log.warning("scratch directory %s left behind", self._home)
+        if self._cgroup is not None:
+            self._oom_killed = self._cgroup.oom_killed()
+            self._cgroup.remove()  # stays, as does the uid below, if a process is left in it
         if self._uid is not None and self._returncode is not None:
             # Kept (never reused) if the keeper did not exit: something of the sandbox
             # may still run as that uid.
@@ -344,6 +380,23 @@ class Sandbox:
                 except trio.ClosedResourceError:
                     return  # a kill gave up on it and closed it meanwhile
                 self._collect()
+
+    async def _wait_empty(self) -> None:
+        """Wait until no process of the sandbox is left (none in its cgroup, none running as
+        its uid): its keeper may have been killed (or fooled) before its namespace was gone,
+        and neither may be released with anything of the sandbox left (what a cgroup still
+        holds is killed here; :meth:`.UidClaim.release` kills and holds back what it finds).
+
+        Cancellation: stops waiting; nothing else changes.
+        """
+        while True:
+            if self._cgroup is not None:
+                left = bool(self._cgroup.kill())
+            else:
+                left = self._uid is not None and bool(processes_of_uid(self._uid.uid))
+            if not left:
+                return
+            await trio.sleep(0.005)  # no event tells: the processes are not ours
 
     async def _wait_reaped(self) -> None:
         """Wait until the zygote has reaped the exited keeper: signal 0 reaches a zombie,

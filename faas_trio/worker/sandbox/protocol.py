@@ -304,12 +304,20 @@ class ConfineOptions:
 
     #: The uid (and gid) the runner runs as.
     uid: int
-    #: Processes and threads it may have.
-    nproc: int
+    #: ``RLIMIT_NPROC``, or None when a pids cgroup bounds the sandbox instead.
+    nproc: int | None
     #: Paths it may read (and execute) besides the system's.
     read: tuple[str, ...] = ()
     #: Its address-space limit, or None to leave it to the runner.
     address_space_mb: int | None = None
+    #: The size of its scratch tmpfs, or None for no tmpfs.
+    scratch_mb: int | None = None
+    #: The ``cgroup.procs`` files it joins.
+    cgroup_procs: tuple[str, ...] = ()
+    #: Whether its seccomp filter is installed.
+    seccomp: bool = True
+    #: Whether it runs in a user namespace of its own (rootless).
+    userns: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,7 +350,9 @@ def encode_spawn_request(request: SpawnRequest) -> bytes:
         "home": request.home,
         "confine": None if confine is None else {
             "uid": confine.uid, "nproc": confine.nproc, "read": list(confine.read),
-            "address_space_mb": confine.address_space_mb,
+            "address_space_mb": confine.address_space_mb, "scratch_mb": confine.scratch_mb,
+            "cgroup_procs": list(confine.cgroup_procs), "seccomp": confine.seccomp,
+            "userns": confine.userns,
         },
     }  # fmt: skip
     return json.dumps(fields).encode()
@@ -374,14 +384,27 @@ def _confine(options: object) -> ConfineOptions | None:
         return None
     if not isinstance(options, dict):
         raise ProtocolError("confine must be an object or null")
-    uid, nproc = options.get("uid"), options.get("nproc")
-    address_space = options.get("address_space_mb")
-    if not _positive(uid) or not _positive(nproc):
-        raise ProtocolError("confine needs a positive uid and nproc")
-    if address_space is not None and not _positive(address_space):
-        raise ProtocolError("address_space_mb must be a positive integer or null")
-    readable = tuple(_strings(options.get("read", []), "read"))
-    return ConfineOptions(uid, nproc, readable, address_space)
+    uid = options.get("uid")
+    if not _positive(uid):
+        raise ProtocolError("confine needs a positive uid")
+    sizes = {name: options.get(name) for name in ("nproc", "address_space_mb", "scratch_mb")}
+    for name, value in sizes.items():
+        if value is not None and not _positive(value):
+            raise ProtocolError(f"{name} must be a positive integer or null")
+    flags = {name: options.get(name, default) for name, default in
+             (("seccomp", True), ("userns", False))}  # fmt: skip
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise ProtocolError("seccomp and userns must be booleans")
+    return ConfineOptions(
+        uid,
+        sizes["nproc"],
+        tuple(_strings(options.get("read", []), "read")),
+        sizes["address_space_mb"],
+        sizes["scratch_mb"],
+        tuple(_strings(options.get("cgroup_procs", []), "cgroup_procs")),
+        seccomp=flags["seccomp"],
+        userns=flags["userns"],
+    )
 
 
 def encode_spawn_reply(reply: SpawnReply) -> bytes:

@@ -15,7 +15,8 @@ Protocol (:mod:`.protocol`): one request is one message, a
 read end, stdout write end, stderr write end, and the write end of a *status* pipe. The reply
 is a :class:`~.protocol.SpawnReply`: the pid with the child's pidfd as its one descriptor, or
 an error with none, after which the zygote serves the next request as before. It exits at end
-of file on the socket.
+of file on the socket. Run with ``--probe root|rootless`` instead, it prints what confinement
+works on this machine as JSON and exits (:func:`.confine.probe`).
 
 The child, before anything else, restores the signal handling the zygote changed, closes the
 socket and every descriptor it was not given, starts a new session, takes the pipes as 0-2, and
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import gc
+import json
 import os
 import signal
 import socket
@@ -57,6 +59,9 @@ _FD_SIZE = array("i").itemsize
 
 def main() -> None:
     options = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=True))
+    if "--probe" in options:  # what confinement works here (see isolation.py), then exit
+        print(json.dumps(confine.probe(options["--probe"] == "rootless")))
+        return
     confine.die_with_parent(int(options["--parent"]))
     for name in _PRELOADED:
         __import__(name)
@@ -134,7 +139,15 @@ def _confinement(request: protocol.SpawnRequest) -> confine.Confinement | None:
     if options is None:
         return None
     return confine.Confinement(
-        options.uid, request.home, options.nproc, options.read, options.address_space_mb
+        options.uid,
+        request.home,
+        options.nproc,
+        options.read,
+        options.address_space_mb,
+        seccomp=options.seccomp,
+        userns=options.userns,
+        scratch_mb=options.scratch_mb,
+        cgroup_procs=options.cgroup_procs,
     )
 
 
