@@ -96,7 +96,7 @@ async def run_job(
     if crash is not None:
         return _outcome(
             job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
-            result=str(crash), error=f"SandboxError: {crash}", duration_ms=duration_ms,
+            result=str(crash), error=_sandbox_error(crash), duration_ms=duration_ms,
         )  # fmt: skip
     if reply is None or reply.timeout:
         message = f"timed out after {function.timeout:g}s"
