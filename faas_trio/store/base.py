@@ -11,8 +11,10 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   job id and on ``(user, idempotency_key)``: a repeat returns the stored job, ``existing=True``.
 - ``StartJob``, ``RequeueJob`` and ``FinishJob`` are conditional: a job in a final state never
   changes again, and ``Changed.applied`` says whether the change happened. ``FinishJob`` adds
-  the job's ``duration_ms`` to its user's ``execution_time_ms`` in the same write, only when
-  applied, so time is never counted twice.
+  the job's ``duration_ms`` to its user's ``execution_time_ms``, only when applied, exactly
+  once even across a crash between the two writes: SQLite makes both in one transaction;
+  MongoDB counts the time idempotently and applies, when it opens, what a crash left
+  uncounted (:mod:`.mongo_jobs`).
 - ``PutUser`` on an existing user resets it: its functions are dropped, its time kept at zero.
 - ``DeleteUser`` deletes the user's jobs too (records and logs): a name registered again
   starts empty, and no one who takes it can read the jobs of its former owner.
@@ -46,6 +48,7 @@ from ..core.messages import (
     PutUser,
     RequeueJob,
     StartJob,
+    StoreMetrics,
 )
 from ..core.records import Function, JobRecord, JobState, Submission, User
 
@@ -111,6 +114,11 @@ class Store(Protocol):
 
     async def sweep(self, finished_before: float) -> int:
         """Remove final jobs finished before that time; return how many."""
+        ...
+
+    def metrics(self) -> StoreMetrics:
+        """What the store sent to its database so far: commands (round trips) by store
+        operation, and their durations."""
         ...
 
     async def aclose(self) -> None:
