@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-import trio
 
 from faas_trio.core.config import ConfigError
 from faas_trio.core.rpc import open_client
@@ -38,9 +37,7 @@ async def test_admin_registration_lets_only_the_admin_create_users(fake: FakeNei
         assert (await client.post("/u/ann", headers=bearer(key))).status_code == 200
 
 
-async def test_new_users_per_address_are_rate_limited(
-    fake: FakeNeighbours, autojump_clock: trio.testing.MockClock
-) -> None:
+async def test_new_users_per_address_are_rate_limited(fake: FakeNeighbours) -> None:
     async with app_with(fake, registration_rate=2.0) as client:
         first = await envelope_of(await client.post("/u/u1"))
         assert (await client.post("/u/u2")).status_code == 200
@@ -54,8 +51,6 @@ async def test_new_users_per_address_are_rate_limited(
         assert (await client.post("/u/u3", headers=bearer(ADMIN_KEY))).status_code == 200
         key = first[2]["api_key"]
         assert (await client.post("/u/u1", headers=bearer(key))).status_code == 200
-        await trio.sleep(1800)
-        assert (await client.post("/u/u4")).status_code == 200
 
 
 async def test_open_auth_mode_is_not_limited(fake: FakeNeighbours) -> None:
