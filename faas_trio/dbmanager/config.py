@@ -25,6 +25,9 @@ class DbManagerConfig:
     bind: str
     retention: float = setting("FAAS_JOB_RETENTION")
     sweep_interval: float = setting("FAAS_SWEEP_INTERVAL")
+    #: SQLite: ``full`` (a commit survives a power loss) or ``normal`` (faster; it survives a
+    #: crash of the process only).
+    sqlite_sync: str = setting("FAAS_SQLITE_SYNC")
 
     def __post_init__(self) -> None:
         check_fields(self)
