@@ -16,7 +16,11 @@ under a new identity) cannot be routed; the ROUTER reports it (``ROUTER_MANDATOR
 :func:`serve_rpc` hands the request and its reply to its ``on_undelivered`` callback, so a
 server can take back what the reply gave away (a job dispatched to a dead worker) at once.
 
-Only this module imports :mod:`zmq`.
+Every socket uses CurveZMQ when the process has an identity (:mod:`.curve`): a client then
+names the role of the server it connects to (``peer``), and each server has a ZeroMQ context
+of its own whose ZAP handler, a task beside the server, lets in only allowed clients.
+
+Only this module and :mod:`.curve` import :mod:`zmq`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import trio
 import zmq
 
+from . import curve
+from .config import ConfigError
 from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
 from .messages import (
     ErrorReply,
@@ -262,16 +269,33 @@ async def _bind(sock: zmq.Socket[bytes], endpoint: str, *, patience: float = 5.0
 
 
 @asynccontextmanager
-async def open_client(endpoint: str, *, name: str = "client") -> AsyncIterator[Client]:
-    """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``).
+async def open_client(
+    endpoint: str,
+    *,
+    name: str = "client",
+    peer: str | None = None,
+    identity: curve.CurveIdentity | None | Literal["installed"] = "installed",
+) -> AsyncIterator[Client]:
+    """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``), the server of
+    the ``peer`` role (``dbmanager``, ``jqmanager``, ``supervisor``), whose public key a
+    CurveZMQ client needs. ``identity``: the process's (:func:`.curve.install`) unless given.
+
+    Raises:
+        ConfigError: CurveZMQ is on and ``peer`` is not given or has no known key.
 
     Connecting never fails: ZeroMQ reconnects in the background with backoff (100 ms growing
     to 2 s), and a request made while the peer is down waits for it until its timeout. On
     exit the reader task is cancelled and the socket closed; pending calls fail.
     """
+    if identity == "installed":
+        identity = curve.installed()
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     try:
         _configure(sock)
+        if identity is not None:
+            if peer is None:
+                raise ConfigError(f"{name}: a CurveZMQ client must name its server's role")
+            curve.configure_client(sock, identity, peer)
         # Queue nothing for a peer that is not connected: a request sent while it is down
         # waits in our backoff (bounded by its timeout) instead of arriving stale later.
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -295,7 +319,42 @@ async def serve_rpc(
     *,
     name: str = "server",
     on_undelivered: Undelivered | None = None,
+    identity: curve.CurveIdentity | None | Literal["installed"] = "installed",
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``handler`` at ``endpoint``; see :func:`_serve_router`. With CurveZMQ on (the
+    process's ``identity``, :func:`.curve.install`, unless given), the server gets a context
+    of its own, whose ZAP handler runs beside it and is bound before the server, so that no
+    connection is let in unchecked.
+
+    Cancellation: as :func:`_serve_router`; the context and its handler go with it.
+    """
+    if identity == "installed":
+        identity = curve.installed()
+    if identity is None:
+        await _serve_router(
+            zmq.Context.instance(), None, endpoint, handler, name, on_undelivered, task_status
+        )
+        return
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(curve.serve_zap, context, identity)
+            await _serve_router(
+                context, identity, endpoint, handler, name, on_undelivered, task_status
+            )
+    finally:
+        context.destroy(linger=0)
+
+
+async def _serve_router(
+    context: zmq.Context[zmq.Socket[bytes]],
+    identity: curve.CurveIdentity | None,
+    endpoint: str,
+    handler: Handler,
+    name: str,
+    on_undelivered: Undelivered | None,
+    task_status: trio.TaskStatus[str],
 ) -> None:
     """Bind a ROUTER at ``endpoint`` (``tcp://host:*`` picks a free port) and serve requests.
 
@@ -309,9 +368,11 @@ async def serve_rpc(
     Cancellation: runs until cancelled; then cancels in-flight handlers (their callers time
     out) and closes the socket.
     """
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
     try:
         _configure(sock)
+        if identity is not None:
+            curve.configure_server(sock, identity)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         await _bind(sock, endpoint)
         bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
