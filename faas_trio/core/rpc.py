@@ -5,11 +5,7 @@ call through it at once, each request tagged with its own id so that replies fin
 caller. :func:`serve_rpc` binds a ROUTER socket and runs a handler task per request, so a
 handler may hold its reply (a long poll) without blocking the others.
 
-How trio waits on ZeroMQ: a socket's ``zmq.FD`` is edge-triggered — it signals that the
-socket's state *may* have changed, and any send, receive or ``EVENTS`` read can consume that
-signal. So exactly one task (the socket's reader) ever waits on the FD, every operation is
-``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
-``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
+Sockets are driven by :class:`.socket_io.SocketIO` (one reader task per socket).
 
 A reply whose peer is gone (its connection closed: the process died, or it reconnected
 under a new identity) cannot be routed; the ROUTER reports it (``ROUTER_MANDATORY``) and
@@ -20,7 +16,7 @@ Every socket uses CurveZMQ when the process has an identity (:mod:`.curve`): a c
 names the role of the server it connects to (``peer``), and each server has a ZeroMQ context
 of its own whose ZAP handler, a task beside the server, lets in only allowed clients.
 
-Only this module and :mod:`.curve` import :mod:`zmq`.
+Only this module, :mod:`.socket_io` and :mod:`.curve` import :mod:`zmq`.
 """
 
 from __future__ import annotations
@@ -29,7 +25,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 import trio
 import zmq
@@ -37,14 +33,9 @@ import zmq
 from . import curve
 from .config import ConfigError
 from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
-from .messages import (
-    ErrorReply,
-    Message,
-    decode_body,
-    decode_header,
-    encode_body,
-    encode_header,
-)
+from .messages import ErrorReply, Message, Request, reply_types
+from .socket_io import SocketIO, Unroutable
+from .wire import decode_body, decode_header, encode_body, encode_header
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
 
@@ -55,93 +46,15 @@ Handler = Callable[[Message], Awaitable[Message]]
 #: Called with a request and its reply when the reply could not be delivered.
 Undelivered = Callable[[Message, Message], None]
 
+R = TypeVar("R")
+
 log = logging.getLogger("faas.rpc")
 
 # Messages a socket may queue per peer before sends would block; generous, because the
 # queue limits live in jqmanager, not here.
 _HIGH_WATER_MARK = 100_000
-# Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
-_SEND_BACKOFF_FIRST = 0.002
-_SEND_BACKOFF_MAX = 0.1
 # How long a reply may wait for a peer whose queue is full before it counts as undelivered.
 _REPLY_SEND_TIMEOUT = 10.0
-
-
-class _Unroutable(Exception):
-    """A ROUTER has no connection to the peer a message is addressed to."""
-
-
-def _readable(sock: zmq.Socket[bytes]) -> bool:
-    events = sock.getsockopt(zmq.EVENTS)
-    assert isinstance(events, int)
-    return bool(events & zmq.POLLIN)
-
-
-class _SocketIO:
-    """Nonblocking sends and a receive loop for one ZeroMQ socket, on trio."""
-
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
-        self.sock = sock
-        self._fd = int(sock.getsockopt(zmq.FD))
-        self._wait_scope: trio.CancelScope | None = None
-
-    def try_send(self, frames: list[bytes]) -> bool:
-        """Send at once if the socket can take the message; False if it cannot.
-
-        Raises:
-            _Unroutable: a ROUTER has no peer of that identity (it is gone).
-        """
-        try:
-            self.sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                raise _Unroutable() from None
-            raise
-        finally:
-            self._wake_reader_if_readable()
-        return True
-
-    async def send(self, frames: list[bytes]) -> None:
-        """Send, retrying with backoff while the socket cannot take the message.
-
-        Raises:
-            _Unroutable: as :meth:`try_send`.
-
-        Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
-        """
-        backoff = _SEND_BACKOFF_FIRST
-        while not self.try_send(frames):
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, _SEND_BACKOFF_MAX)
-
-    def _wake_reader_if_readable(self) -> None:
-        # The send may have consumed the FD's edge while input was arriving.
-        if self._wait_scope is not None and _readable(self.sock):
-            self._wait_scope.cancel()
-
-    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
-        """Call ``on_frames`` for every message received, in order, forever.
-
-        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
-        """
-        sock = self.sock
-        while True:
-            while True:
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                on_frames(frames)
-            if _readable(sock):
-                continue
-            with trio.CancelScope() as scope:
-                self._wait_scope = scope
-                try:
-                    await trio.lowlevel.wait_readable(self._fd)
-                finally:
-                    self._wait_scope = None
 
 
 class _PendingCall:
@@ -156,7 +69,7 @@ class Client:
     """A connection to one peer. Made by :func:`open_client`; safe to share between tasks."""
 
     def __init__(self, sock: zmq.Socket[bytes], endpoint: str, name: str) -> None:
-        self._io = _SocketIO(sock)
+        self._io = SocketIO(sock)
         self._endpoint = endpoint
         self._name = name
         self._pending: dict[int, _PendingCall] = {}
@@ -181,14 +94,13 @@ class Client:
             pending.done.set()
 
     # The ceiling lives here, not only at call sites, so that no request can hang forever.
-    async def call(
-        self, request: Message, *, timeout: float = DEFAULT_TIMEOUT
-    ) -> Message:
-        """Send ``request`` and return the peer's reply.
+    async def call(self, request: Request[R], *, timeout: float = DEFAULT_TIMEOUT) -> R:
+        """Send ``request`` and return the peer's reply, of the type the request names.
 
         Raises:
             PeerUnavailable: no reply within ``timeout`` seconds (peer down or slow).
-            ProtocolError: the reply could not be decoded.
+            ProtocolError: the reply could not be decoded, or is not of the request's reply
+                type (the one place a reply's type is checked).
             FaasError: the peer answered an ``ErrorReply``; the subclass matches its code.
 
         Cancellation: blocks until the reply; a cancel forgets the request (a late reply is
@@ -213,11 +125,17 @@ class Client:
         reply = decode_body(pending.reply)
         if isinstance(reply, ErrorReply):
             raise error_from_code(reply.code, reply.message, reply.retry_after)
-        return reply
+        expected = reply_types(type(request))
+        if not isinstance(reply, expected):
+            raise ProtocolError(
+                f"{self._name}: answered {type(reply).__name__} to "
+                f"{type(request).__name__}, expected {' or '.join(t.__name__ for t in expected)}"
+            )
+        return cast(R, reply)
 
     async def call_retrying(
-        self, request: Message, *, deadline: float, attempt_timeout: float = 1.0
-    ) -> Message:
+        self, request: Request[R], *, deadline: float, attempt_timeout: float = 1.0
+    ) -> R:
         """Like :meth:`call`, but resends after each ``attempt_timeout`` with backoff until
         ``deadline`` seconds have passed. Only for idempotent requests.
 
@@ -376,7 +294,7 @@ async def _serve_router(
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         await _bind(sock, endpoint)
         bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        io = _SocketIO(sock)
+        io = SocketIO(sock)
 
         async def answer(identity: bytes, header: bytes, request: Message) -> None:
             try:
@@ -396,7 +314,7 @@ async def _serve_router(
                 with trio.move_on_after(_REPLY_SEND_TIMEOUT):
                     await io.send(frames)
                     return
-            except _Unroutable:
+            except Unroutable:
                 pass
             log.debug("%s: the reply to %s was not delivered", name, type(request).__name__)
             if on_undelivered is not None:
@@ -417,7 +335,7 @@ async def _serve_router(
                 error = ErrorReply(code=exc.code, message=exc.message)
                 try:
                     io.try_send([identity, header, encode_body(error)])
-                except _Unroutable:
+                except Unroutable:
                     pass
                 return
             nursery.start_soon(answer, identity, header, request)

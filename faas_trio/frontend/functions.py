@@ -24,20 +24,9 @@ from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import BadRequest
 from ..core.ids import new_job_id
-from ..core.messages import (
-    DeleteFunction,
-    Done,
-    Function,
-    FunctionReply,
-    FunctionsReply,
-    GetFunction,
-    JobRecord,
-    JobReply,
-    ListFunctions,
-    PutFunction,
-    Runtime,
-    Submit,
-)
+from ..core.messages import DeleteFunction, GetFunction, ListFunctions, PutFunction, Submit
+from ..core.public import public_record
+from ..core.records import Function, Submission
 from . import inputs
 from .auth import Auth
 from .callbacks import check_callback
@@ -71,7 +60,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         """
         user = inputs.check_name("user", user)
         await auth.require_user(user)
-        reply = await peers.ask_db(ListFunctions(user), FunctionsReply)
+        reply = await peers.ask_db(ListFunctions(user))
         return envelope({f.name: f.source for f in reply.functions})
 
     @app.get("/u/<user>/fn/<fn>")
@@ -82,7 +71,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         """
         request_ = GetFunction(inputs.check_name("user", user), inputs.check_name("function", fn))
         await auth.require_user(request_.user)
-        f = (await peers.ask_db(request_, FunctionReply)).function
+        f = (await peers.ask_db(request_)).function
         return envelope(
             {
                 "f_name": f.name,
@@ -126,7 +115,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             memory_mb=memory_mb,
             updated_at=time.time(),
         )
-        await peers.ask_db(PutFunction(function), FunctionReply)
+        await peers.ask_db(PutFunction(function))
         return envelope(1)
 
     @app.delete("/u/<user>/fn/<fn>")
@@ -139,7 +128,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             inputs.check_name("user", user), inputs.check_name("function", fn)
         )
         await auth.require_user(request_.user)
-        await peers.ask_db(request_, Done)
+        await peers.ask_db(request_)
         return envelope(1)
 
     @app.post("/u/<user>/fn/<fn>/run")
@@ -160,18 +149,16 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
         callback = check_callback(request.args.get("callback"), config.callback_allow)
         args = inputs.args_text(await _raw_body())
-        job = JobRecord(
+        submission = Submission(
             id=new_job_id(),
             user=user,
             function=fn,
-            # Placeholder: the runtime is the function's, filled in when the job is created.
-            runtime=Runtime.PYTHON,
             args=args,
             created_at=time.time(),
             idempotency_key=key,
             callback=callback,
         )
-        record = (await peers.ask_jq(Submit(job, wait), JobReply, wait=wait)).job
+        record = (await peers.ask_jq(Submit(submission, wait), wait=wait)).job
         if wait == 0:
             return envelope(record.id)
-        return envelope(record.to_public(), 200 if record.is_final else 202)
+        return envelope(public_record(record), 200 if record.is_final else 202)

@@ -15,16 +15,8 @@ from dataclasses import dataclass
 
 import trio
 
-from ..core.messages import (
-    Dispatch,
-    Function,
-    JobCreated,
-    JobRecord,
-    JobState,
-    RequeueJob,
-    StartJob,
-    Stats,
-)
+from ..core.messages import Dispatch, JobCreated, RequeueJob, StartJob, Stats
+from ..core.records import Function, JobRecord, JobState
 from . import records
 from .config import JqManagerConfig
 from .dbrequests import DbClient, DbRequests

@@ -17,7 +17,7 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).
-- ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent.
+- ``CreateJob`` takes the job's ``runtime`` from its function.
 
 Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
 a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
@@ -38,17 +38,14 @@ from ..core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutUser,
     RequeueJob,
     StartJob,
-    User,
 )
+from ..core.records import Function, JobRecord, JobState, Submission, User
 
 __all__ = ["Store", "WriteOp", "WriteResult", "created_job"]
 
@@ -68,10 +65,9 @@ WriteOp = (
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
 
 
-def created_job(submitted: JobRecord, function: Function, now: float) -> JobRecord:
-    """The job a ``CreateJob`` of ``submitted`` stores: only the submission is taken from the
-    caller (id, user, function, args, idempotency key, callback, creation time, else ``now``);
-    the runtime is the function's, and the job starts its life queued."""
+def created_job(submitted: Submission, function: Function, now: float) -> JobRecord:
+    """The job a ``CreateJob`` of ``submitted`` stores: the submission (its creation time,
+    else ``now``), the runtime of the function, and the state queued."""
     return JobRecord(
         id=submitted.id,
         user=submitted.user,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..core.messages import FINAL_STATES, Function, JobRecord, JobState, Runtime
+from ..core.records import FINAL_STATES, Function, JobRecord, JobState, Runtime
 
 __all__ = [
     "FINAL",

@@ -21,7 +21,7 @@ from functools import partial
 
 import trio
 
-from ..core.messages import Function
+from ..core.records import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
 from .sandbox.spawn import SpawnSettings
 from .sandbox.zygote_client import Zygote
