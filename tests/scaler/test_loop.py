@@ -255,7 +255,7 @@ def test_config_refuses_bad_values(env: dict[str, str]) -> None:
 
 async def test_main_exits_cleanly_on_sigterm() -> None:
     env = {**os.environ, "JQ_URL": free_endpoint(), "FAAS_SUPERVISOR_URL": free_endpoint(),
-           "FAAS_SCALER_INTERVAL": "0.05", "FAAS_CURVE": "off"}
+           "FAAS_SCALER_INTERVAL": "0.05"}
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "faas_trio", "scaler"], env=env, stderr=subprocess.PIPE
     )
