@@ -14,6 +14,7 @@ grace, and only then does the cancel propagate.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from ..core.config import ConfigError
 from ..core.errors import (
     FaasError,
     InternalError,
@@ -37,6 +39,8 @@ from ..core.rpc import Client, open_client
 from .config import WorkerConfig
 from .execution import run_job, stopped_outcome
 from .pool import WarmPool
+from .sandbox.isolation import assess
+from .sandbox.spawn import SpawnSettings
 
 __all__ = ["main", "new_worker_id", "serve"]
 
@@ -300,8 +304,7 @@ async def serve(
     job either reported or handed back, then ``Cancelled`` propagates.
     """
     worker_id = new_worker_id()
-    if not config.spawn_settings.confined:
-        log.warning("not running as root: sandboxes are NOT isolated (same uid, network)")
+    settings = await _confinement(config)
     drain_requested = trio.Event()
     async with trio.open_nursery() as watch:
         watch.start_soon(_set_when_cancelled, drain_requested)
@@ -314,7 +317,7 @@ async def serve(
             ):
                 pool = WarmPool(
                     nursery,
-                    config.spawn_settings,
+                    settings,
                     ttl=config.warm_ttl,
                     max_warm=config.warm_max,
                     init_timeout=config.init_timeout,
@@ -334,8 +337,40 @@ async def serve(
                 finally:
                     worker.stop_all()
                     await pool.aclose()
+                    if settings.cgroups is not None:
+                        settings.cgroups.remove()
                     nursery.cancel_scope.cancel()
         watch.cancel_scope.cancel()
+
+
+async def _confinement(config: WorkerConfig) -> SpawnSettings:
+    """The spawn settings with the confinement this machine gives, logged; under
+    ``FAAS_SANDBOX=strict`` a machine that cannot confine is refused.
+
+    Raises:
+        ConfigError: strict, and something confinement needs is missing (named).
+
+    Cancellation: abandons the probe (a short subprocess; it ends by itself).
+    """
+    isolation = await trio.to_thread.run_sync(assess, config.sandbox, config.sandbox_python)
+    missing = isolation.missing()
+    if missing:
+        if isolation.cgroups is not None:
+            isolation.cgroups.remove()
+        raise ConfigError(
+            f"FAAS_SANDBOX=strict, but sandboxes cannot be confined here ({isolation.mode}):"
+            f" missing {'; '.join(missing)}. Run on a kernel that has them, or set"
+            " FAAS_SANDBOX=off to run functions unconfined (not with FAAS_AUTH=keys)"
+        )
+    if isolation.confined:
+        log.info("%s", isolation.describe())
+        if isolation.cgroups is None:
+            log.warning("no writable memory and pids cgroup: falling back to rlimits")
+    else:
+        log.warning("%s", isolation.describe())
+    return dataclasses.replace(
+        config.spawn_settings, mode=isolation.mode, cgroups=isolation.cgroups
+    )
 
 
 def main() -> None:
