@@ -100,3 +100,30 @@ async def test_a_server_answers_only_the_clients_it_allows(tmp_path: Path) -> No
                 with pytest.raises(PeerUnavailable):
                     await client.call(Ping(), timeout=REFUSED_WAIT)
         nursery.cancel_scope.cancel()
+
+
+def test_the_keys_command_writes_every_pair_and_prints_them_for_containers(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FAAS_CURVE_KEYS": str(tmp_path / "keys")}
+    done = subprocess.run(
+        [sys.executable, "-m", "faas_trio", "keys", "--env"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    public = next(line for line in lines if line.startswith("FAAS_CURVE_PUBLIC="))
+    secret = next(line for line in lines if line.startswith("worker: FAAS_CURVE_SECRET="))
+    from_env = identity_from_env(
+        "worker",
+        {
+            "FAAS_CURVE_PUBLIC": public.split("=", 1)[1],
+            "FAAS_CURVE_SECRET": secret.split("=", 1)[1],
+        },
+    )
+    from_files = identity_from_env("worker", env)
+    assert from_env is not None and from_files is not None
+    assert from_env.public == from_files.public and from_env.publics == from_files.publics
+    assert stat.S_IMODE(os.stat(tmp_path / "keys" / "jqmanager.key_secret").st_mode) == 0o600
