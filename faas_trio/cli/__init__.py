@@ -25,6 +25,7 @@ __all__ = ["COMMANDS", "GROUPS", "main"]
 GROUPS: tuple[str, ...] = (
     "faas_trio.cli.components",
     "faas_trio.cli.keys",
+    "faas_trio.cli.settings",
     "faas_trio.cli.account",
     "faas_trio.cli.functions",
     "faas_trio.cli.calls",

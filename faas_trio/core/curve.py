@@ -38,7 +38,7 @@ import zmq
 import zmq.auth
 from zmq.auth.base import Authenticator
 
-from .config import ConfigError, env_str
+from .config import ConfigError, value
 
 __all__ = [
     "CLIENTS_OF",
@@ -112,16 +112,15 @@ def installed() -> CurveIdentity | None:
 
 def keys_dir(env: Mapping[str, str] | None = None) -> Path:
     """``FAAS_CURVE_KEYS``, else ``$FAAS_HOME/keys`` (FAAS_HOME defaults to ``./.faas``)."""
-    explicit = env_str("FAAS_CURVE_KEYS", "", env)
+    explicit = value("FAAS_CURVE_KEYS", env)
     if explicit:
         return Path(explicit).absolute()
-    return Path(env_str("FAAS_HOME", ".faas", env)).absolute() / "keys"
+    return Path(value("FAAS_HOME", env)).absolute() / "keys"
 
 
 def wants_key_files(env: Mapping[str, str] | None = None) -> bool:
     """Whether CurveZMQ is on and its keys come from the key directory (not the environment)."""
-    mode = env_str("FAAS_CURVE", "on", env).lower()
-    return mode not in ("off", "0", "false", "no") and not env_str("FAAS_CURVE_SECRET", "", env)
+    return value("FAAS_CURVE", env) == "on" and not value("FAAS_CURVE_SECRET", env)
 
 
 def ensure_keys(directory: Path, *, force: bool = False) -> list[str]:
@@ -181,12 +180,9 @@ def identity_from_env(role: str, env: Mapping[str, str] | None = None) -> CurveI
     Raises:
         ConfigError: no keys, or malformed ones; the message says what to set.
     """
-    mode = env_str("FAAS_CURVE", "on", env).lower()
-    if mode in ("off", "0", "false", "no"):
+    if value("FAAS_CURVE", env) == "off":
         return None
-    if mode not in ("on", "1", "true", "yes"):
-        raise ConfigError(f"FAAS_CURVE={mode!r}: use on or off")
-    secret = env_str("FAAS_CURVE_SECRET", "", env)
+    secret = value("FAAS_CURVE_SECRET", env)
     if secret:
         if len(secret) != 40:
             raise ConfigError("FAAS_CURVE_SECRET: want a 40-character Z85 secret key")
@@ -194,7 +190,7 @@ def identity_from_env(role: str, env: Mapping[str, str] | None = None) -> CurveI
             public = zmq.curve_public(secret.encode())
         except (zmq.ZMQError, ValueError) as exc:
             raise ConfigError(f"FAAS_CURVE_SECRET is not a Z85 key: {exc}") from None
-        publics = _parse_publics(env_str("FAAS_CURVE_PUBLIC", "", env))
+        publics = _parse_publics(value("FAAS_CURVE_PUBLIC", env) or "")
         return CurveIdentity(role, public, secret.encode(), publics)
     return _from_directory(role, keys_dir(env))
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import trio
 
 from . import curve
-from .config import ConfigError
+from .config import ConfigError, value
 from .errors import FaasError
 from .logs import setup_logging
 
@@ -48,6 +48,7 @@ def run_component(
     with the code in the table above. Returns only on a clean stop (code 0)."""
     log = setup_logging(component)
     try:
+        logging.getLogger().setLevel(value("FAAS_LOG_LEVEL").upper())
         config = from_env()
         if component in curve.ROLES:
             # Who this process is on the component links (CurveZMQ keys), before any socket.

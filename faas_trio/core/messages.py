@@ -26,13 +26,54 @@ import msgspec
 from .records import Function, Histogram, JobRecord, JobState, Outcome, Submission, User
 
 __all__ = [
-    "CancelJob", "Changed", "Commands", "CreateJob", "DeleteFunction", "DeleteJob",
-    "DeleteUser", "Dispatch", "Done", "ErrorReply", "FinishJob", "FunctionReply",
-    "FunctionsReply", "GetFunction", "GetJob", "GetLogs", "GetMetrics", "GetStats", "GetUser",
-    "Heartbeat", "JobCreated", "JobReply", "JobsReply", "ListFunctions", "ListJobs",
-    "LogsReply", "Message", "Metrics", "NextJob", "NoJob", "Ping", "Pong", "PutFunction",
-    "PutUser", "Report", "Request", "RequeueJob", "SetWorkers", "StartJob", "Stats", "Submit",
-    "UnfinishedJobs", "UnfinishedReply", "UserReply", "WaitJob", "reply_types",
+    "CancelJob",
+    "Changed",
+    "Commands",
+    "CreateJob",
+    "DeleteFunction",
+    "DeleteJob",
+    "DeleteUser",
+    "Dispatch",
+    "Done",
+    "ErrorReply",
+    "FinishJob",
+    "FunctionReply",
+    "FunctionsReply",
+    "GetFunction",
+    "GetJob",
+    "GetLogs",
+    "GetMetrics",
+    "GetStats",
+    "GetStoreMetrics",
+    "GetUser",
+    "Heartbeat",
+    "JobCreated",
+    "JobReply",
+    "JobsReply",
+    "ListFunctions",
+    "ListJobs",
+    "LogsReply",
+    "Message",
+    "Metrics",
+    "NextJob",
+    "NoJob",
+    "Ping",
+    "Pong",
+    "PutFunction",
+    "PutUser",
+    "Report",
+    "Request",
+    "RequeueJob",
+    "SetWorkers",
+    "StartJob",
+    "Stats",
+    "StoreMetrics",
+    "Submit",
+    "UnfinishedJobs",
+    "UnfinishedReply",
+    "UserReply",
+    "WaitJob",
+    "reply_types",
 ]
 
 #: The reply type of a request (a union when it has several).
@@ -308,6 +349,9 @@ class Heartbeat(Request[Commands], frozen=True, tag=True):
     slots: int
     wait: float
     draining: bool = False
+    #: The confinement its sandboxes get, as ``name=value`` pairs joined by commas (e.g.
+    #: ``mode=root,landlock_abi=7,seccomp=1,cgroup=v1``); empty when it does not say.
+    confinement: str = ""
 
 
 class Report(Request[Done], frozen=True, tag=True):
@@ -349,21 +393,79 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     cold_starts_total: int = 0
     #: The scaler's last decision; None when no scaler reported within three of its intervals.
     desired_workers: int | None = None
+    #: Workers alive, by the confinement their sandboxes get (see ``Heartbeat.confinement``).
+    confinement: dict[str, int] = {}
 
 
 class GetMetrics(Request[Metrics], frozen=True, tag=True):
     """The jqmanager's job counters since it started. -> Metrics."""
 
 
+# ---- frontend -> dbmanager: store metrics ---------------------------------------------------
+
+
+class StoreMetrics(msgspec.Struct, frozen=True, tag=True):
+    """What the dbmanager's store sent to its database: commands (each one a round trip)
+    by store operation (``write`` for a batch of writes, else the read's name), and how long
+    each round trip took, in seconds."""
+
+    commands_total: dict[str, int]
+    roundtrip: Histogram
+
+
+class GetStoreMetrics(Request[StoreMetrics], frozen=True, tag=True):
+    """The dbmanager's store counters since it started. -> StoreMetrics."""
+
+
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
-    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated |
-    CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob |
-    LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit |
-    WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat |
-    Report | SetWorkers | Metrics | GetMetrics
+    Pong
+    | Ping
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | UserReply
+    | GetUser
+    | FunctionReply
+    | PutFunction
+    | GetFunction
+    | FunctionsReply
+    | ListFunctions
+    | DeleteFunction
+    | JobCreated
+    | CreateJob
+    | Changed
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+    | JobReply
+    | GetJob
+    | LogsReply
+    | GetLogs
+    | JobsReply
+    | ListJobs
+    | UnfinishedReply
+    | UnfinishedJobs
+    | Submit
+    | WaitJob
+    | CancelJob
+    | Stats
+    | GetStats
+    | Dispatch
+    | NoJob
+    | NextJob
+    | Commands
+    | Heartbeat
+    | Report
+    | SetWorkers
+    | Metrics
+    | GetMetrics
+    | StoreMetrics
+    | GetStoreMetrics
 )
+
 
 @functools.cache
 def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:

@@ -97,11 +97,20 @@ class _Running:
 
 
 class _Worker:
-    def __init__(self, config: WorkerConfig, jq: Client, pool: WarmPool, worker_id: str) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        jq: Client,
+        pool: WarmPool,
+        worker_id: str,
+        confinement: str = "",
+    ) -> None:
         self.config = config
         self.jq = jq
         self.pool = pool
         self.id = worker_id
+        #: What its heartbeats say of its sandboxes' confinement (see ``Heartbeat``).
+        self.confinement = confinement
         self.running: dict[str, _Running] = {}
         self.draining = False
         self._asking: set[trio.CancelScope] = set()
@@ -205,6 +214,7 @@ class _Worker:
                 slots=self.config.concurrency,
                 wait=HEARTBEAT_WAIT,
                 draining=self.draining,
+                confinement=self.confinement,
             )
             try:
                 reply = await self.jq.call(beat, timeout=HEARTBEAT_WAIT + HEARTBEAT_SLACK)
@@ -244,6 +254,7 @@ class _Worker:
             slots=self.config.concurrency,
             wait=0.0,
             draining=True,
+            confinement=self.confinement,
         )
         try:
             with trio.move_on_after(DRAIN_NOTICE_TIMEOUT):
@@ -304,7 +315,7 @@ async def serve(
     job either reported or handed back, then ``Cancelled`` propagates.
     """
     worker_id = new_worker_id()
-    settings = await _confinement(config)
+    settings, confinement = await _confinement(config)
     drain_requested = trio.Event()
     async with trio.open_nursery() as watch:
         watch.start_soon(_set_when_cancelled, drain_requested)
@@ -323,7 +334,7 @@ async def serve(
                     init_timeout=config.init_timeout,
                     default_memory_mb=config.default_memory_mb,
                 )
-                worker = _Worker(config, jq, pool, worker_id)
+                worker = _Worker(config, jq, pool, worker_id, confinement)
                 try:
                     await nursery.start(pool.reap_idle)
                     nursery.start_soon(worker.heartbeat)
@@ -343,9 +354,10 @@ async def serve(
         watch.cancel_scope.cancel()
 
 
-async def _confinement(config: WorkerConfig) -> SpawnSettings:
-    """The spawn settings with the confinement this machine gives, logged; under
-    ``FAAS_SANDBOX=strict`` a machine that cannot confine is refused.
+async def _confinement(config: WorkerConfig) -> tuple[SpawnSettings, str]:
+    """The spawn settings with the confinement this machine gives, logged, and that
+    confinement as heartbeats carry it; under ``FAAS_SANDBOX=strict`` a machine that cannot
+    confine is refused.
 
     Raises:
         ConfigError: strict, and something confinement needs is missing (named).
@@ -368,9 +380,10 @@ async def _confinement(config: WorkerConfig) -> SpawnSettings:
             log.warning("no writable memory and pids cgroup: falling back to rlimits")
     else:
         log.warning("%s", isolation.describe())
-    return dataclasses.replace(
+    settings = dataclasses.replace(
         config.spawn_settings, mode=isolation.mode, cgroups=isolation.cgroups
     )
+    return settings, ",".join(f"{name}={value}" for name, value in isolation.labels().items())
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from faas_trio.core.messages import (
     GetJob,
     GetLogs,
     GetMetrics,
+    GetStoreMetrics,
     GetUser,
     JobReply,
     JobsReply,
@@ -38,6 +39,7 @@ from faas_trio.core.messages import (
     Pong,
     PutFunction,
     PutUser,
+    StoreMetrics,
     Submit,
     UserReply,
     WaitJob,
@@ -52,7 +54,7 @@ AppClient = quart.typing.TestClientProtocol
 
 _DB_REQUESTS = (
     PutUser, DeleteUser, GetUser, PutFunction, GetFunction, DeleteFunction, ListFunctions,
-    GetJob, GetLogs, DeleteJob, ListJobs,
+    GetJob, GetLogs, DeleteJob, ListJobs, GetStoreMetrics,
 )  # fmt: skip
 _JQ_REQUESTS = (Submit, WaitJob, CancelJob, GetMetrics)
 
@@ -65,6 +67,12 @@ FAKE_METRICS = Metrics(
     running=2,
     workers=1,
     cold_starts_total=2,
+)
+
+#: What the fake dbmanager answers to GetStoreMetrics.
+FAKE_STORE_METRICS = StoreMetrics(
+    commands_total={"write": 7, "get_job": 3},
+    roundtrip=Histogram(bounds=[0.001, 0.01], counts=[8, 10], count=10, sum=0.025),
 )
 
 
@@ -156,6 +164,8 @@ class FakeNeighbours:
                 return FunctionsReply([f for k, f in self.functions.items() if k[0] == u])
             case GetJob(id=job_id):
                 return JobReply(self.job(job_id))
+            case GetStoreMetrics():
+                return FAKE_STORE_METRICS
             case GetLogs(id=job_id):
                 self.job(job_id)
                 return LogsReply(self.logs.get(job_id, ""))
