@@ -14,6 +14,8 @@ from collections.abc import Callable
 import trio
 import zmq
 
+from .retry import Backoff
+
 __all__ = ["SocketIO", "Unroutable"]
 
 # Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
@@ -65,10 +67,9 @@ class SocketIO:
 
         Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
         """
-        backoff = _SEND_BACKOFF_FIRST
+        backoff = Backoff(_SEND_BACKOFF_FIRST, _SEND_BACKOFF_MAX)
         while not self.try_send(frames):
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, _SEND_BACKOFF_MAX)
+            await backoff.sleep()
 
     def _wake_reader_if_readable(self) -> None:
         # The send may have consumed the FD's edge while input was arriving.
