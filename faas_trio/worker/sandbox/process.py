@@ -70,6 +70,13 @@ class SandboxUnused(SandboxError):
 class SandboxOutOfMemory(SandboxError):
     """The sandbox went over its memory cgroup's limit and the kernel killed it."""
 
+    def __init__(self, memory_mb: int) -> None:
+        super().__init__(
+            f"out of memory: the function went over its {memory_mb} MiB (all its processes,"
+            " memfds, shared memory and scratch files together) and was killed; give it a"
+            " larger memory_mb"
+        )
+
 
 class SandboxTimeout(Exception):
     """The child did not answer within the time allowed; it has been killed and reaped.
@@ -202,7 +209,7 @@ class Sandbox:
             unread = self._unread_request_bytes()
             await self.kill()
             if self._oom_killed:
-                raise SandboxOutOfMemory(self._out_of_memory()) from None
+                raise SandboxOutOfMemory(self._memory_mb) from None
             if unread:
                 raise SandboxUnused(
                     f"sandbox had ended before it read the request: {self.exit_description()}"
@@ -212,18 +219,10 @@ class Sandbox:
             await self.kill()
             raise
         if self._cgroup is not None and self._cgroup.oom_killed():
-            # A process of the sandbox (not the runner) was killed for its memory: the call
-            # went over the sandbox's limit as surely as if the runner had been.
+            # Another of its processes was OOM-killed: the call went over its memory all the same.
             await self.kill()
-            raise SandboxOutOfMemory(self._out_of_memory())
+            raise SandboxOutOfMemory(self._memory_mb)
         return reply
-
-    def _out_of_memory(self) -> str:
-        return (
-            f"out of memory: the function went over its {self._memory_mb} MiB (all its"
-            " processes, memfds, shared memory and scratch files together) and was killed;"
-            " give it a larger memory_mb"
-        )
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
