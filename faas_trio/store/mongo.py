@@ -42,6 +42,7 @@ from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
 from ..core.messages import GroupCreated, StoreMetrics
 from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
+from ..core.retry import Backoff
 from .base import WriteOp, WriteResult
 from .mongo_apply import BatchWriter
 from .mongo_client import Transient, new_client, translated
@@ -208,16 +209,13 @@ class MongoStore:
 
         Cancellation: waits in backoff sleeps and in ``fn``; a cancel propagates at once.
         """
-        deadline = trio.current_time() + self._retry_timeout
-        delay = 0.05
+        backoff = Backoff(0.05, 1.0, deadline=self._retry_timeout)
         while True:
             try:
                 return await fn(*args)
             except Transient as exc:
-                if trio.current_time() + delay >= deadline:
+                if not await backoff.sleep():
                     raise PeerUnavailable(f"MongoDB unreachable: {exc}") from exc.__cause__
-            await trio.sleep(delay)
-            delay = min(delay * 2, 1.0)
 
     async def _create_indexes(self) -> None:
         """Create the indexes of :mod:`.mongo_documents` (a no-op where they exist)."""

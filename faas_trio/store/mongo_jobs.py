@@ -40,14 +40,7 @@ from pymongo import InsertOne, UpdateMany, UpdateOne
 
 from ..core.errors import BadRequest, Conflict, InternalError, NotFound
 from ..core.ids import is_job_id
-from ..core.messages import (
-    Changed,
-    CreateJob,
-    FinishJob,
-    JobCreated,
-    RequeueJob,
-    StartJob,
-)
+from ..core.messages import Changed, CreateJob, FinishJob, JobCreated, RequeueJob, StartJob
 from ..core.records import Function, JobState
 from .base import WriteResult, created_job
 from .mongo_documents import (
