@@ -51,10 +51,20 @@ SETTINGS: tuple[Setting, ...] = (
     S(name="FAAS_HOST", type=str, default="127.0.0.1",
       readers=("frontend", "dbmanager", "jqmanager"),
       help="the address servers bind (containers: 0.0.0.0)"),
-    S(name="FAAS_HOME", type=str, default=".faas", readers=("up", "dbmanager", "worker"),
-      help="state folder: the SQLite store, sandbox scratch folders"),
+    S(name="FAAS_HOME", type=str, default=".faas", readers=_ALL,
+      help="state folder: the SQLite store, sandbox scratch folders, CurveZMQ keys"),
     S(name="FAAS_LOG_LEVEL", type=str, default="info", readers=_ALL,
       choices=("debug", "info", "warning", "error", "critical"), help="log level"),
+    # ---- component links (CurveZMQ) -------------------------------------------------------
+    S(name="FAAS_CURVE", type=str, default="on", readers=_ALL, choices=("on", "off"),
+      help="encrypt and authenticate every component link; `off` only on a network nobody "
+      "else can reach"),
+    S(name="FAAS_CURVE_KEYS", type=str, default=None, readers=_ALL, shown="$FAAS_HOME/keys",
+      help="folder of the component key pairs (`faas-trio keys` writes it)"),
+    S(name="FAAS_CURVE_SECRET", type=str, default=None, readers=_ALL, secret=True,
+      help="instead of the folder: this component's secret key (Z85), as a container secret"),
+    S(name="FAAS_CURVE_PUBLIC", type=str, default=None, readers=_ALL,
+      help="with `FAAS_CURVE_SECRET`: the public keys, `role=key,...` (Z85)"),
     # ---- frontend ------------------------------------------------------------------------
     S(name="FAAS_AUTH", type=str, default=None, readers=("frontend",), choices=("keys", "open"),
       shown="open on loopback, else keys",

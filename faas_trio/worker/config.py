@@ -71,7 +71,8 @@ class WorkerConfig:
 
     @property
     def spawn_settings(self) -> SpawnSettings:
-        """What spawning a runner child needs."""
+        """What spawning a runner child needs (the confinement mode and cgroups are the
+        worker's to find out at start: see :mod:`.sandbox.isolation`)."""
         return SpawnSettings(
             python=self.sandbox_python,
             node=self.node,
@@ -80,4 +81,6 @@ class WorkerConfig:
             uid_base=self.sandbox_uid_base,
             uid_count=self.sandbox_uid_count,
             nproc=self.sandbox_nproc,
+            mode="off" if self.sandbox == "off" else "",
+            scratch_mb=self.sandbox_scratch_mb,
         )

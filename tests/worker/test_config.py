@@ -37,6 +37,8 @@ def test_overrides() -> None:
             "FAAS_SANDBOX_UID_BASE": "70000",
             "FAAS_SANDBOX_UID_COUNT": "10",
             "FAAS_SANDBOX_NPROC": "16",
+            "FAAS_SANDBOX": "off",
+            "FAAS_SANDBOX_SCRATCH_MB": "32",
         }
     )
     assert (config.jq_url, config.concurrency, config.drain_timeout) == ("tcp://jq:1", 8, 1.5)
@@ -47,6 +49,7 @@ def test_overrides() -> None:
     assert config.spawn_settings.scratch_root == Path("/srv/faas/scratch")
     settings = config.spawn_settings
     assert (settings.uid_base, settings.uid_count, settings.nproc) == (70000, 10, 16)
+    assert (settings.mode, settings.scratch_mb) == ("off", 32)
 
 
 @pytest.mark.parametrize(

@@ -32,14 +32,8 @@ from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .uids import processes_of_uid
 from .zygote_client import Zygote
 
-__all__ = [
-    "KILL_GRACE",
-    "Sandbox",
-    "SandboxError",
-    "SandboxOutOfMemory",
-    "SandboxTimeout",
-    "start_sandbox",
-]
+__all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxOutOfMemory", "SandboxTimeout",
+           "start_sandbox"]  # fmt: skip
 
 _HEADER = struct.Struct("!I")
 #: Replies larger than this are treated as a broken child.
@@ -60,6 +54,13 @@ class SandboxError(Exception):
 
 class SandboxOutOfMemory(SandboxError):
     """The sandbox went over its memory cgroup's limit and the kernel killed it."""
+
+    def __init__(self, memory_mb: int) -> None:
+        super().__init__(
+            f"out of memory: the function went over its {memory_mb} MiB (all its processes,"
+            " memfds, shared memory and scratch files together) and was killed; give it a"
+            " larger memory_mb"
+        )
 
 
 class SandboxTimeout(Exception):
@@ -168,24 +169,16 @@ class Sandbox:
                 await self._reap()
             await self.kill()
             if self._oom_killed:
-                raise SandboxOutOfMemory(self._out_of_memory()) from None
+                raise SandboxOutOfMemory(self._memory_mb) from None
             raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
         except BaseException:
             await self.kill()
             raise
         if self._cgroup is not None and self._cgroup.oom_killed():
-            # A process of the sandbox (not the runner) was killed for its memory: the call
-            # went over the sandbox's limit as surely as if the runner had been.
+            # Another of its processes was OOM-killed: the call went over its memory all the same.
             await self.kill()
-            raise SandboxOutOfMemory(self._out_of_memory())
+            raise SandboxOutOfMemory(self._memory_mb)
         return reply
-
-    def _out_of_memory(self) -> str:
-        return (
-            f"out of memory: the function went over its {self._memory_mb} MiB (all its"
-            " processes, memfds, shared memory and scratch files together) and was killed;"
-            " give it a larger memory_mb"
-        )
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
