@@ -49,6 +49,7 @@ from ..core.messages import (
 )
 from ..core.rpc import Handler, serve_rpc
 from ..store import Store, open_store
+from .admission import admitted
 from .committer import GroupCommitter
 from .config import DbManagerConfig
 
@@ -71,7 +72,7 @@ def make_handler(store: Store, committer: GroupCommitter) -> Handler:
                 PutUser() | DeleteUser() | PutFunction() | DeleteFunction() | CreateJob()
                 | StartJob() | RequeueJob() | FinishJob() | DeleteJob()
             ):  # fmt: skip
-                return await committer.write(request)
+                return await committer.write(admitted(request))
             case GetUser(name=name):
                 user = await store.get_user(name)
                 if user is None:

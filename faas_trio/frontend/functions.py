@@ -32,6 +32,7 @@ from .auth import Auth
 from .callbacks import check_callback
 from .config import FrontendConfig
 from .peers import Peers
+from .quotas import check_function_room
 from .responses import envelope
 from .runtime_detect import detect_runtime
 
@@ -114,6 +115,12 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             timeout=timeout,
             memory_mb=memory_mb,
             updated_at=time.time(),
+        )
+        await check_function_room(
+            peers,
+            function,
+            max_functions=config.max_functions,
+            max_source_bytes=config.max_source_bytes,
         )
         await peers.ask_db(PutFunction(function))
         return envelope(1)

@@ -23,6 +23,8 @@ import trio
 
 from ..core.records import Function
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
+from .sandbox.protocol import LoadRequest, Reply
+from .sandbox.scratch import ScratchTrash
 from .sandbox.spawn import SpawnSettings
 from .sandbox.zygote_client import Zygote
 
@@ -93,6 +95,7 @@ class WarmPool:
         self._idle_added = trio.Event()
         self._closed = False
         self._zygote = Zygote(settings.python)
+        self._trash = ScratchTrash(settings.scratch_root, nursery)
 
     @property
     def idle_pids(self) -> list[int]:
@@ -116,7 +119,10 @@ class WarmPool:
         """
         key: Key = (function.user, function.name, function.version)
         await self._kill_idle(
-            lambda entry: (entry.key[:2] == key[:2] and entry.key != key) or not entry.sandbox.alive
+            lambda entry: (
+                (entry.key[:2] == key[:2] and entry.key != key)
+                or not (entry.sandbox.alive and entry.sandbox.quiet)
+            )
         )
         for pid in reversed(self._idle):
             entry = self._idle[pid]
@@ -137,16 +143,11 @@ class WarmPool:
         started = trio.current_time()
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
         sandbox = await start_sandbox(
-            self._nursery, function.runtime, memory_mb, self._settings, self._zygote
+            self._nursery, function.runtime, memory_mb, self._settings, self._zygote, self._trash
         )
         self._busy.add(sandbox.pid)
-        load = {
-            "op": "load",
-            "name": function.name,
-            "source": function.source,
-            "timeout": self._init_timeout,
-        }
-        reply: dict[str, object] = {"ok": False, "timeout": True}
+        load = LoadRequest(function.name, function.source, self._init_timeout)
+        reply = Reply(ok=False, error="TimeoutError", timeout=True)
         try:
             with trio.move_on_after(self._init_timeout + RUNNER_SLACK):
                 reply = await sandbox.request(load)
@@ -154,14 +155,14 @@ class WarmPool:
             self._busy.discard(sandbox.pid)
             await sandbox.kill()
             raise
-        logs = str(reply.get("logs", "")) + sandbox.take_stderr()
-        if reply.get("ok") is not True:
+        logs = reply.logs + sandbox.take_stderr()
+        if not reply.ok:
             self._busy.discard(sandbox.pid)
             await sandbox.kill()
-            if reply.get("timeout"):
+            if reply.timeout:
                 raise SandboxTimeout(self._init_timeout)
-            error = str(reply.get("error", "Error: the function did not load"))
-            raise LoadFailed(error, str(reply.get("message", error)), logs)
+            error = reply.error or "Error: the function did not load"
+            raise LoadFailed(error, reply.message or error, logs)
         init_ms = (trio.current_time() - started) * 1000.0
         return Checkout(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
 
@@ -172,7 +173,13 @@ class WarmPool:
         """
         sandbox = checkout.sandbox
         self._busy.discard(sandbox.pid)
-        keep = reusable and not self._closed and sandbox.alive and self.size < self._max_warm
+        keep = (
+            reusable
+            and not self._closed
+            and sandbox.alive
+            and sandbox.quiet
+            and self.size < self._max_warm
+        )
         if not keep:
             await sandbox.kill()
             return
@@ -199,13 +206,15 @@ class WarmPool:
 
     async def aclose(self) -> None:
         """Kill every idle child, then the zygote, which takes any child still in use with
-        it (each is also killed when released); no child starts after this. Idempotent.
+        it (each is also killed when released), then empty the scratch trash as far as a
+        small budget allows; no child starts after this. Idempotent.
 
-        Cancellation: the kills are shielded and bounded.
+        Cancellation: the kills and the last sweep are shielded and bounded.
         """
         self._closed = True
         await self._kill_idle(lambda entry: True)
         await self._zygote.aclose()
+        await self._trash.empty()
 
     async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
         """Cancellation: each kill is shielded and bounded, so all of them complete."""

@@ -133,13 +133,34 @@ async def test_put_existing_user_resets_it(store: Store) -> None:
     assert await store.get_function("ann", "add") is None
 
 
-async def test_delete_user_drops_functions_keeps_jobs(store: Store) -> None:
+async def test_delete_user_drops_its_functions_jobs_and_logs(store: Store) -> None:
     await user_with_function(store)
-    record = (await created(store, job())).job
+    await user_with_function(store, user="bob")
+    done = (await created(store, job())).job
+    await changed(store, FinishJob(job=finished(done), logs="ann's secret\n"))
+    queued = (await created(store, job(idempotency_key="k"))).job
+    kept = (await created(store, job(user="bob"))).job
     assert await ok(store, DeleteUser(name="ann")) == Done()
     assert await store.get_user("ann") is None
     assert await store.get_function("ann", "add") is None
-    assert await store.get_job(record.id) == record
+    for gone in (done, queued):
+        assert await store.get_job(gone.id) is None
+        assert await store.get_logs(gone.id) is None
+    assert await store.get_job(kept.id) == kept
+
+    # Whoever registers the name next starts empty, idempotency keys included.
+    await user_with_function(store)
+    assert await store.list_jobs("ann", None, 100) == []
+    again = await created(store, job(idempotency_key="k"))
+    assert not again.existing
+
+
+async def test_a_user_deleted_in_a_batch_takes_the_jobs_made_before_it(store: Store) -> None:
+    await user_with_function(store)
+    record = job()
+    results = await store.apply([CreateJob(submission_of(record)), DeleteUser(name="ann")])
+    assert isinstance(results[0], JobCreated) and results[1] == Done()
+    assert await store.get_job(record.id) is None
 
 
 async def test_delete_unknown_user_is_not_found(store: Store) -> None:
