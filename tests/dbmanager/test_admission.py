@@ -20,13 +20,13 @@ from faas_trio.core.messages import (
     GetUser,
     JobCreated,
     JobReply,
-    JobState,
     PutFunction,
     PutUser,
     RequeueJob,
     StartJob,
     UserReply,
 )
+from faas_trio.core.records import JobState
 from faas_trio.core.rpc import Client, open_client
 from faas_trio.dbmanager import serve
 from faas_trio.dbmanager.admission import admitted

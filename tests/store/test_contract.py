@@ -6,6 +6,7 @@ import itertools
 
 import msgspec
 import pytest
+import trio
 from msgspec.structs import replace
 
 from faas_trio.core.errors import BadRequest, Conflict, FaasError, NotFound
@@ -532,7 +533,9 @@ async def test_sweep_removes_final_jobs_finished_before_the_cutoff(store: Store)
 
 async def test_aclose_is_idempotent(store: Store) -> None:
     await store.aclose()
-    await store.aclose()
+    await store.aclose()  # no error
+    with pytest.raises(trio.ClosedResourceError):
+        await store.get_user("ann")
 
 
 async def test_a_create_only_put_user_refuses_an_existing_user(store: Store) -> None:
