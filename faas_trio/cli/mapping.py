@@ -118,9 +118,11 @@ def _map(args: argparse.Namespace) -> int:
         sink = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
         with client_for(args) as client:
             group = client.function(args.name).map_group(items)
-            progress = _Progress(int(group["total"]), sys.stderr.isatty() and not args.json)
+            # Ctrl-C may come as soon as the group exists: everything after is in the try.
+            progress = _Progress(0, False)
             failed = 0
             try:
+                progress = _Progress(int(group["total"]), sys.stderr.isatty() and not args.json)
                 first = 0
                 total = int(group["total"])
                 while first < total:
