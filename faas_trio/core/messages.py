@@ -20,6 +20,8 @@ frontend -> db     PutUser, DeleteUser, GetUser           Done, UserReply
 frontend -> db     PutFunction, GetFunction,              FunctionReply, FunctionsReply, Done
                    ListFunctions, DeleteFunction
 frontend -> db     GetJob, GetLogs, ListJobs              JobReply, LogsReply, JobsReply
+frontend -> db     PutSecret, DeleteSecret, ListSecrets   Done, SecretsReply
+frontend, jq -> db WaitBuild (held until the build ends)  FunctionReply
 frontend -> jq     Submit, WaitJob, CancelJob             JobReply
 scaler -> jq       GetStats                               Stats
 jq -> db           CreateJob                              JobCreated
@@ -47,6 +49,14 @@ from .errors import ProtocolError
 
 __all__ = [
     "FINAL_STATES",
+    "Build",
+    "BuildState",
+    "DeleteSecret",
+    "ListSecrets",
+    "PutSecret",
+    "SecretsReply",
+    "SetBuild",
+    "WaitBuild",
     "PROTOCOL_VERSION",
     "CancelJob",
     "Changed",
@@ -153,6 +163,37 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float = 0.0
 
 
+class BuildState(enum.StrEnum):
+    """Where the build of a function's package environment is."""
+
+    #: Registered; no build started yet.
+    PENDING = "pending"
+    #: The requirements are being resolved.
+    BUILDING = "building"
+    #: Resolved: ``resolved`` is the exact set every worker host installs.
+    READY = "ready"
+    #: Resolution failed; ``error`` says why, and calls of this version fail with it.
+    FAILED = "failed"
+
+
+class Build(msgspec.Struct, frozen=True, kw_only=True):
+    """The environment build of one function version (see :mod:`faas_trio.core.packages`)."""
+
+    state: BuildState = BuildState.PENDING
+    #: The environment's id (a hash of the resolved set and the interpreter), once ready.
+    env: str | None = None
+    #: One ``name==version --hash=sha256:H`` line per distribution, sorted, once ready.
+    resolved: list[str] = []
+    #: What the build printed (capped).
+    log: str = ""
+    error: str | None = None
+    finished_at: float | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (BuildState.READY, BuildState.FAILED)
+
+
 class Function(msgspec.Struct, frozen=True, kw_only=True):
     """A user's function. ``version`` grows by one on every re-registration."""
 
@@ -165,6 +206,19 @@ class Function(msgspec.Struct, frozen=True, kw_only=True):
     memory_mb: int
     version: int = 0
     updated_at: float = 0.0
+    #: Normalised requirement lines (Python only); empty: the standard library only.
+    requirements: list[str] = []
+    #: Modules the environment's zygote imports; None: the wheels' top-level modules.
+    preload: list[str] | None = None
+    #: Environment variables the function runs with (not secret: ``GET`` shows them).
+    env: dict[str, str] = {}
+    #: Names of the user's secrets the function gets as environment variables.
+    secrets: list[str] = []
+    #: The environment build; None when there are no requirements.
+    build: Build | None = None
+    #: The named secrets' sealed values (Fernet tokens), attached by the store only to the
+    #: copy a job runs with (``JobCreated``, ``UnfinishedReply``); never stored with it.
+    sealed: dict[str, str] = {}
 
 
 class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -291,6 +345,51 @@ class GetUser(msgspec.Struct, frozen=True, tag=True):
 
 class UserReply(msgspec.Struct, frozen=True, tag=True):
     user: User
+
+
+class SetBuild(msgspec.Struct, frozen=True, tag=True):
+    """Conditional: set the build of ``(user, name)`` if it is still at ``version``, and its
+    build is not final yet. -> Changed."""
+
+    user: str
+    name: str
+    version: int
+    build: Build
+
+
+class WaitBuild(msgspec.Struct, frozen=True, tag=True):
+    """Hold until the build of ``(user, name)`` at ``version`` is final, the function is at
+    another version, or ``wait`` seconds pass. -> FunctionReply (as it stands), or NotFound."""
+
+    user: str
+    name: str
+    version: int
+    wait: float
+
+
+class PutSecret(msgspec.Struct, frozen=True, tag=True):
+    """Create or replace a user's secret; ``sealed`` is its Fernet token. -> Done."""
+
+    user: str
+    name: str
+    sealed: str
+
+
+class DeleteSecret(msgspec.Struct, frozen=True, tag=True):
+    """-> Done, or NotFound."""
+
+    user: str
+    name: str
+
+
+class ListSecrets(msgspec.Struct, frozen=True, tag=True):
+    """The names of a user's secrets. -> SecretsReply, or NotFound for an unknown user."""
+
+    user: str
+
+
+class SecretsReply(msgspec.Struct, frozen=True, tag=True):
+    names: list[str]
 
 
 class PutFunction(msgspec.Struct, frozen=True, tag=True):
@@ -580,6 +679,12 @@ Message = (
     | ListFunctions
     | FunctionsReply
     | DeleteFunction
+    | SetBuild
+    | WaitBuild
+    | PutSecret
+    | DeleteSecret
+    | ListSecrets
+    | SecretsReply
     | CreateJob
     | JobCreated
     | StartJob

@@ -34,7 +34,7 @@ from __future__ import annotations
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from . import functions, health, jobs, metrics, openapi, users
+from . import functions, health, jobs, metrics, openapi, secrets, users
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
@@ -66,6 +66,7 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     auth = Auth(config, peers)
     users.register(app, peers, auth)
     functions.register(app, peers, config, auth)
+    secrets.register(app, peers, auth)
     jobs.register(app, peers, config, auth)
     health.register(app, peers, config)
     metrics.register(app, peers, auth)

@@ -38,8 +38,9 @@ class Peers:
     #: Seconds a call may take beyond any ``wait`` it asks the peer to hold.
     rpc_timeout: float
 
-    async def ask_db(self, request: Message, reply_type: type[R]) -> R:
-        """Send ``request`` to dbmanager and return its reply, checked to be ``reply_type``.
+    async def ask_db(self, request: Message, reply_type: type[R], *, wait: float = 0.0) -> R:
+        """Send ``request`` to dbmanager and return its reply, checked to be ``reply_type``;
+        the dbmanager may hold it up to ``wait`` seconds (``WaitBuild``).
 
         Raises:
             PeerUnavailable: no answer within ``rpc_timeout``.
@@ -48,7 +49,7 @@ class Peers:
 
         Cancellation: blocks until the reply; a cancel abandons the request.
         """
-        reply = await self.db.call(request, timeout=self.rpc_timeout)
+        reply = await self.db.call(request, timeout=wait + self.rpc_timeout)
         return _expect(reply, reply_type, "dbmanager")
 
     async def ask_jq(self, request: Message, reply_type: type[R], *, wait: float = 0.0) -> R:

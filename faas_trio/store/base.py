@@ -17,7 +17,11 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).
-- ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent.
+- ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent, and
+  answers the function with the sealed values of the secrets it names (as does
+  ``unfinished_jobs``); a function is never stored with them.
+- ``SetBuild`` applies only to the version it names and only while its build is not final.
+- Secrets belong to their user: ``PutUser`` (a reset) and ``DeleteUser`` drop them.
 
 Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
 a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
@@ -29,12 +33,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import msgspec
+
 from ..core.errors import FaasError
 from ..core.messages import (
     Changed,
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FinishJob,
@@ -44,13 +51,15 @@ from ..core.messages import (
     JobRecord,
     JobState,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
     User,
 )
 
-__all__ = ["Store", "WriteOp", "WriteResult", "created_job"]
+__all__ = ["Store", "WriteOp", "WriteResult", "created_job", "stored_function"]
 
 #: The writes a batch may hold.
 WriteOp = (
@@ -63,6 +72,9 @@ WriteOp = (
     | RequeueJob
     | FinishJob
     | DeleteJob
+    | SetBuild
+    | PutSecret
+    | DeleteSecret
 )
 #: Per write, its reply or the error it raised (the batch goes on past it).
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
@@ -84,6 +96,12 @@ def created_job(submitted: JobRecord, function: Function, now: float) -> JobReco
     )
 
 
+def stored_function(function: Function, version: int, now: float) -> Function:
+    """The function a ``PutFunction`` stores: the caller's fields with the store's version
+    and time; never sealed secret values."""
+    return msgspec.structs.replace(function, version=version, updated_at=now, sealed={})
+
+
 class Store(Protocol):
     """A database holding users, functions, jobs and job logs."""
 
@@ -98,6 +116,10 @@ class Store(Protocol):
     async def get_function(self, user: str, name: str) -> Function | None: ...
 
     async def list_functions(self, user: str) -> list[Function]: ...
+
+    async def list_secrets(self, user: str) -> list[str] | None:
+        """The names of the user's secrets, sorted; None for an unknown user."""
+        ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 

@@ -55,7 +55,7 @@ from .mongo_documents import (
     job_from_doc,
     key_ok,
 )
-from .mongo_writes import Plan, batch_reads, plan_batch
+from .mongo_writes import Plan, batch_reads, plan_batch, with_sealed
 
 __all__ = ["DEFAULT_RETENTION", "MongoStore"]
 
@@ -225,7 +225,7 @@ class MongoStore:
     # ---- reads (each abandoned on cancel) ------------------------------------------------
 
     async def get_user(self, name: str) -> User | None:
-        docs = await self._find(self._users, {"name": name}, {"functions": False})
+        docs = await self._find(self._users, {"name": name}, {"functions": False, "secrets": False})
         return msgspec.convert(docs[0], User) if docs else None
 
     async def get_function(self, user: str, name: str) -> Function | None:
@@ -240,6 +240,11 @@ class MongoStore:
         docs = await self._find(self._users, {"name": user}, {"functions": True})
         functions = docs[0].get("functions", {}) if docs else {}
         return [function_from_doc(user, name, functions[name]) for name in sorted(functions)]
+
+    async def list_secrets(self, user: str) -> list[str] | None:
+        """The names of the user's secrets, sorted; None for an unknown user."""
+        docs = await self._find(self._users, {"name": user}, {"secrets": True})
+        return sorted(docs[0].get("secrets") or {}) if docs else None
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None (also for a malformed id)."""
@@ -280,7 +285,7 @@ class MongoStore:
         wanted = {(job.user, job.function) for job in jobs}
         users = await self._find(self._users, {"name": {"$in": sorted({u for u, _ in wanted})}})
         functions = [
-            function_from_doc(u["name"], name, doc)
+            with_sealed(function_from_doc(u["name"], name, doc), u)
             for u in users
             for name, doc in u.get("functions", {}).items()
             if (u["name"], name) in wanted

@@ -86,7 +86,7 @@ def key_ok(name: str) -> bool:
 def function_doc(fn: Function) -> Doc:
     """``fn`` as its entry in ``users.functions`` (keyed by its name, under its user)."""
     doc: Doc = msgspec.to_builtins(fn)
-    del doc["user"], doc["name"]
+    del doc["user"], doc["name"], doc["sealed"]
     return doc
 
 

@@ -39,19 +39,23 @@ from ..core.messages import (
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FinishJob,
+    Function,
     FunctionReply,
     JobCreated,
     JobRecord,
     JobState,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
 )
-from .base import WriteOp, WriteResult, created_job
+from .base import WriteOp, WriteResult, created_job, stored_function
 from .mongo_documents import (
     UNFINISHED,
     Doc,
@@ -105,6 +109,8 @@ def batch_reads(ops: Sequence[WriteOp]) -> BatchReads:
         if isinstance(op, PutUser | DeleteUser):
             names.add(op.name)
         elif isinstance(op, DeleteFunction):
+            names.add(op.user)
+        elif isinstance(op, SetBuild | PutSecret | DeleteSecret):
             names.add(op.user)
         elif isinstance(op, PutFunction):
             names.add(op.function.user)
@@ -251,6 +257,7 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
         # A reset: the user's functions go, its time starts again from zero.
         reset: Doc = {
             "functions": {},
+            "secrets": {},
             "execution_time_ms": 0.0,
             "key_hash": op.key_hash,
             "created_at": now,
@@ -270,7 +277,7 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
             raise BadRequest(f"function name {fn.name!r} is not allowed")
         functions = _user(plan, fn.user)["functions"]
         version = plan.versions[fn.user, fn.name] = plan.versions[fn.user, fn.name] + 1
-        fn = msgspec.structs.replace(fn, version=version, updated_at=now)
+        fn = stored_function(fn, version, now)
         functions[fn.name] = function_doc(fn)
         plan.user_writes.append(
             (
@@ -295,6 +302,10 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
             )
         )
         return Done()
+    if isinstance(op, SetBuild):
+        return _plan_set_build(plan, op)
+    if isinstance(op, PutSecret | DeleteSecret):
+        return _plan_secret(plan, op)
     if isinstance(op, CreateJob):
         return _plan_create(plan, index, op.job, now)
     if isinstance(op, DeleteJob):
@@ -304,6 +315,46 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
         plan.job_writes.append((DeleteOne({"_id": ObjectId(op.id)}), op.id, index, None))
         return Done()
     return _plan_transition(plan, index, op, now, retention)
+
+
+def _plan_set_build(plan: Plan, op: SetBuild) -> Changed:
+    user = plan.users.get(op.user)
+    doc = (user or {}).get("functions", {}).get(op.name)
+    if doc is None or doc.get("version") != op.version:
+        return Changed(applied=False)
+    build = doc.get("build")
+    if build is None or build.get("state") in ("ready", "failed"):
+        return Changed(applied=False)
+    doc["build"] = msgspec.to_builtins(op.build)
+    where = {"name": op.user, f"functions.{op.name}.version": op.version}
+    update = {"$set": {f"functions.{op.name}.build": doc["build"]}}
+    plan.user_writes.append((UpdateOne(where, update), op.user, None))
+    return Changed(applied=True)
+
+
+def _plan_secret(plan: Plan, op: PutSecret | DeleteSecret) -> Done:
+    secrets = _user(plan, op.user).setdefault("secrets", {})
+    key = f"secrets.{op.name}"
+    if isinstance(op, PutSecret):
+        secrets[op.name] = op.sealed
+        update: Doc = {"$set": {key: op.sealed}}
+    else:
+        if op.name not in secrets:
+            raise NotFound(f"secret '{op.name}' not found for user '{op.user}'")
+        del secrets[op.name]
+        update = {"$unset": {key: ""}}
+    plan.user_writes.append((UpdateOne({"name": op.user}, update), op.user, None))
+    return Done()
+
+
+def with_sealed(fn: Function, user: Doc) -> Function:
+    """``fn`` with the sealed values of the secrets it names, from its ``user`` document."""
+    if not fn.secrets:
+        return fn
+    stored = user.get("secrets") or {}
+    return msgspec.structs.replace(
+        fn, sealed={name: stored[name] for name in fn.secrets if name in stored}
+    )
 
 
 def _user(plan: Plan, name: str) -> Doc:
@@ -335,7 +386,7 @@ def _plan_create(plan: Plan, index: int, job: JobRecord, now: float) -> JobCreat
     functions = _user(plan, user)["functions"]
     if name not in functions:
         raise NotFound(f"function '{name}' not found for user '{user}'")
-    fn = function_from_doc(user, name, functions[name])
+    fn = with_sealed(function_from_doc(user, name, functions[name]), _user(plan, user))
     if stored is not None:
         return JobCreated(job=job_from_doc(stored), function=fn, existing=True)
     job = created_job(job, fn, now)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import msgspec
+
 from ..core.errors import BadRequest, Conflict, FaasError, NotFound
 from ..core.messages import (
     FINAL_STATES,
@@ -15,6 +17,7 @@ from ..core.messages import (
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FinishJob,
@@ -23,19 +26,23 @@ from ..core.messages import (
     JobCreated,
     JobRecord,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
 )
-from .base import WriteOp, WriteResult, created_job
+from .base import WriteOp, WriteResult, created_job, stored_function
 from .sqlite_schema import (
     FUNCTION_COLUMNS,
     JOB_COLUMNS,
     UNFINISHED,
     column_value,
+    function_values,
     get_function,
     get_job,
     insert_sql,
+    sealed_secrets,
 )
 
 __all__ = ["apply_batch"]
@@ -81,8 +88,9 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
             exists = conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
             if create_only and exists:
                 raise Conflict(f"user '{name}' exists already")
-            # A reset: the user's functions go, its time starts again from zero.
+            # A reset: the user's functions and secrets go, its time starts again from zero.
             conn.execute("DELETE FROM functions WHERE user = ?", (name,))
+            conn.execute("DELETE FROM secrets WHERE user = ?", (name,))
             conn.execute(
                 "INSERT INTO users (name, key_hash, execution_time_ms, created_at)"
                 " VALUES (?, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET"
@@ -101,6 +109,34 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
             cursor = conn.execute("DELETE FROM functions WHERE user = ? AND name = ?", (user, name))
             if cursor.rowcount == 0:
                 raise NotFound(f"function '{name}' not found for user '{user}'")
+            return Done()
+        case SetBuild(user=user, name=name, version=version, build=build):
+            row = conn.execute(
+                "SELECT build FROM functions WHERE user = ? AND name = ? AND version = ?",
+                (user, name, version),
+            ).fetchone()
+            if row is None or msgspec.json.decode(row["build"]) is None:
+                return Changed(applied=False)
+            if msgspec.json.decode(row["build"])["state"] in ("ready", "failed"):
+                return Changed(applied=False)
+            conn.execute(
+                "UPDATE functions SET build = ? WHERE user = ? AND name = ? AND version = ?",
+                (msgspec.json.encode(build).decode(), user, name, version),
+            )
+            return Changed(applied=True)
+        case PutSecret(user=user, name=name, sealed=sealed):
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+                raise NotFound(f"user '{user}' not found")
+            conn.execute(
+                "INSERT INTO secrets (user, name, sealed) VALUES (?, ?, ?)"
+                " ON CONFLICT (user, name) DO UPDATE SET sealed = excluded.sealed",
+                (user, name, sealed),
+            )
+            return Done()
+        case DeleteSecret(user=user, name=name):
+            cursor = conn.execute("DELETE FROM secrets WHERE user = ? AND name = ?", (user, name))
+            if cursor.rowcount == 0:
+                raise NotFound(f"secret '{name}' not found for user '{user}'")
             return Done()
         case CreateJob(job=job):
             return _create_job(conn, job, now)
@@ -136,19 +172,9 @@ def _put_function(conn: sqlite3.Connection, function: Function, now: float) -> F
         " ON CONFLICT (user, name) DO UPDATE SET version = version + 1 RETURNING version",
         (function.user, function.name),
     ).fetchone()
-    stored = Function(
-        user=function.user,
-        name=function.name,
-        source=function.source,
-        runtime=function.runtime,
-        timeout=function.timeout,
-        memory_mb=function.memory_mb,
-        version=int(version),
-        updated_at=now,
-    )
+    stored = stored_function(function, int(version), now)
     conn.execute(
-        insert_sql("INSERT OR REPLACE", "functions", FUNCTION_COLUMNS),
-        [column_value(getattr(stored, column)) for column in FUNCTION_COLUMNS],
+        insert_sql("INSERT OR REPLACE", "functions", FUNCTION_COLUMNS), function_values(stored)
     )
     return stored
 
@@ -163,7 +189,7 @@ def _create_job(conn: sqlite3.Connection, job: JobRecord, now: float) -> JobCrea
         function = get_function(conn, stored.user, stored.function)
         if function is None:
             raise NotFound(f"function '{stored.function}' not found for user '{stored.user}'")
-        return JobCreated(job=stored, function=function, existing=True)
+        return JobCreated(job=stored, function=sealed_secrets(conn, function), existing=True)
     if conn.execute("SELECT 1 FROM users WHERE name = ?", (job.user,)).fetchone() is None:
         raise NotFound(f"user '{job.user}' not found")
     function = get_function(conn, job.user, job.function)
@@ -174,7 +200,7 @@ def _create_job(conn: sqlite3.Connection, job: JobRecord, now: float) -> JobCrea
         insert_sql("INSERT", "jobs", JOB_COLUMNS),
         [column_value(getattr(stored, column)) for column in JOB_COLUMNS],
     )
-    return JobCreated(job=stored, function=function)
+    return JobCreated(job=stored, function=sealed_secrets(conn, function))
 
 
 def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float) -> Changed:
