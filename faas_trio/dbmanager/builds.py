@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import trio
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
 from ..core.errors import FaasError
 from ..core.messages import Build, BuildState, Function, SetBuild
@@ -138,13 +141,18 @@ class Builder:
             report = Path(folder) / "report.json"
             wanted = Path(folder) / "requirements.txt"
             wanted.write_text("\n".join(requirements) + "\n")
+            # --target: resolve as for an empty folder, whatever the interpreter has installed
+            # (and no "externally managed" refusal from a distribution's Python).
             args = [
-                "install", "--dry-run", "--ignore-installed", "--only-binary", ":all:",
-                "--report", str(report), "--quiet", "-r", str(wanted), *settings.source.args(),
+                "install", "--dry-run", "--target", str(Path(folder) / "target"),
+                "--only-binary", ":all:", "-r", str(wanted), *settings.source.args(),
             ]  # fmt: skip
             started = time.monotonic()
             out = await run_pip(
-                interpreter.path, args, time_limit=settings.timeout, output_cap=settings.log_cap
+                interpreter.path,
+                [*args, "--quiet", "--report", str(report)],
+                time_limit=settings.timeout,
+                output_cap=settings.log_cap,
             )
             took = time.monotonic() - started
             if out.returncode is None:
@@ -153,7 +161,14 @@ class Builder:
                     out.output,
                 )
             if out.returncode != 0:
-                return _failed(_explain(out.output, interpreter), out.output)
+                # Run again, verbose, to tell why no candidate fit (sdist only, other tags).
+                verbose = await run_pip(
+                    interpreter.path,
+                    [*args, "-vv"],
+                    time_limit=settings.timeout,
+                    output_cap=4 * settings.log_cap,
+                )
+                return _failed(_explain(out.output, verbose.output, interpreter), out.output)
             try:
                 resolved = _resolved_set(json.loads(report.read_text()))
             except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -174,15 +189,39 @@ def _failed(error: str, output: str) -> Build:
     return Build(state=BuildState.FAILED, error=error, log=output, finished_at=time.time())
 
 
-def _explain(output: str, interpreter: Interpreter) -> str:
-    """The build's error: pip's own last error line, and what it means here."""
+_NO_SOURCES = re.compile(r"Skipping link: No sources permitted for ([A-Za-z0-9._-]+): (\S+)")
+
+
+def _sdist_only(verbose: str) -> list[str]:
+    """The projects pip found only a source distribution of (pip also says "no sources
+    permitted" of other projects' sdists, so the file's own name is checked)."""
+    found = set()
+    for project, url in _NO_SOURCES.findall(verbose):
+        try:
+            name, _ = parse_sdist_filename(unquote(url.rsplit("/", 1)[-1]))
+        except InvalidSdistFilename:
+            continue
+        if name == canonicalize_name(project):
+            found.add(project)
+    return sorted(found)
+
+
+def _explain(output: str, verbose: str, interpreter: Interpreter) -> str:
+    """The build's error: pip's own last error line, and what it means here (``verbose``
+    is the output of the same resolution with ``-vv``)."""
     errors = [line for line in output.splitlines() if line.startswith("ERROR:")]
     last = errors[-1][len("ERROR:") :].strip() if errors else "pip failed"
     if "No matching distribution" in output or "Could not find a version" in output:
+        sdist_only = _sdist_only(verbose)
+        if sdist_only:
+            return (
+                f"{last}: {', '.join(sdist_only)} is published only as a source distribution"
+                " (sdist) there; the platform installs wheels only (--only-binary :all:) and"
+                " never runs setup.py or a build backend"
+            )
         return (
-            f"{last}: no wheel of it for {interpreter.label} was found. Only wheels are"
-            " installed (--only-binary :all:): a package missing from the index, or published"
-            " only as a source distribution (sdist), cannot be used"
+            f"{last}: no wheel of it for {interpreter.label} was found in the index. The"
+            " platform installs wheels only (--only-binary :all:)"
         )
     if "ResolutionImpossible" in output or "conflict" in output.lower():
         return f"the requirements conflict: {last}"
