@@ -89,8 +89,7 @@ def _take_over(
     if known is not None or stored.is_final:
         return known or stored, False
     if stored.state is JobState.QUEUED:
-        manager.queue.push(stored, created.function, admitted=admitted)
-        manager.dispatch_queued()
+        manager.enqueue(stored, created.function, admitted=admitted)
     else:
         # Stored as running by an earlier life of ours: leased to its recorded worker.
         shared = manager.queue.adopt(created.function, stored.user, admitted=admitted)
@@ -174,6 +173,14 @@ async def handle_cancel(manager: JobManager, request: CancelJob) -> JobReply:
     final = manager.completions.final(job_id)
     if final is not None:
         return JobReply(final)
+    parked = manager.awaiting.remove(job_id)
+    if parked is not None:
+        job, function = parked
+        try:
+            return JobReply(await manager.finish(_cancelled(job), function, job))
+        except BaseException:
+            manager.park(job, function)
+            raise
     entry = manager.queue.remove(job_id)
     if entry is not None:
         try:

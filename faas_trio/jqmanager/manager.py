@@ -21,6 +21,7 @@ import trio
 
 from ..core.errors import FaasError, InternalError, NotFound, PeerUnavailable
 from ..core.messages import (
+    BuildState,
     Changed,
     Dispatch,
     FinishJob,
@@ -36,6 +37,7 @@ from ..core.messages import (
     UnfinishedJobs,
     UnfinishedReply,
 )
+from .builds import AwaitingBuilds, await_build, build_failure
 from .callbacks import CallbackSender
 from .config import JqManagerConfig
 from .leases import Lease, LeaseTable
@@ -68,6 +70,8 @@ class JobManager:
         self.db = db
         self.nursery = nursery
         self.queue = JobQueue(max_queue=config.max_queue, user_max_active=config.user_max_active)
+        #: Jobs waiting for their function's environment to be built.
+        self.awaiting = AwaitingBuilds()
         self.rate = RateLimiter(config.user_rate)
         self.leases = LeaseTable(
             lease_timeout=config.lease_timeout, dispatch_grace=config.dispatch_grace
@@ -91,6 +95,9 @@ class JobManager:
         entry = self.queue.get(job_id)
         if entry is not None:
             return entry.job
+        parked = self.awaiting.get(job_id)
+        if parked is not None:
+            return parked
         lease = self.leases.get(job_id)
         if lease is not None:
             return lease.job
@@ -131,6 +138,28 @@ class JobManager:
         return self.known(record.id) or record
 
     # ---- dispatch -----------------------------------------------------------------------
+
+    def enqueue(self, job: JobRecord, function: Function, *, admitted: bool) -> None:
+        """Queue a new queued ``job`` (``admitted``: see :meth:`JobQueue.push`); a job whose
+        function's environment is still being built waits for it (:mod:`.builds`), and one
+        whose build failed fails with the build's error."""
+        build = function.build
+        if build is None or build.state is BuildState.READY:
+            self.queue.push(job, function, admitted=admitted)
+            self.dispatch_queued()
+            return
+        shared = self.queue.adopt(function, job.user, admitted=admitted)
+        if build.state is BuildState.FAILED:
+            reason = f"its environment did not build: {build.error}"
+            self.finish_later(build_failure(job, reason), shared, job)
+        else:
+            self.park(job, shared)
+
+    def park(self, job: JobRecord, shared: Function) -> None:
+        """Make a counted ``job`` wait for the build of its function (the shared copy)."""
+        if self.awaiting.park(job, shared):
+            key = (shared.user, shared.name, shared.version)
+            self.nursery.start_soon(await_build, self, key)
 
     def dispatch_queued(self) -> None:
         """Hand queued jobs to held requests for work, oldest of each first."""
@@ -328,7 +357,7 @@ class JobManager:
                 )
                 self.finish_later(failed, None, job)
             elif job.state is JobState.QUEUED:
-                self.queue.push(job, found, admitted=False)
+                self.enqueue(job, found, admitted=False)
             else:
                 shared = self.queue.adopt(found, job.user, admitted=False)
                 self.leases.grant(job, shared, job.worker or "unknown", now)
