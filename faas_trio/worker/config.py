@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.config import DEFAULT_JQ_PORT, ConfigError, env_float, env_int, env_str
+from ..core.config import DEFAULT_JQ_PORT, ConfigError, env_bool, env_float, env_int, env_str
+from ..core.packages import PipSource
 from .sandbox.spawn import SpawnSettings
 
 __all__ = ["WorkerConfig"]
@@ -47,6 +48,13 @@ class WorkerConfig:
                                worker on the machine; at least
                                concurrency + warm max)                     1000
     FAAS_SANDBOX_NPROC         processes and threads per sandbox           64
+    FAAS_ZYGOTES_MAX           zygotes of package environments kept        4
+    FAAS_ZYGOTE_PRELOAD        whether they import the packages first      1
+    FAAS_ENVS_MAX_BYTES        disk the environments may take, bytes       10 GiB
+    FAAS_ENV_INSTALL_TIMEOUT   seconds to install one environment          300
+    FAAS_PIP_INDEX_URL,        where the wheels come from (as the          pip's settings
+    FAAS_PIP_FIND_LINKS        dbmanager's builds)
+    FAAS_SECRETS_KEY           the key secrets are sealed with             $FAAS_HOME/secrets.key
     =========================  ==========================================  =================
     """
 
@@ -65,6 +73,12 @@ class WorkerConfig:
     sandbox_uid_base: int = 61000
     sandbox_uid_count: int = 1000
     sandbox_nproc: int = 64
+    zygotes_max: int = 4
+    zygote_preload: bool = True
+    envs_dir: Path = Path(".faas/envs")
+    envs_max_bytes: int = 10 << 30
+    env_install_timeout: float = 300.0
+    pip_source: PipSource = PipSource()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -87,6 +101,14 @@ class WorkerConfig:
             sandbox_uid_base=env_int("FAAS_SANDBOX_UID_BASE", cls.sandbox_uid_base, env),
             sandbox_uid_count=env_int("FAAS_SANDBOX_UID_COUNT", cls.sandbox_uid_count, env),
             sandbox_nproc=env_int("FAAS_SANDBOX_NPROC", cls.sandbox_nproc, env),
+            zygotes_max=env_int("FAAS_ZYGOTES_MAX", cls.zygotes_max, env),
+            zygote_preload=env_bool("FAAS_ZYGOTE_PRELOAD", cls.zygote_preload, env),
+            envs_dir=Path(env_str("FAAS_HOME", ".faas", env)).resolve() / "envs",
+            envs_max_bytes=env_int("FAAS_ENVS_MAX_BYTES", cls.envs_max_bytes, env),
+            env_install_timeout=env_float(
+                "FAAS_ENV_INSTALL_TIMEOUT", cls.env_install_timeout, env
+            ),
+            pip_source=PipSource.from_env(env),
         )
         config.check()
         return config
@@ -101,6 +123,8 @@ class WorkerConfig:
             ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
             ("FAAS_SANDBOX_UID_BASE", self.sandbox_uid_base),
             ("FAAS_SANDBOX_NPROC", self.sandbox_nproc),
+            ("FAAS_ZYGOTES_MAX", self.zygotes_max),
+            ("FAAS_ENVS_MAX_BYTES", self.envs_max_bytes),
         ):
             if value < 1:
                 raise ConfigError(f"{name}={value} must be at least 1")
@@ -113,6 +137,7 @@ class WorkerConfig:
             ("FAAS_DRAIN_TIMEOUT", self.drain_timeout),
             ("FAAS_WARM_TTL", self.warm_ttl),
             ("FAAS_INIT_TIMEOUT", self.init_timeout),
+            ("FAAS_ENV_INSTALL_TIMEOUT", self.env_install_timeout),
         ):
             if seconds < 0:
                 raise ConfigError(f"{name}={seconds} must not be negative")

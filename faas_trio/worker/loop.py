@@ -19,10 +19,12 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
+from ..core.config import ConfigError
 from ..core.errors import FaasError, InternalError, PeerUnavailable, TooManyRequests
 from ..core.lifecycle import run_component
 from ..core.messages import (
@@ -37,9 +39,12 @@ from ..core.messages import (
     Report,
 )
 from ..core.rpc import Client, open_client
+from ..core.secrets import SecretBox, load_secret_box
 from .config import WorkerConfig
+from .envs import Environments
 from .execution import run_job, stopped_outcome
 from .pool import WarmPool
+from .variables import VariablesFailed
 
 __all__ = ["main", "new_worker_id", "serve"]
 
@@ -321,6 +326,13 @@ async def serve(
                 open_client(config.jq_url, name="worker") as jq,
                 trio.open_nursery() as nursery,
             ):
+                envs = Environments(
+                    config.envs_dir,
+                    config.sandbox_python,
+                    config.pip_source,
+                    max_bytes=config.envs_max_bytes,
+                    install_timeout=config.env_install_timeout,
+                )
                 pool = WarmPool(
                     nursery,
                     config.spawn_settings,
@@ -328,6 +340,10 @@ async def serve(
                     max_warm=config.warm_max,
                     init_timeout=config.init_timeout,
                     default_memory_mb=config.default_memory_mb,
+                    envs=envs,
+                    secrets=_secret_box(),
+                    zygotes_max=config.zygotes_max,
+                    preload=config.zygote_preload,
                 )
                 worker = _Worker(config, jq, pool, worker_id)
                 try:
@@ -345,6 +361,22 @@ async def serve(
                     await pool.aclose()
                     nursery.cancel_scope.cancel()
         watch.cancel_scope.cancel()
+
+
+def _secret_box() -> Callable[[], SecretBox]:
+    """The secrets key, read at first use (a worker whose functions name no secret needs
+    none); a key that cannot be read fails the calls that need it, saying why."""
+    boxes: list[SecretBox] = []
+
+    def box() -> SecretBox:
+        if not boxes:
+            try:
+                boxes.append(load_secret_box())
+            except ConfigError as exc:
+                raise VariablesFailed(str(exc)) from None
+        return boxes[0]
+
+    return box
 
 
 def main() -> None:

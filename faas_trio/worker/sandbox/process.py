@@ -22,6 +22,7 @@ import select
 import shutil
 import signal
 import struct
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import trio
@@ -66,9 +67,13 @@ async def start_sandbox(
     memory_mb: int,
     settings: SpawnSettings,
     zygote: Zygote,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> Sandbox:
-    """Spawn a runner child through ``zygote``; its stderr drain runs in ``nursery`` until the
-    child is killed.
+    """Spawn a runner child through ``zygote`` (with ``variables`` in its environment, and
+    ``readable`` paths it may read: see :func:`.spawn.build_request`); its stderr drain runs
+    in ``nursery`` until the child is killed.
 
     Raises:
         SandboxError: the child could not be started.
@@ -77,7 +82,9 @@ async def start_sandbox(
     before it, nothing is left behind.
     """
     try:
-        spawned = await spawn_runner(runtime, memory_mb, settings, zygote)
+        spawned = await spawn_runner(
+            runtime, memory_mb, settings, zygote, variables=variables, readable=readable
+        )
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
     sandbox = Sandbox(spawned, settings.log_cap)

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,19 +81,31 @@ class SpawnSettings:
 
 
 def build_request(
-    runtime: Runtime, memory_mb: int, settings: SpawnSettings, home: Path, uid: int | None = None
+    runtime: Runtime,
+    memory_mb: int,
+    settings: SpawnSettings,
+    home: Path,
+    uid: int | None = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
-    whose HOME and TMPDIR are ``home``; the Python runner gets its limits as arguments and sets
-    them itself. With a ``uid`` the runner is confined, and runs as that uid.
+    whose HOME and TMPDIR are ``home``, plus the function's ``variables`` (its env and
+    secrets; they never replace those four); the Python runner gets its limits as arguments
+    and sets them itself. With a ``uid`` the runner is confined, runs as that uid, and may
+    read the ``readable`` paths (a package environment) besides the system's.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
     """
-    env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)}
+    env = dict(variables or {})
+    env.update({"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)})
     confine: dict[str, Any] | None = None
     if uid is not None:
-        confine = {"uid": uid, "nproc": settings.nproc, "read": [], "address_space_mb": None}
+        confine = {
+            "uid": uid, "nproc": settings.nproc, "read": list(readable), "address_space_mb": None,
+        }  # fmt: skip
     if runtime is Runtime.PYTHON:
         argv = ["--memory-mb", str(memory_mb), "--log-cap", str(settings.log_cap)]
     else:
@@ -166,7 +179,13 @@ def _claim(settings: SpawnSettings) -> UidClaim | None:
 
 
 async def spawn_runner(
-    runtime: Runtime, memory_mb: int, settings: SpawnSettings, zygote: Zygote
+    runtime: Runtime,
+    memory_mb: int,
+    settings: SpawnSettings,
+    zygote: Zygote,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> Spawned:
     """Start a runner through ``zygote``, in a new session (its own process group) in a fresh
     scratch directory, confined when possible (see the module docstring).
@@ -188,8 +207,9 @@ async def spawn_runner(
             os.chmod(settings.scratch_root, 0o711)
             os.chown(home, uid.uid, uid.uid)
         request = build_request(
-            runtime, memory_mb, settings, home, None if uid is None else uid.uid
-        )
+            runtime, memory_mb, settings, home, None if uid is None else uid.uid,
+            variables=variables, readable=readable,
+        )  # fmt: skip
         for _ in range(4):
             pipes.extend(os.pipe())
         stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w, status_r, status_w = pipes

@@ -28,8 +28,13 @@ __all__ = ["SPAWN_TIMEOUT", "Zygote", "ZygoteFailed"]
 
 _SCRIPT = Path(__file__).resolve().parent / "zygote.py"
 #: Its whole environment. Children get theirs in each request, but the kernel keeps showing
-#: the zygote's in their ``/proc/<pid>/environ``: nothing of the worker's may be in it.
-_ENV = {"LANG": "C.UTF-8"}
+#: the zygote's in their ``/proc/<pid>/environ``: nothing of the worker's may be in it. Numeric
+#: libraries read their thread counts at import, which an environment's zygote does: one
+#: thread each, as a sandbox has few processes and a fork keeps only the forking thread.
+_ENV = {
+    "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}  # fmt: skip
 #: How long one spawn may take (request sent, child forked, reply received), seconds.
 SPAWN_TIMEOUT = 5.0
 #: How long a kill of the zygote may wait for it to be reaped, seconds.
@@ -45,10 +50,18 @@ class ZygoteFailed(Exception):
 
 class Zygote:
     """A worker's zygote, run by ``python`` (the system interpreter the runners use). One
-    spawn at a time; :meth:`aclose` when done."""
+    spawn at a time; :meth:`aclose` when done.
 
-    def __init__(self, python: str) -> None:
+    With a ``path`` (a package environment) the zygote puts it first on its module path and
+    imports the ``preload`` modules before it forks anything, so every sandbox it forks
+    starts with them loaded (shared copy-on-write); one that fails to import is reported on
+    the zygote's stderr and skipped.
+    """
+
+    def __init__(self, python: str, path: str | None = None, preload: Sequence[str] = ()) -> None:
         self._python = python
+        self._path = path
+        self._preload = tuple(preload)
         self._lock = trio.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._pidfd = -1
@@ -114,6 +127,8 @@ class Zygote:
             self._python, "-I", "-S", "-B", str(_SCRIPT),
             "--parent", str(os.getpid()), "--socket", str(theirs.fileno()),
         ]  # fmt: skip
+        if self._path is not None:
+            argv += ["--path", self._path, "--preload", ",".join(self._preload)]
         try:
             self._process = subprocess.Popen(
                 argv,
