@@ -6,6 +6,6 @@ Run it with :func:`main`, or start it in a nursery with :func:`serve`.
 from __future__ import annotations
 
 from .config import JqManagerConfig
-from .server import main, serve
+from .main import main, serve
 
 __all__ = ["JqManagerConfig", "main", "serve"]

@@ -22,7 +22,7 @@ from ..core.messages import BuildState, Function, FunctionReply, JobRecord, JobS
 from .queue import FunctionKey
 
 if TYPE_CHECKING:
-    from .manager import JobManager
+    from .table import JobTable
 
 __all__ = ["AwaitingBuilds", "await_build", "build_failure"]
 
@@ -93,7 +93,7 @@ def build_failure(job: JobRecord, reason: str) -> JobRecord:
     )
 
 
-async def await_build(manager: JobManager, key: FunctionKey) -> None:
+async def await_build(manager: JobTable, key: FunctionKey) -> None:
     """Wait for the build of ``key``, then release or fail its parked jobs.
 
     Cancellation: stops waiting; the jobs stay stored as queued and are parked again when
@@ -105,8 +105,8 @@ async def await_build(manager: JobManager, key: FunctionKey) -> None:
     reason = ""
     while manager.awaiting.waiting(key):
         try:
-            reply = await manager.db.call(
-                WaitBuild(user, name, version, HOLD), timeout=HOLD + manager.config.db_timeout
+            reply = await manager.db.client.call(
+                WaitBuild(user, name, version, HOLD), timeout=HOLD + manager.db.timeout
             )
         except NotFound:
             reason = f"the function {name!r} was removed before its environment was built"
@@ -138,7 +138,7 @@ async def await_build(manager: JobManager, key: FunctionKey) -> None:
     shared, jobs = taken
     if function is None:
         for job in jobs:
-            manager.finish_later(build_failure(job, reason), shared, job)
+            manager.finals.store_later(job, build_failure(job, reason), shared)
         return
     built = msgspec.structs.replace(function, sealed=shared.sealed)
     for job in reversed(jobs):
@@ -146,4 +146,4 @@ async def await_build(manager: JobManager, key: FunctionKey) -> None:
         manager.queue.push_front(job, manager.queue.sources.acquire(built))
         manager.queue.sources.release(shared)
     log.info("%d jobs of %s/%s v%d queued: its environment is built", len(jobs), *key)
-    manager.dispatch_queued()
+    manager.dispatch()

@@ -19,14 +19,14 @@ import trio
 
 from ..core.messages import Function, JobRecord
 
-__all__ = ["Lease", "LeaseTable", "WorkerState"]
+__all__ = ["JobLease", "LeaseTable", "WorkerState"]
 
 #: Consecutive heartbeats without a leased job after which the job is taken back.
 MISSING_HEARTBEATS = 2
 
 
 @dataclass(slots=True)
-class Lease:
+class JobLease:
     """A running job: its record as dispatched, the function it runs, and its worker."""
 
     job: JobRecord
@@ -45,7 +45,7 @@ class WorkerState:
     last_seen: float
     slots: int = 0
     draining: bool = False
-    leases: dict[str, Lease] = field(default_factory=dict)
+    leases: dict[str, JobLease] = field(default_factory=dict)
     #: Jobs the worker must cancel, delivered by its next heartbeat reply.
     cancels: list[str] = field(default_factory=list)
     #: Set when a cancel arrives; replaced by a fresh event once consumed.
@@ -66,7 +66,7 @@ class LeaseTable:
         self.lease_timeout = lease_timeout
         self.dispatch_grace = dispatch_grace
         self._workers: dict[str, WorkerState] = {}
-        self._by_job: dict[str, Lease] = {}
+        self._by_job: dict[str, JobLease] = {}
 
     def seen(self, worker: str, now: float) -> WorkerState:
         """Record that ``worker`` is alive at ``now`` (adding it if new); its state."""
@@ -80,17 +80,17 @@ class LeaseTable:
     def worker(self, worker: str) -> WorkerState | None:
         return self._workers.get(worker)
 
-    def grant(self, job: JobRecord, function: Function, worker: str, now: float) -> Lease:
+    def grant(self, job: JobRecord, function: Function, worker: str, now: float) -> JobLease:
         """Lease ``job`` (its record as running) to ``worker``, which counts as seen now."""
-        lease = Lease(job, function, worker, now)
+        lease = JobLease(job, function, worker, now)
         self.seen(worker, now).leases[job.id] = lease
         self._by_job[job.id] = lease
         return lease
 
-    def get(self, job_id: str) -> Lease | None:
+    def get(self, job_id: str) -> JobLease | None:
         return self._by_job.get(job_id)
 
-    def release(self, job_id: str) -> Lease | None:
+    def release(self, job_id: str) -> JobLease | None:
         """End the lease on ``job_id`` (finished, cancelled, handed back); None if none."""
         lease = self._by_job.pop(job_id, None)
         if lease is not None:
@@ -101,14 +101,14 @@ class LeaseTable:
 
     def heartbeat(
         self, worker: str, running: Iterable[str], slots: int, draining: bool, now: float
-    ) -> tuple[WorkerState, list[Lease]]:
+    ) -> tuple[WorkerState, list[JobLease]]:
         """Record a heartbeat; returns the worker's state and the leases it lost because the
         job was missing from :data:`MISSING_HEARTBEATS` heartbeats in a row (released)."""
         state = self.seen(worker, now)
         state.slots = max(0, slots)
         state.draining = draining
         present = set(running)
-        lost: list[Lease] = []
+        lost: list[JobLease] = []
         for lease in list(state.leases.values()):
             if lease.job.id in present:
                 lease.missing = 0

@@ -1,122 +1,63 @@
-"""The job lifecycle: every transition a job goes through while the jqmanager owns it.
+"""The job state machine: every transition a job goes through while the jqmanager owns it.
 
-:class:`JobManager` holds the queue, the leases, the held requests for work and the waiters,
-and answers each request type. All state lives in one trio thread, so a transition made between
-two awaits is atomic; handlers re-check what they looked at before an await.
+::
 
-Durability: a new job is stored before its submission is answered; a final state is stored
-before anyone is told about it (a waiter, the reporting worker, the canceller). Dispatches and
-requeues are answered first and stored in the background, in order per job (:mod:`.writes`);
-a dispatch is stored only if its job still runs half a second later.
+                     submit
+                       |
+                       v        start (a worker slot takes it)
+       +-----------> queued ------------------------------> running
+       |               |   <-- requeue (lease lost, counted) --  |  |
+       |               |   <-- hand back (drain, undelivered) -- |  |
+       |             cancel                                 report  cancel (child killed)
+       |               |                                        |   |
+       |               v                                        v   v
+       |           cancelled            succeeded | failed | timeout | cancelled
+       |
+       +-- requeue past max attempts: failed "worker lost"; function gone: failed
+
+Final states never change again. :class:`JobManager` is the only code that moves a job: its
+public methods are the transitions (:meth:`submit`, :meth:`dispatch`, :meth:`start`,
+:meth:`report`, :meth:`requeue`, :meth:`hand_back`, :meth:`cancel`, finishing in
+:meth:`_finish`) and the requests that lead to them (:meth:`next_job`, :meth:`heartbeat`,
+:meth:`wait`, :meth:`load`); the RPC handlers only translate messages. The queue, leases and
+slots it holds are pure data; it alone changes them.
+
+All state lives in one trio thread, so a transition made between two awaits is atomic; a
+method re-checks what it looked at before an await. Durability: a new job is stored before its
+submission is answered; a final state is stored before anyone is told about it (a waiter, the
+reporting worker, the canceller). If storing a final state fails, the job goes back where it
+was taken from (:meth:`_put_back`, the one compensation). Dispatches and requeues are answered
+first and stored in the background, in order per job (:mod:`.writes`); a dispatch is stored
+only if its job still runs half a second later.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
 
-import msgspec
 import trio
 
-from ..core.errors import FaasError, InternalError, NotFound, PeerUnavailable
+from ..core.errors import BadRequest, FaasError, NotFound, PeerUnavailable
 from ..core.messages import (
-    BuildState,
-    Changed,
     Dispatch,
-    FinishJob,
     Function,
-    GetJob,
     JobRecord,
-    JobReply,
     JobState,
-    Message,
+    NoJob,
+    Outcome,
     RequeueJob,
-    StartJob,
-    Stats,
-    UnfinishedJobs,
-    UnfinishedReply,
 )
-from .builds import AwaitingBuilds, await_build, build_failure
-from .callbacks import CallbackSender
-from .config import JqManagerConfig
-from .leases import Lease, LeaseTable
-from .metrics import JobMetrics
-from .queue import JobQueue, QueuedJob
-from .rate import RateLimiter
-from .slots import ReadySlots
-from .waiters import Completions
-from .writes import START_WRITE_DELAY, DbClient, JobWrites
+from . import records
+from .table import JobTable, Taken
 
 __all__ = ["JobManager"]
 
 log = logging.getLogger("faas.jqmanager")
 
-WORKER_LOST = "worker lost"
-#: Durations of this many recently finished jobs make ``Stats.recent_duration_ms``.
-RECENT_DURATIONS = 50
 
-
-def _expect(reply: Message, kind: type[msgspec.Struct]) -> None:
-    if not isinstance(reply, kind):
-        raise InternalError(f"dbmanager answered {type(reply).__name__}, expected {kind.__name__}")
-
-
-class JobManager:
-    """The jqmanager's state and its transitions. Background work goes to ``nursery``."""
-
-    def __init__(self, config: JqManagerConfig, db: DbClient, nursery: trio.Nursery) -> None:
-        self.config = config
-        self.db = db
-        self.nursery = nursery
-        self.queue = JobQueue(max_queue=config.max_queue, user_max_active=config.user_max_active)
-        #: Jobs waiting for their function's environment to be built.
-        self.awaiting = AwaitingBuilds()
-        self.rate = RateLimiter(config.user_rate)
-        self.leases = LeaseTable(
-            lease_timeout=config.lease_timeout, dispatch_grace=config.dispatch_grace
-        )
-        self.slots = ReadySlots()
-        self.completions = Completions()
-        self.writes = JobWrites(db, nursery, deadline=config.persist_timeout)
-        #: Jobs whose final record is being stored, with their record before it.
-        self.finishing: dict[str, JobRecord] = {}
-        #: Set once the unfinished jobs were loaded from the store.
-        self.ready = trio.Event()
-        self.finished_total = 0
-        self._durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
-        self.metrics = JobMetrics()
-        self.callbacks = CallbackSender(nursery)
-
-    # ---- lookups ------------------------------------------------------------------------
-
-    def current(self, job_id: str) -> JobRecord | None:
-        """The record of a job this jqmanager owns (queued, running or finishing), or None."""
-        entry = self.queue.get(job_id)
-        if entry is not None:
-            return entry.job
-        parked = self.awaiting.get(job_id)
-        if parked is not None:
-            return parked
-        lease = self.leases.get(job_id)
-        if lease is not None:
-            return lease.job
-        return self.finishing.get(job_id)
-
-    def known(self, job_id: str) -> JobRecord | None:
-        """:meth:`current`, or the final record if the job finished recently."""
-        return self.current(job_id) or self.completions.final(job_id)
-
-    def stats(self) -> Stats:
-        durations = self._durations
-        return Stats(
-            queued=len(self.queue),
-            running=self.leases.running,
-            workers=self.leases.alive,
-            slots=self.leases.slots,
-            recent_duration_ms=sum(durations) / len(durations) if durations else 0.0,
-            finished_total=self.finished_total,
-        )
+class JobManager(JobTable):
+    """The job state machine (see the module docstring); its in-memory moves are defined in
+    its base, :class:`~.table.JobTable`."""
 
     async def until_ready(self, patience: float) -> bool:
         """Whether the unfinished jobs are loaded, waiting for them up to ``patience`` s.
@@ -127,6 +68,10 @@ class JobManager:
             await self.ready.wait()
         return self.ready.is_set()
 
+    async def _ready(self) -> None:
+        if not await self.until_ready(self.config.db_timeout):
+            raise PeerUnavailable("jqmanager is still loading its jobs")
+
     async def settle(self, record: JobRecord, wait: float) -> JobRecord:
         """``record`` once final, or its latest state after ``wait`` seconds.
 
@@ -134,82 +79,124 @@ class JobManager:
         """
         if not record.is_final and wait > 0:
             with trio.move_on_after(wait):
-                return await self.completions.wait(record.id)
+                return await self.finals.completions.wait(record.id)
         return self.known(record.id) or record
 
-    # ---- dispatch -----------------------------------------------------------------------
+    async def wait(self, job_id: str, wait: float) -> JobRecord:
+        """The job once final, or as it stands after ``wait`` seconds.
 
-    def enqueue(self, job: JobRecord, function: Function, *, admitted: bool) -> None:
-        """Queue a new queued ``job`` (``admitted``: see :meth:`JobQueue.push`); a job whose
-        function's environment is still being built waits for it (:mod:`.builds`), and one
-        whose build failed fails with the build's error."""
-        build = function.build
-        if build is None or build.state is BuildState.READY:
-            self.queue.push(job, function, admitted=admitted)
-            self.dispatch_queued()
-            return
-        shared = self.queue.adopt(function, job.user, admitted=admitted)
-        if build.state is BuildState.FAILED:
-            reason = f"its environment did not build: {build.error}"
-            self.finish_later(build_failure(job, reason), shared, job)
-        else:
-            self.park(job, shared)
+        Raises:
+            NotFound: no such job.
+            PeerUnavailable: the job is not ours and the dbmanager did not answer.
 
-    def park(self, job: JobRecord, shared: Function) -> None:
-        """Make a counted ``job`` wait for the build of its function (the shared copy)."""
-        if self.awaiting.park(job, shared):
-            key = (shared.user, shared.name, shared.version)
-            self.nursery.start_soon(await_build, self, key)
+        Cancellation: only waits; the waiter is unregistered.
+        """
+        record = self.known(job_id)
+        if record is None:
+            stored = await self.db.get(job_id)
+            record = self.known(job_id) or stored
+        return await self.settle(record, wait)
 
-    def dispatch_queued(self) -> None:
-        """Hand queued jobs to held requests for work, oldest of each first."""
-        while len(self.queue) and (slot := self.slots.first()) is not None:
-            entry = self.queue.pop()
-            assert entry is not None
-            self.slots.fill(slot, self.start(entry, slot.worker))
+    async def submit(self, job: JobRecord, wait: float) -> JobRecord:
+        """Store and queue a new job; with ``wait`` > 0, answer once it is final or the wait
+        ends. A repeated submission (same id or idempotency key) answers the known job.
 
-    def start(self, entry: QueuedJob, worker: str) -> Dispatch:
-        """Lease a job just taken from the queue to ``worker``; store it in the background."""
-        job = msgspec.structs.replace(
-            entry.job,
-            state=JobState.RUNNING,
-            attempts=entry.job.attempts + 1,
-            worker=worker,
-            started_at=time.time(),
-        )
-        self.leases.grant(job, entry.function, worker, trio.current_time())
-        assert job.started_at is not None
+        Raises:
+            TooManyRequests: the queue, or the user's share of it, is full, or the user is
+                over its calls per minute.
+            PeerUnavailable: the dbmanager did not answer in time. It may have stored the job
+                all the same: the request is then resent in the background until answered,
+                and a job it stored runs (a client retries with the same idempotency key).
+            NotFound: no such user or function (from the dbmanager).
 
-        def still_running() -> bool:
-            lease = self.leases.get(job.id)
-            return lease is not None and lease.job.attempts == job.attempts
+        Cancellation: blocks while the job is stored, then while waiting. A cancel before the
+        store answered withdraws the admission (the job may still be stored, and is loaded at
+        the next start); after, the job stays queued.
+        """
+        await self._ready()
+        record = self.known(job.id)
+        if record is None:
+            self.rate.take(job.user)
+            self.queue.admit(job.user)
+            admitted = True
+            try:
+                try:
+                    created = await self.db.create(job)
+                except PeerUnavailable:
+                    # It may be stored all the same (the dbmanager hung, or died before it
+                    # answered): find out, so a stored job never waits unqueued until a restart.
+                    self.nursery.start_soon(self._create_eventually, job)
+                    raise
+                record, taken = self._take_over(created, admitted=True)
+                admitted = not taken
+            finally:
+                if admitted:
+                    self.queue.withdraw(job.user)
+        return await self.settle(record, wait)
 
-        self.writes.send_later(
-            START_WRITE_DELAY,
-            job.id,
-            StartJob(job.id, job.attempts, worker, job.started_at),
-            still_running,
-        )
-        return Dispatch(job, entry.function)
+    async def _create_eventually(self, job: JobRecord) -> None:
+        """After a ``CreateJob`` that got no answer: resend it (it is idempotent) until the
+        dbmanager answers, then take the stored job over. So a submission answered 503
+        either runs or was refused for good; it is never left stored but unqueued.
 
-    def requeue(self, lease: Lease, reason: str | None, *, count_attempt: bool = True) -> None:
-        """Put the job of a released lease back at the head of the queue, or fail it as
-        ``worker lost`` when it used up its attempts."""
-        job = lease.job
-        if count_attempt and job.attempts >= self.config.max_attempts:
-            lost = msgspec.structs.replace(
-                job, state=JobState.FAILED, result=WORKER_LOST, error=WORKER_LOST,
-                finished_at=time.time(),
-            )
-            self.finish_later(lost, lease.function, job)
-            return
-        attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
-        queued = msgspec.structs.replace(
-            job, state=JobState.QUEUED, attempts=attempts, worker=None, started_at=None
-        )
-        self.queue.push_front(queued, lease.function)
-        self.writes.send(job.id, RequeueJob(job.id, error=reason, attempts=attempts))
-        self.dispatch_queued()
+        Cancellation: stops resending; a job stored meanwhile is loaded at the next start.
+        """
+        backoff = 0.1
+        while True:
+            try:
+                created = await self.db.create(job)
+                break
+            except PeerUnavailable:
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            except FaasError as exc:
+                log.info("job %s, unanswered at submission, was not stored: %s", job.id, exc)
+                return
+        if self._take_over(created, admitted=False)[1]:
+            log.info("job %s, unanswered at submission, was stored: queued", job.id)
+
+    async def next_job(self, worker: str, wait: float) -> Dispatch | NoJob:
+        """A job for a free slot of ``worker``, or NoJob after ``wait`` seconds. Held
+        requests are served in arrival order.
+
+        Cancellation: blocks until a job arrives or the wait ends; a cancel closes the slot.
+        A job handed to the slot just before the cancel stays leased, and the lease rules take
+        it back when the worker's heartbeats do not list it.
+        """
+        deadline = trio.current_time() + max(0.0, wait)
+        if not await self.until_ready(deadline - trio.current_time()):
+            return NoJob()
+        if self.leases.seen(worker, trio.current_time()).draining:
+            return NoJob()
+        entry = self.queue.pop()
+        if entry is not None:
+            return self.start(entry, worker)
+        slot = self.slots.open(worker)
+        try:
+            with trio.move_on_at(deadline):
+                await slot.event.wait()
+        finally:
+            self.slots.close(slot)
+        return slot.dispatch or NoJob()
+
+    async def heartbeat(
+        self, worker: str, running: list[str], slots: int, draining: bool, wait: float
+    ) -> list[str]:
+        """Record ``worker`` as alive, requeue leased jobs it lost track of, and return its
+        pending cancels: at once if any, else when one arrives within ``wait`` seconds.
+
+        Cancellation: blocks up to ``wait``; undelivered cancels stay pending.
+        """
+        state, lost = self.leases.heartbeat(worker, running, slots, draining, trio.current_time())
+        if draining:
+            self.slots.close_worker(worker)
+        for lease in lost:
+            log.warning("job %s missing from worker %s; taken back", lease.job.id, worker)
+            self.requeue(lease, "not running on its worker")
+        if not state.cancels:
+            with trio.move_on_after(max(0.0, wait)):
+                await state.wakeup.wait()
+        return state.take_cancels()
 
     async def watch_leases(self) -> None:
         """Every ``check_interval`` seconds, :meth:`check_leases`.
@@ -220,147 +207,147 @@ class JobManager:
             await trio.sleep(self.config.check_interval)
             self.check_leases()
 
-    def check_leases(self) -> None:
-        """Declare the workers not heard from within the lease timeout dead: drop their held
-        requests for work and requeue (or fail) their jobs."""
-        for worker in self.leases.expire(trio.current_time()):
-            self.slots.close_worker(worker.name)
-            if worker.leases:
-                log.warning("worker %s lost with %d jobs", worker.name, len(worker.leases))
-            for lease in worker.leases.values():
-                self.requeue(lease, WORKER_LOST)
-
-    # ---- final states -------------------------------------------------------------------
-
-    async def finish(
-        self, record: JobRecord, function: Function | None, prior: JobRecord, logs: str = ""
-    ) -> JobRecord:
-        """Store the final ``record`` of a job taken out of the queue or the leases, then
-        retire it and wake its waiters. ``function`` is None for a job that was not counted
-        here. Returns the final record as stored (another writer's, if one came first).
+    async def report(self, worker: str, outcome: Outcome) -> None:
+        """running -> final as ``worker`` reported it (or -> queued for ``queued``: handed
+        back). A stale report (the job is final, or a later attempt was dispatched) changes
+        nothing. The result of a job requeued after its lease was lost still counts if it is
+        of its latest attempt; a job this jqmanager does not hold is finished (or requeued)
+        if the store has it unfinished (dispatched before a restart).
 
         Raises:
-            PeerUnavailable, InternalError: not stored in time; the job is no longer finishing
-                and the caller puts it back where it was.
+            BadRequest: the outcome is ``running``.
+            PeerUnavailable: the final state could not be stored; the job is back where it
+                was, so the worker's resend can try again.
 
-        Cancellation: blocks on the dbmanager (up to the persist timeout); a cancel leaves the
-        job neither finishing nor retired, like a failure.
+        Cancellation: blocks while the final state is stored; a cancel puts the job back.
         """
-        self.finishing[record.id] = prior
-        try:
-            stored = await self._store_final(record, logs)
-        finally:
-            self.finishing.pop(record.id, None)
-        self._complete(stored, function)
-        return stored
-
-    def finish_later(self, record: JobRecord, function: Function | None, prior: JobRecord) -> None:
-        """Like :meth:`finish`, for a final state nobody waits to hear about (a lost job): the
-        job is finishing from now on, and is stored in the background, retried until stored."""
-        self.finishing[record.id] = prior
-        self.nursery.start_soon(self._finish_eventually, record, function)
-
-    async def _finish_eventually(self, record: JobRecord, function: Function | None) -> None:
-        """Store the final ``record`` of a job in :attr:`finishing`, retrying until stored.
-
-        Cancellation: blocks until stored; a cancel leaves the store as it was (a restart
-        reloads the job as running and loses it again).
-        """
-        try:
-            while True:
-                try:
-                    stored = await self._store_final(record, "")
-                    break
-                except FaasError as exc:
-                    log.warning("final state of job %s not stored yet: %s", record.id, exc)
-                    await trio.sleep(1.0)
-        finally:
-            self.finishing.pop(record.id, None)
-        self._complete(stored, function)
-
-    async def _store_final(self, record: JobRecord, logs: str) -> JobRecord:
-        try:
-            reply = await self.db.call_retrying(
-                FinishJob(record, logs), deadline=self.config.persist_timeout
-            )
-        except NotFound:
-            log.info("job %s was deleted before it finished", record.id)
-            return record
-        _expect(reply, Changed)
-        assert isinstance(reply, Changed)
-        if reply.applied:
-            return record
-        # Another writer finished it first: its record is the truth.
-        with trio.move_on_after(self.config.db_timeout):
+        if outcome.state is JobState.RUNNING:
+            raise BadRequest("a report carries a final state, or queued to hand a job back")
+        await self._ready()
+        self.leases.seen(worker, trio.current_time())
+        job_id, handed_back = outcome.job_id, outcome.state is JobState.QUEUED
+        while True:  # at most twice: again only if the job became ours while asking the store
+            if job_id in self.finals.finishing:
+                await self.finals.wait_for(job_id)
+                return
+            if self.finals.final(job_id) is not None:
+                return
+            if (lease := self.leases.get(job_id)) is not None:
+                if lease.worker == worker and lease.job.attempts == outcome.attempt:
+                    self.leases.release(job_id)
+                    if handed_back:
+                        self.hand_back(lease, "handed back by its worker")
+                    else:
+                        record = records.reported(lease.job, outcome, worker)
+                        taken = Taken(lease.job, lease.function, lease)
+                        await self._finish(taken, record, outcome.logs)
+                return
+            if (entry := self.queue.get(job_id)) is not None:
+                if entry.job.attempts == outcome.attempt and not handed_back:
+                    self.queue.remove(job_id)
+                    record = records.reported(entry.job, outcome, worker)
+                    await self._finish(Taken(entry.job, entry.function), record, outcome.logs)
+                return
             try:
-                got = await self.db.call(GetJob(record.id), timeout=self.config.db_timeout)
-            except FaasError:
-                return record
-            if isinstance(got, JobReply) and got.job.is_final:
-                return got.job
-        return record
+                stored = await self.db.get(job_id)
+            except NotFound:
+                return
+            if self.known(job_id) is None:
+                break
+        if stored.is_final:
+            return
+        if not handed_back:
+            record = records.reported(stored, outcome, worker)
+            await self._finish(Taken(stored, None), record, outcome.logs)
+            return
+        function = await self.db.function(stored.user, stored.function)
+        if self.known(job_id) is not None:
+            return
+        if function is None:
+            await self._finish(
+                Taken(stored, None), records.failed(stored, records.FUNCTION_NOT_FOUND)
+            )
+            return
+        attempts = max(0, stored.attempts - 1)
+        self.writes.send(
+            job_id, RequeueJob(job_id, error="handed back by its worker", attempts=attempts)
+        )
+        self._adopt(records.queued_again(stored, attempts), function, admitted=False)
 
-    def _complete(self, record: JobRecord, function: Function | None) -> None:
-        if function is not None:
-            self.queue.retire(record, function)
-        self.completions.finish(record)
-        self.finished_total += 1
-        self.metrics.observe_final(record)
-        self.callbacks.send(record)
-        if record.duration_ms is not None and record.state is not JobState.CANCELLED:
-            self._durations.append(record.duration_ms)
-
-    async def wait_finishing(self, job_id: str) -> JobRecord:
-        """The final record of a job being finished by another request.
+    async def cancel(self, job_id: str) -> JobRecord:
+        """queued or running -> cancelled; answers the final record (a job already final is
+        answered as it is). A running job's worker is told through its heartbeat; its later
+        report is stale.
 
         Raises:
-            PeerUnavailable: it could not be stored.
+            NotFound: no such job.
+            PeerUnavailable: the cancel could not be stored; the job is as before.
 
-        Cancellation: only waits.
+        Cancellation: blocks while the final state is stored; a cancel puts the job back as it
+        was (a running job's worker may still get the cancel and report the job cancelled).
         """
-        with trio.move_on_after(self.config.persist_timeout + 5.0):
-            return await self.completions.wait(job_id)
-        raise PeerUnavailable(f"the final state of job {job_id} could not be stored")
+        await self._ready()
+        while True:  # at most twice: again only if the job became ours while asking the store
+            if job_id in self.finals.finishing:
+                return await self.finals.wait_for(job_id)
+            final = self.finals.final(job_id)
+            if final is not None:
+                return final
+            taken = self._take(job_id)
+            if taken is not None:
+                if taken.lease is not None:
+                    self.leases.add_cancel(taken.lease.worker, job_id)
+                return await self._finish(taken, records.cancelled(taken.job))
+            stored = await self.db.get(job_id)
+            if self.known(job_id) is None:
+                break
+        if stored.is_final:
+            return stored
+        return await self._finish(Taken(stored, None), records.cancelled(stored))
 
-    # ---- start --------------------------------------------------------------------------
+    async def _finish(self, taken: Taken, record: JobRecord, logs: str = "") -> JobRecord:
+        """-> final: store ``record`` for a job just taken, then retire it and wake its
+        waiters. Returns the final record as stored (another writer's, if one came first).
+
+        Raises:
+            PeerUnavailable, InternalError: not stored in time; the job is put back.
+
+        Cancellation: blocks on the dbmanager (up to the persist timeout); a cancel puts the
+        job back, like a failure.
+        """
+        try:
+            return await self.finals.store(taken.job, record, taken.function, logs)
+        except BaseException:
+            self._put_back(taken)
+            raise
 
     async def load(self) -> None:
         """Take over the store's unfinished jobs (retrying until the dbmanager answers), then
         open for work: queued jobs join the queue oldest first; running ones stay leased to
-        their recorded worker, which counts as seen now.
+        their recorded worker, which counts as seen now; a job whose function is gone fails.
 
         Cancellation: blocks until the dbmanager answers; a cancel leaves nothing loaded.
         """
         backoff = 0.1
         while True:
             try:
-                reply = await self.db.call(UnfinishedJobs(), timeout=self.config.db_timeout)
-                _expect(reply, UnfinishedReply)
+                reply = await self.db.unfinished()
                 break
             except FaasError as exc:
                 log.warning("unfinished jobs not loaded yet (%s); retrying", exc)
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        assert isinstance(reply, UnfinishedReply)
         functions: dict[tuple[str, str], Function] = {}
         for function in sorted(reply.functions, key=lambda f: f.version):
             functions[(function.user, function.name)] = function
-        now = trio.current_time()
         for job in sorted(reply.jobs, key=lambda j: j.created_at):
             if self.known(job.id) is not None or job.is_final:
                 continue
             found = functions.get((job.user, job.function))
             if found is None:
-                failed = msgspec.structs.replace(
-                    job, state=JobState.FAILED, result="function not found",
-                    error="function not found", finished_at=time.time(),
-                )
-                self.finish_later(failed, None, job)
-            elif job.state is JobState.QUEUED:
-                self.enqueue(job, found, admitted=False)
+                self.finals.store_later(job, records.failed(job, records.FUNCTION_NOT_FOUND), None)
             else:
-                shared = self.queue.adopt(found, job.user, admitted=False)
-                self.leases.grant(job, shared, job.worker or "unknown", now)
+                self._adopt(job, found, admitted=False)
         log.info("loaded %d queued and %d running jobs", len(self.queue), self.leases.running)
         self.ready.set()
-        self.dispatch_queued()
+        self.dispatch()

@@ -18,31 +18,19 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 import trio
 
 from ..core.errors import FaasError
 from ..core.messages import Message
+from .dbrequests import DbClient
 
-__all__ = ["START_WRITE_DELAY", "DbClient", "JobWrites"]
+__all__ = ["START_WRITE_DELAY", "JobWrites"]
 
 log = logging.getLogger("faas.jqmanager")
 
 #: Seconds a job runs before its ``StartJob`` is written.
 START_WRITE_DELAY = 0.5
-
-
-class DbClient(Protocol):
-    """What the jqmanager needs of its dbmanager connection: a
-    :class:`~faas_trio.core.rpc.Client`, or an in-process double in tests."""
-
-    # The signature is rpc.Client.call's, whose timeout is the RPC layer's ceiling.
-    async def call(self, request: Message, *, timeout: float = ...) -> Message: ...  # noqa: ASYNC109
-
-    async def call_retrying(
-        self, request: Message, *, deadline: float, attempt_timeout: float = ...
-    ) -> Message: ...
 
 
 class JobWrites:

@@ -16,7 +16,7 @@ import time
 import trio
 
 from ..core.messages import Dispatch, JobRecord, JobState, Outcome
-from .pool import RUNNER_SLACK, Lease, LoadFailed, WarmPool
+from .pool import RUNNER_SLACK, Checkout, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
 from .sandbox.process import SandboxError, SandboxTimeout
 
@@ -29,7 +29,7 @@ def _outcome(
     *,
     started_at: float,
     logs: LogBuffer | None = None,
-    lease: Lease | None = None,
+    checkout: Checkout | None = None,
     cold_start: bool = False,
     result: str | None = None,
     value: str | None = None,
@@ -45,8 +45,8 @@ def _outcome(
         error=error,
         logs=logs.take() if logs is not None else "",
         duration_ms=duration_ms,
-        cold_start=lease.cold if lease is not None else cold_start,
-        init_ms=lease.init_ms if lease is not None else 0.0,
+        cold_start=checkout.cold if checkout is not None else cold_start,
+        init_ms=checkout.init_ms if checkout is not None else 0.0,
         started_at=started_at,
         finished_at=time.time(),
     )
@@ -73,7 +73,7 @@ async def run_job(
     started_at = time.time()
     logs = LogBuffer(log_cap)
     try:
-        lease = await pool.acquire(function)
+        checkout = await pool.acquire(function)
     except LoadFailed as exc:
         logs.add(exc.logs)
         return _outcome(
@@ -92,9 +92,9 @@ async def run_job(
             result=str(exc), error=f"SandboxError: {exc}",
         )  # fmt: skip
 
-    sandbox = lease.sandbox
-    if lease.cold:
-        logs.add(lease.load_logs)
+    sandbox = checkout.sandbox
+    if checkout.cold:
+        logs.add(checkout.load_logs)
     else:
         sandbox.take_stderr()  # output between calls belongs to no call
     reply: dict[str, object] | None = None
@@ -110,7 +110,7 @@ async def run_job(
     finally:
         # A call the runner stopped at its deadline leaves suspect state: never reuse it.
         reusable = reply is not None and not reply.get("timeout")
-        await pool.release(lease, reusable=reusable)
+        await pool.release(checkout, reusable=reusable)
     elapsed_ms = (time.perf_counter() - began) * 1000.0
 
     if reply is not None:
@@ -118,13 +118,13 @@ async def run_job(
     logs.add(sandbox.take_stderr())
     if crash is not None:
         return _outcome(
-            job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
             result=str(crash), error=f"SandboxError: {crash}", duration_ms=elapsed_ms,
         )  # fmt: skip
     if reply is None or reply.get("timeout"):
         message = f"timed out after {function.timeout:g}s"
         return _outcome(
-            job, JobState.TIMEOUT, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.TIMEOUT, started_at=started_at, logs=logs, checkout=checkout,
             result=message, error=f"TimeoutError: {message}", duration_ms=elapsed_ms,
         )  # fmt: skip
     duration_ms = _number(reply.get("duration_ms"), elapsed_ms)
@@ -134,16 +134,16 @@ async def run_job(
         if size > result_cap:
             message = f"the result is {size} bytes, over the FAAS_RESULT_CAP of {result_cap}"
             return _outcome(
-                job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+                job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
                 result=message, error=f"ResultTooLarge: {message}", duration_ms=duration_ms,
             )  # fmt: skip
         return _outcome(
-            job, JobState.SUCCEEDED, started_at=started_at, logs=logs, lease=lease,
+            job, JobState.SUCCEEDED, started_at=started_at, logs=logs, checkout=checkout,
             result=text, value=value, duration_ms=duration_ms,
         )  # fmt: skip
     error = str(reply.get("error", "Error: unknown failure"))
     return _outcome(
-        job, JobState.FAILED, started_at=started_at, logs=logs, lease=lease,
+        job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
         result=str(reply.get("message", error)), error=error, duration_ms=duration_ms,
     )  # fmt: skip
 

@@ -32,7 +32,7 @@ from .sandbox.spawn import SpawnSettings
 from .variables import VariablesFailed, sandbox_variables, variables_digest
 from .zygotes import ZygoteKey, ZygoteSet
 
-__all__ = ["Lease", "LoadFailed", "WarmPool"]
+__all__ = ["Checkout", "LoadFailed", "WarmPool"]
 
 #: (user, function name, version, digest of its variables)
 Key = tuple[str, str, int, str]
@@ -53,8 +53,8 @@ class LoadFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Lease:
-    """A child handed to one call. Give it back with :meth:`WarmPool.release`."""
+class Checkout:
+    """A child checked out for one call. Give it back with :meth:`WarmPool.release`."""
 
     sandbox: Sandbox
     key: Key
@@ -125,7 +125,7 @@ class WarmPool:
         """Children alive: idle plus in use."""
         return len(self._idle) + len(self._busy)
 
-    async def acquire(self, function: Function) -> Lease:
+    async def acquire(self, function: Function) -> Checkout:
         """A child with ``function`` loaded: a warm one if one is idle, else a new one.
 
         Raises:
@@ -145,7 +145,7 @@ class WarmPool:
             if entry.key == key:
                 del self._idle[pid]
                 self._busy.add(pid)
-                return Lease(entry.sandbox, key, False, 0.0, "", entry.zygote)
+                return Checkout(entry.sandbox, key, False, 0.0, "", entry.zygote)
         while self._idle and self.size >= self._max_warm:
             _, lru = self._idle.popitem(last=False)
             self._children.get(lru.zygote, set()).discard(lru.sandbox.pid)
@@ -176,7 +176,7 @@ class WarmPool:
     def _busy_zygote(self, zygote: ZygoteKey) -> bool:
         return any(pid in self._busy for pid in self._children.get(zygote, ()))
 
-    async def _start(self, function: Function, key: Key) -> Lease:
+    async def _start(self, function: Function, key: Key) -> Checkout:
         """Start a child and load ``function`` into it, within the init timeout.
 
         Cancellation: the child is killed and reaped before ``Cancelled`` propagates.
@@ -226,21 +226,21 @@ class WarmPool:
             error = str(reply.get("error", "Error: the function did not load"))
             raise LoadFailed(error, str(reply.get("message", error)), logs)
         init_ms = (trio.current_time() - started) * 1000.0
-        return Lease(sandbox, key, True, init_ms, logs, zkey)
+        return Checkout(sandbox, key, True, init_ms, logs, zkey)
 
-    async def release(self, lease: Lease, *, reusable: bool) -> None:
+    async def release(self, checkout: Checkout, *, reusable: bool) -> None:
         """Give a child back: kept warm if ``reusable`` and there is room, else killed.
 
         Cancellation: a kill is shielded and bounded (see :meth:`Sandbox.kill`).
         """
-        sandbox = lease.sandbox
+        sandbox = checkout.sandbox
         self._busy.discard(sandbox.pid)
         keep = reusable and not self._closed and sandbox.alive and self.size < self._max_warm
         if not keep:
-            self._children.get(lease.zygote, set()).discard(sandbox.pid)
+            self._children.get(checkout.zygote, set()).discard(sandbox.pid)
             await sandbox.kill()
             return
-        self._idle[sandbox.pid] = _Idle(sandbox, lease.key, trio.current_time(), lease.zygote)
+        self._idle[sandbox.pid] = _Idle(sandbox, checkout.key, trio.current_time(), checkout.zygote)
         self._idle_added.set()
 
     async def reap_idle(

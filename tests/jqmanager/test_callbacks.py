@@ -29,7 +29,7 @@ from faas_trio.core.messages import (
 )
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
-from faas_trio.jqmanager.callbacks import CallbackSender
+from faas_trio.jqmanager.callback_delivery import CallbackSender
 
 
 @dataclass

@@ -33,9 +33,8 @@ from faas_trio.core.messages import (
     WaitJob,
 )
 from faas_trio.jqmanager.config import JqManagerConfig
+from faas_trio.jqmanager.handlers import handle, take_back_undelivered
 from faas_trio.jqmanager.manager import JobManager
-from faas_trio.jqmanager.server import handle
-from faas_trio.jqmanager.worker_requests import take_back_undelivered
 from faas_trio.jqmanager.writes import START_WRITE_DELAY
 
 from .jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
@@ -243,11 +242,11 @@ async def test_a_report_that_cannot_be_stored_keeps_the_lease(autojump_clock: Mo
         fake.answering = trio.Event()
         with pytest.raises(PeerUnavailable):
             await handle(manager, Report("w1", outcome(job, result="11")))
-        assert job.id in manager.leases and job.id not in manager.finishing
+        assert job.id in manager.leases and job.id not in manager.finals.finishing
         fake.answering.set()
         assert isinstance(await handle(manager, Report("w1", outcome(job))), Done)
         assert fake.jobs[job.id].state is JobState.SUCCEEDED
-        assert (await stats(manager)).finished_total == 1
+        assert manager.queue.active("ann") == 0  # retired once, when stored
 
 
 async def test_a_cancelled_request_for_work_takes_no_job(autojump_clock: MockClock) -> None:
@@ -376,10 +375,10 @@ async def test_cancelled_while_storing_leaves_jobs_where_they_were(
         fake.answering = trio.Event()  # every store hangs from here on
         with trio.move_on_after(1):
             await handle(manager, Report("w1", outcome(running, result="11")))
-        assert running.id in manager.leases and running.id not in manager.finishing
+        assert running.id in manager.leases and running.id not in manager.finals.finishing
         with trio.move_on_after(1):
             await handle(manager, CancelJob(waiting))
-        assert waiting in manager.queue and waiting not in manager.finishing
+        assert waiting in manager.queue and waiting not in manager.finals.finishing
         with trio.move_on_after(1):
             await handle(manager, CancelJob(running.id))
         lease = manager.leases.get(running.id)

@@ -14,8 +14,8 @@ from faas_trio.core.messages import (
     Runtime,
     Stats,
 )
+from faas_trio.jqmanager.handlers import handle
 from faas_trio.jqmanager.metrics import DEFAULT_SCALER_INTERVAL, HistogramCounts, JobMetrics
-from faas_trio.jqmanager.server import handle
 
 from .test_manager import fake_with_function, open_manager
 

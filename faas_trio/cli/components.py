@@ -1,4 +1,4 @@
-"""The ``faas-trio`` command: one subcommand per process of the platform.
+"""``faas-trio up|frontend|dbmanager|jqmanager|worker|scaler``: run a process of the platform.
 
 Each subcommand runs one component's ``main()``, imported only when chosen, so that running
 a worker does not load the frontend. Components are configured by environment variables only
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import cast
 
-__all__ = ["COMMANDS", "main"]
+from .verbs import Commands
+
+__all__ = ["COMMANDS", "register"]
 
 #: Subcommand -> (module whose ``main()`` runs it, help text).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,25 +27,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="faas-trio",
-        description="faas-trio: a small Functions-as-a-Service platform. "
-        "Every component is configured by environment variables.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (_, help_text) in COMMANDS.items():
-        commands.add_parser(name, help=help_text, description=help_text)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Parse the subcommand and run that component's ``main()``, which runs until a signal."""
-    args = _parser().parse_args(argv)
+def _run_component(args: argparse.Namespace) -> int:
+    """Run the chosen component's ``main()`` until it stops (a signal); exit 0 after."""
     # Imported here, not at the top, so that `--help` stays instant.
-    from .supervisor.children import die_with_parent
+    from ..supervisor.children import die_with_parent
 
     die_with_parent()
     module = importlib.import_module(COMMANDS[args.command][0])
     component_main = cast(Callable[[], None], module.main)
     component_main()
+    return 0
+
+
+def register(commands: Commands) -> None:
+    """Add one subcommand per component."""
+    for name, (_, help_text) in COMMANDS.items():
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        parser.set_defaults(run=_run_component)

@@ -7,68 +7,15 @@ from functools import partial
 
 import trio
 
-from ..core.errors import BadRequest
 from ..core.lifecycle import run_component
-from ..core.messages import (
-    CancelJob,
-    GetMetrics,
-    GetStats,
-    Heartbeat,
-    Message,
-    NextJob,
-    Ping,
-    Pong,
-    Report,
-    Submit,
-    WaitJob,
-)
 from ..core.rpc import open_client, serve_rpc
-from .client_requests import handle_cancel, handle_submit, handle_wait
 from .config import JqManagerConfig
+from .handlers import handle, take_back_undelivered
 from .manager import JobManager
-from .worker_requests import (
-    handle_heartbeat,
-    handle_next_job,
-    handle_report,
-    take_back_undelivered,
-)
 
-__all__ = ["handle", "main", "serve"]
+__all__ = ["main", "serve"]
 
 log = logging.getLogger("faas.jqmanager")
-
-
-async def handle(manager: JobManager, request: Message) -> Message:
-    """Answer one request. Errors are raised as :class:`~faas_trio.core.errors.FaasError`
-    (the RPC server turns them into error replies).
-
-    Raises:
-        BadRequest: a message the jqmanager does not serve.
-
-    Cancellation: as the handler of the request's type.
-    """
-    match request:
-        case NextJob():
-            return await handle_next_job(manager, request)
-        case Heartbeat():
-            return await handle_heartbeat(manager, request)
-        case Report():
-            return await handle_report(manager, request)
-        case Submit():
-            return await handle_submit(manager, request)
-        case WaitJob():
-            return await handle_wait(manager, request)
-        case CancelJob():
-            return await handle_cancel(manager, request)
-        case GetStats():
-            manager.metrics.observe_scaler(request, trio.current_time())
-            return manager.stats()
-        case GetMetrics():
-            return manager.metrics.snapshot(manager.stats(), now=trio.current_time())
-        case Ping():
-            return Pong("jqmanager")
-        case _:
-            raise BadRequest(f"jqmanager does not serve {type(request).__name__}")
 
 
 async def serve(

@@ -1,0 +1,129 @@
+"""The requests the jqmanager makes of the dbmanager, each with the one reply it expects.
+
+Every call site of the job state machine goes through :class:`DbRequests`, so an unexpected
+reply is turned into an :class:`~faas_trio.core.errors.InternalError` here and nowhere else,
+and each request has its timeout chosen once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol, TypeVar
+
+import msgspec
+import trio
+
+from ..core.errors import FaasError, InternalError, NotFound
+from ..core.messages import (
+    Changed,
+    CreateJob,
+    FinishJob,
+    Function,
+    FunctionReply,
+    GetFunction,
+    GetJob,
+    JobCreated,
+    JobRecord,
+    JobReply,
+    Message,
+    UnfinishedJobs,
+    UnfinishedReply,
+)
+
+__all__ = ["DbClient", "DbRequests"]
+
+log = logging.getLogger("faas.jqmanager")
+
+_Reply = TypeVar("_Reply", bound=msgspec.Struct)
+
+
+class DbClient(Protocol):
+    """What the jqmanager needs of its dbmanager connection: a
+    :class:`~faas_trio.core.rpc.Client`, or an in-process double in tests."""
+
+    # The signature is rpc.Client.call's, whose timeout is the RPC layer's ceiling.
+    async def call(self, request: Message, *, timeout: float = ...) -> Message: ...  # noqa: ASYNC109
+
+    async def call_retrying(
+        self, request: Message, *, deadline: float, attempt_timeout: float = ...
+    ) -> Message: ...
+
+
+def _expect(reply: Message, kind: type[_Reply]) -> _Reply:
+    if not isinstance(reply, kind):
+        raise InternalError(f"dbmanager answered {type(reply).__name__}, expected {kind.__name__}")
+    return reply
+
+
+class DbRequests:
+    """Typed requests to the dbmanager. ``timeout`` bounds one request; ``persist_timeout``
+    bounds the retries of a final state.
+
+    Cancellation (every method): only waits on the dbmanager; a request already sent may
+    still be applied, which every request here tolerates (all are idempotent or conditional).
+    """
+
+    def __init__(self, db: DbClient, *, timeout: float, persist_timeout: float) -> None:
+        self.client = db
+        self.timeout = timeout
+        self.persist_timeout = persist_timeout
+
+    async def create(self, job: JobRecord) -> JobCreated:
+        """Store a new job (idempotent by id and idempotency key); the job as stored, with
+        its function.
+
+        Raises:
+            NotFound: no such user or function.
+            PeerUnavailable: no answer in time (the job may be stored all the same).
+        """
+        reply = await self.client.call(CreateJob(job), timeout=self.timeout)
+        return _expect(reply, JobCreated)
+
+    async def get(self, job_id: str) -> JobRecord:
+        """The stored record of ``job_id``.
+
+        Raises:
+            NotFound: no such job.
+        """
+        reply = await self.client.call(GetJob(job_id), timeout=self.timeout)
+        return _expect(reply, JobReply).job
+
+    async def function(self, user: str, name: str) -> Function | None:
+        """The latest version of ``user``'s function ``name``, or None if there is none."""
+        try:
+            reply = await self.client.call(GetFunction(user, name), timeout=self.timeout)
+        except NotFound:
+            return None
+        return _expect(reply, FunctionReply).function
+
+    async def unfinished(self) -> UnfinishedReply:
+        """Every queued or running job, with the functions they call."""
+        reply = await self.client.call(UnfinishedJobs(), timeout=self.timeout)
+        return _expect(reply, UnfinishedReply)
+
+    async def store_final(self, record: JobRecord, logs: str) -> JobRecord:
+        """Store the final ``record`` (a conditional write: only an unfinished job changes),
+        retrying for up to ``persist_timeout``. Returns the final record as stored: ``record``,
+        or another writer's if it came first. A deleted job counts as stored.
+
+        Raises:
+            PeerUnavailable, InternalError: not stored in time.
+        """
+        try:
+            reply = await self.client.call_retrying(
+                FinishJob(record, logs), deadline=self.persist_timeout
+            )
+        except NotFound:
+            log.info("job %s was deleted before it finished", record.id)
+            return record
+        if _expect(reply, Changed).applied:
+            return record
+        # Another writer finished it first: its record is the truth.
+        with trio.move_on_after(self.timeout):
+            try:
+                stored = await self.get(record.id)
+            except FaasError:
+                return record
+            if stored.is_final:
+                return stored
+        return record

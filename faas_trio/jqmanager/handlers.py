@@ -1,0 +1,75 @@
+"""The jqmanager's RPC requests, each translated into one call of the job state machine.
+
+No job logic lives here: each case unpacks a request, calls :class:`~.manager.JobManager`,
+and packs its answer. Errors are raised as :class:`~faas_trio.core.errors.FaasError` (the RPC
+server turns them into error replies).
+"""
+
+from __future__ import annotations
+
+import trio
+
+from ..core.errors import BadRequest
+from ..core.messages import (
+    CancelJob,
+    Commands,
+    Dispatch,
+    Done,
+    GetMetrics,
+    GetStats,
+    Heartbeat,
+    JobReply,
+    Message,
+    NextJob,
+    Ping,
+    Pong,
+    Report,
+    Submit,
+    WaitJob,
+)
+from .manager import JobManager
+
+__all__ = ["handle", "take_back_undelivered"]
+
+
+async def handle(manager: JobManager, request: Message) -> Message:
+    """Answer one request.
+
+    Raises:
+        BadRequest: a message the jqmanager does not serve.
+
+    Cancellation: as the :class:`JobManager` method the request's type calls.
+    """
+    match request:
+        case NextJob(worker=worker, wait=wait):
+            return await manager.next_job(worker, wait)
+        case Heartbeat():
+            cancels = await manager.heartbeat(
+                request.worker, request.running, request.slots, request.draining, request.wait
+            )
+            return Commands(cancel=cancels)
+        case Report(worker=worker, outcome=outcome):
+            await manager.report(worker, outcome)
+            return Done()
+        case Submit(job=job, wait=wait):
+            return JobReply(await manager.submit(job, wait))
+        case WaitJob(id=job_id, wait=wait):
+            return JobReply(await manager.wait(job_id, wait))
+        case CancelJob(id=job_id):
+            return JobReply(await manager.cancel(job_id))
+        case GetStats():
+            manager.finals.metrics.observe_scaler(request, trio.current_time())
+            return manager.stats()
+        case GetMetrics():
+            return manager.finals.metrics.snapshot(manager.stats(), now=trio.current_time())
+        case Ping():
+            return Pong("jqmanager")
+        case _:
+            raise BadRequest(f"jqmanager does not serve {type(request).__name__}")
+
+
+def take_back_undelivered(manager: JobManager, request: Message, reply: Message) -> None:
+    """A reply the RPC server could not deliver: a dispatch whose worker is gone goes back to
+    the queue at once. Other undelivered replies need nothing (their jobs are unaffected)."""
+    if isinstance(request, NextJob) and isinstance(reply, Dispatch):
+        manager.undelivered(request.worker, reply)
