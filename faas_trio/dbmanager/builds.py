@@ -33,8 +33,9 @@ import trio
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 
 from ..core.errors import FaasError
-from ..core.messages import Build, BuildState, Function, SetBuild
+from ..core.messages import SetBuild
 from ..core.packages import Interpreter, PipSource, env_id, interpreter_of, request_key, run_pip
+from ..core.records import Build, BuildState, Function
 
 __all__ = ["BuildSettings", "Builder"]
 

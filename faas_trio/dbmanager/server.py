@@ -26,7 +26,6 @@ from ..core.messages import (
     DeleteSecret,
     DeleteUser,
     FinishJob,
-    Function,
     FunctionReply,
     FunctionsReply,
     GetFunction,
@@ -54,6 +53,7 @@ from ..core.messages import (
     UserReply,
     WaitBuild,
 )
+from ..core.records import Function
 from ..core.rpc import Handler, serve_rpc
 from ..store import Store, open_store
 from .builds import Builder

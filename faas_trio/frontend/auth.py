@@ -31,7 +31,8 @@ import trio
 from quart import request
 
 from ..core.errors import Forbidden, NotFound, Unauthorized
-from ..core.messages import GetJob, GetUser, JobRecord, JobReply, UserReply
+from ..core.messages import GetJob, GetUser
+from ..core.records import JobRecord
 from . import inputs
 from .config import FrontendConfig
 from .peers import Peers
@@ -124,7 +125,7 @@ class Auth:
             if found:
                 return cached
         try:
-            reply = await self._peers.ask_db(GetUser(user), UserReply)
+            reply = await self._peers.ask_db(GetUser(user))
             key_hash = reply.user.key_hash
         except NotFound:
             key_hash = None
@@ -207,7 +208,7 @@ class Auth:
             return None
         not_found = f"job '{job_id}' not found"
         try:
-            job = (await self._peers.ask_db(GetJob(job_id), JobReply)).job
+            job = (await self._peers.ask_db(GetJob(job_id))).job
         except NotFound:
             raise NotFound(not_found) from None
         if job.user != caller.user:

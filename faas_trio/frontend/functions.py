@@ -30,19 +30,14 @@ from quart_trio.wrappers import TrioResponse
 from ..core.ids import new_job_id
 from ..core.messages import (
     DeleteFunction,
-    Done,
-    Function,
-    FunctionReply,
-    FunctionsReply,
     GetFunction,
-    JobRecord,
-    JobReply,
     ListFunctions,
     PutFunction,
-    Runtime,
     Submit,
     WaitBuild,
 )
+from ..core.public import public_record
+from ..core.records import Function, Submission
 from . import inputs
 from .auth import Auth
 from .callbacks import check_callback
@@ -103,7 +98,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         """
         user = inputs.check_name("user", user)
         await auth.require_user(user)
-        reply = await peers.ask_db(ListFunctions(user), FunctionsReply)
+        reply = await peers.ask_db(ListFunctions(user))
         return envelope({f.name: f.source for f in reply.functions})
 
     @app.get("/u/<user>/fn/<fn>")
@@ -115,7 +110,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         """
         request_ = GetFunction(inputs.check_name("user", user), inputs.check_name("function", fn))
         await auth.require_user(request_.user)
-        return envelope(function_view((await peers.ask_db(request_, FunctionReply)).function))
+        return envelope(function_view((await peers.ask_db(request_)).function))
 
     @app.post("/u/<user>/fn/<fn>")
     async def put_function(user: str, fn: str) -> TrioResponse:
@@ -130,11 +125,11 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         await auth.require_user(user)
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         function = await read_registration(user, fn, config)
-        stored = (await peers.ask_db(PutFunction(function), FunctionReply)).function
+        stored = (await peers.ask_db(PutFunction(function))).function
         if wait == 0 or stored.build is None:
             return envelope(1) if wait == 0 else envelope(function_view(stored))
         ask = WaitBuild(user, fn, stored.version, wait)
-        built = (await peers.ask_db(ask, FunctionReply, wait=wait)).function
+        built = (await peers.ask_db(ask, wait=wait)).function
         final = built.build is None or built.build.is_final or built.version != stored.version
         return envelope(function_view(built), 200 if final else 202)
 
@@ -148,7 +143,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             inputs.check_name("user", user), inputs.check_name("function", fn)
         )
         await auth.require_user(request_.user)
-        await peers.ask_db(request_, Done)
+        await peers.ask_db(request_)
         return envelope(1)
 
     @app.post("/u/<user>/fn/<fn>/run")
@@ -169,18 +164,16 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
         callback = check_callback(request.args.get("callback"), config.callback_allow)
         args = inputs.args_text(await _raw_body())
-        job = JobRecord(
+        submission = Submission(
             id=new_job_id(),
             user=user,
             function=fn,
-            # Placeholder: the runtime is the function's, filled in when the job is created.
-            runtime=Runtime.PYTHON,
             args=args,
             created_at=time.time(),
             idempotency_key=key,
             callback=callback,
         )
-        record = (await peers.ask_jq(Submit(job, wait), JobReply, wait=wait)).job
+        record = (await peers.ask_jq(Submit(submission, wait), wait=wait)).job
         if wait == 0:
             return envelope(record.id)
-        return envelope(record.to_public(), 200 if record.is_final else 202)
+        return envelope(public_record(record), 200 if record.is_final else 202)

@@ -14,7 +14,7 @@ import msgspec
 
 from ..core.errors import BadRequest
 from ..core.ids import is_job_id
-from ..core.messages import JobState, Runtime
+from ..core.records import JobState, Runtime
 
 __all__ = [
     "args_text",

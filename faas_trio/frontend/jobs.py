@@ -19,17 +19,9 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import Conflict, NotFound
-from ..core.messages import (
-    CancelJob,
-    DeleteJob,
-    Done,
-    GetJob,
-    GetLogs,
-    JobRecord,
-    JobReply,
-    LogsReply,
-    WaitJob,
-)
+from ..core.messages import CancelJob, DeleteJob, GetJob, GetLogs, WaitJob
+from ..core.public import public_record
+from ..core.records import JobRecord
 from . import inputs
 from .auth import Auth
 from .config import FrontendConfig
@@ -61,10 +53,10 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         owned = await auth.require_job_owner(job_id)
         if wait > 0:
-            return (await peers.ask_jq(WaitJob(job_id, wait), JobReply, wait=wait)).job
+            return (await peers.ask_jq(WaitJob(job_id, wait), wait=wait)).job
         if owned is not None:
             return owned
-        return (await peers.ask_db(GetJob(job_id), JobReply)).job
+        return (await peers.ask_db(GetJob(job_id))).job
 
     @app.get("/j/<job_id>")
     async def job_status(job_id: str) -> TrioResponse:
@@ -93,7 +85,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
 
         Cancellation: see ``read_job``.
         """
-        return envelope((await read_job(job_id)).to_public())
+        return envelope(public_record(await read_job(job_id)))
 
     @app.get("/j/<job_id>/logs")
     async def job_logs(job_id: str) -> TrioResponse:
@@ -103,7 +95,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         """
         job_id = inputs.check_job_id(job_id)
         await auth.require_job_owner(job_id)
-        reply = await peers.ask_db(GetLogs(job_id), LogsReply)
+        reply = await peers.ask_db(GetLogs(job_id))
         return envelope(reply.logs)
 
     @app.delete("/j/<job_id>")
@@ -116,9 +108,9 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         job_id = inputs.check_job_id(job_id)
         await auth.require_job_owner(job_id)
         try:
-            await peers.ask_jq(CancelJob(job_id), JobReply)
+            await peers.ask_jq(CancelJob(job_id))
         except (Conflict, NotFound):
             # Already final, or not known to the queue: removal below decides (404 if unknown).
             pass
-        await peers.ask_db(DeleteJob(job_id), Done)
+        await peers.ask_db(DeleteJob(job_id))
         return envelope(1)

@@ -28,7 +28,8 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import FaasError
-from ..core.messages import GetMetrics, Histogram, Metrics
+from ..core.messages import GetMetrics, Metrics
+from ..core.records import Histogram
 from .auth import Auth
 from .peers import Peers
 
@@ -118,7 +119,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         await auth.require_admin()
         snapshot: Metrics | None
         try:
-            snapshot = await peers.ask_jq(GetMetrics(), Metrics)
+            snapshot = await peers.ask_jq(GetMetrics())
         except FaasError:
             snapshot = None
         registry = CollectorRegistry(auto_describe=False)

@@ -14,7 +14,7 @@ import msgspec
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.messages import BuildState, JobState, Runtime
+from ..core.records import BuildState, JobState, Runtime
 from .config import FrontendConfig
 from .users import MAX_LIST_LIMIT
 

@@ -25,8 +25,8 @@ import msgspec
 from quart import request
 
 from ..core.errors import BadRequest
-from ..core.messages import Build, Function, Runtime
 from ..core.packages import normalise_requirements, parse_requirements_text
+from ..core.records import Build, Function, Runtime
 from ..core.secrets import SECRET_NAME
 from . import inputs
 from .config import FrontendConfig

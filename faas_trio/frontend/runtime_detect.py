@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..core.messages import Runtime
+from ..core.records import Runtime
 
 __all__ = ["detect_runtime"]
 

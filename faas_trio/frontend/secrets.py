@@ -15,7 +15,7 @@ from quart_trio.wrappers import TrioResponse
 
 from ..core.config import ConfigError
 from ..core.errors import BadRequest, InternalError, PayloadTooLarge
-from ..core.messages import DeleteSecret, Done, ListSecrets, PutSecret, SecretsReply
+from ..core.messages import DeleteSecret, ListSecrets, PutSecret
 from ..core.secrets import MAX_SECRET_BYTES, SECRET_NAME, SecretBox, load_secret_box
 from . import inputs
 from .auth import Auth
@@ -63,7 +63,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         value = inputs.body_text(body)
         if value == "" or "\0" in value:
             raise BadRequest("a secret's value is the request body: not empty, no NUL")
-        await peers.ask_db(PutSecret(user, name, box().seal(value)), Done)
+        await peers.ask_db(PutSecret(user, name, box().seal(value)))
         return envelope(1)
 
     @app.get("/u/<user>/secrets")
@@ -74,7 +74,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         """
         user = inputs.check_name("user", user)
         await auth.require_user(user)
-        return envelope((await peers.ask_db(ListSecrets(user), SecretsReply)).names)
+        return envelope((await peers.ask_db(ListSecrets(user))).names)
 
     @app.delete("/u/<user>/secrets/<name>")
     async def delete_secret(user: str, name: str) -> TrioResponse:
@@ -85,5 +85,5 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         user = inputs.check_name("user", user)
         name = _check_secret_name(name)
         await auth.require_user(user)
-        await peers.ask_db(DeleteSecret(user, name), Done)
+        await peers.ask_db(DeleteSecret(user, name))
         return envelope(1)

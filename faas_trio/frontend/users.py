@@ -13,7 +13,8 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import Conflict, NotFound
-from ..core.messages import DeleteUser, Done, GetUser, JobsReply, ListJobs, PutUser, UserReply
+from ..core.messages import DeleteUser, GetUser, ListJobs, PutUser
+from ..core.public import public_record
 from . import inputs
 from .auth import Auth, hash_key, new_key
 from .peers import Peers
@@ -38,12 +39,12 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         """
         user = inputs.check_name("user", user)
         if not auth.keys_mode:
-            await peers.ask_db(PutUser(user), Done)
+            await peers.ask_db(PutUser(user))
             return envelope(1)
         # Read past the cache: a user just made at another frontend must not be reset freely.
         # A user made in open mode has no key: only the admin may reset it.
         try:
-            await peers.ask_db(GetUser(user), UserReply)
+            await peers.ask_db(GetUser(user))
             new_name = False
         except NotFound:
             new_name = True  # anyone may take it, but only once: see create_only
@@ -52,11 +53,11 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         key = new_key(user)
         try:
             try:
-                await peers.ask_db(PutUser(user, hash_key(key), create_only=new_name), Done)
+                await peers.ask_db(PutUser(user, hash_key(key), create_only=new_name))
             except Conflict:
                 # Someone registered the name since we looked: it is theirs now.
                 await auth.require_user(user)
-                await peers.ask_db(PutUser(user, hash_key(key)), Done)
+                await peers.ask_db(PutUser(user, hash_key(key)))
         finally:
             auth.forget(user)
         return envelope({"user": user, "api_key": key})
@@ -70,7 +71,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         user = inputs.check_name("user", user)
         await auth.require_user(user)
         try:
-            await peers.ask_db(DeleteUser(user), Done)
+            await peers.ask_db(DeleteUser(user))
         finally:
             auth.forget(user)
         return envelope(1)
@@ -83,7 +84,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         """
         user = inputs.check_name("user", user)
         await auth.require_user(user)
-        reply = await peers.ask_db(GetUser(user), UserReply)
+        reply = await peers.ask_db(GetUser(user))
         return envelope(reply.user.execution_time_ms)
 
     @app.get("/u/<user>/jobs")
@@ -97,5 +98,5 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         state = inputs.job_state(request.args.get("state"))
         limit = inputs.list_limit(request.args.get("limit"), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         await auth.require_user(user)
-        reply = await peers.ask_db(ListJobs(user, state, limit), JobsReply)
-        return envelope([job.to_public() for job in reply.jobs])
+        reply = await peers.ask_db(ListJobs(user, state, limit))
+        return envelope([public_record(job) for job in reply.jobs])

@@ -18,7 +18,8 @@ import msgspec
 import trio
 
 from ..core.errors import FaasError, NotFound
-from ..core.messages import BuildState, Function, FunctionReply, JobRecord, JobState, WaitBuild
+from ..core.messages import FunctionReply, WaitBuild
+from ..core.records import BuildState, Function, JobRecord, JobState
 from .queue import FunctionKey
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ import httpx
 import msgspec
 import trio
 
-from ..core.messages import JobRecord
+from ..core.public import public_record
+from ..core.records import JobRecord
 
 __all__ = ["CallbackSender"]
 
@@ -59,7 +60,7 @@ class CallbackSender:
     def send(self, record: JobRecord) -> None:
         """Deliver ``record`` to its callback URL in the background (nothing if it has none)."""
         if record.callback:
-            body = msgspec.json.encode(record.to_public())
+            body = msgspec.json.encode(public_record(record))
             self._nursery.start_soon(self.deliver, record.callback, body)
 
     async def deliver(self, url: str, body: bytes) -> bool:

@@ -1,8 +1,7 @@
-"""The requests the jqmanager makes of the dbmanager, each with the one reply it expects.
+"""The requests the jqmanager makes of the dbmanager.
 
-Every call site of the job state machine goes through :class:`DbRequests`, so an unexpected
-reply is turned into an :class:`~faas_trio.core.errors.InternalError` here and nowhere else,
-and each request has its timeout chosen once.
+Every call site of the job state machine goes through :class:`DbRequests`, so each request
+has its timeout chosen once (the reply's type is checked by the RPC client).
 """
 
 from __future__ import annotations
@@ -10,31 +9,26 @@ from __future__ import annotations
 import logging
 from typing import Protocol, TypeVar
 
-import msgspec
 import trio
 
-from ..core.errors import FaasError, InternalError, NotFound
+from ..core.errors import FaasError, NotFound
 from ..core.messages import (
-    Changed,
     CreateJob,
     FinishJob,
-    Function,
-    FunctionReply,
     GetFunction,
     GetJob,
     JobCreated,
-    JobRecord,
-    JobReply,
-    Message,
+    Request,
     UnfinishedJobs,
     UnfinishedReply,
 )
+from ..core.records import Function, JobRecord, Submission
 
 __all__ = ["DbClient", "DbRequests"]
 
 log = logging.getLogger("faas.jqmanager")
 
-_Reply = TypeVar("_Reply", bound=msgspec.Struct)
+R = TypeVar("R")
 
 
 class DbClient(Protocol):
@@ -42,17 +36,11 @@ class DbClient(Protocol):
     :class:`~faas_trio.core.rpc.Client`, or an in-process double in tests."""
 
     # The signature is rpc.Client.call's, whose timeout is the RPC layer's ceiling.
-    async def call(self, request: Message, *, timeout: float = ...) -> Message: ...  # noqa: ASYNC109
+    async def call(self, request: Request[R], *, timeout: float = ...) -> R: ...  # noqa: ASYNC109
 
     async def call_retrying(
-        self, request: Message, *, deadline: float, attempt_timeout: float = ...
-    ) -> Message: ...
-
-
-def _expect(reply: Message, kind: type[_Reply]) -> _Reply:
-    if not isinstance(reply, kind):
-        raise InternalError(f"dbmanager answered {type(reply).__name__}, expected {kind.__name__}")
-    return reply
+        self, request: Request[R], *, deadline: float, attempt_timeout: float = ...
+    ) -> R: ...
 
 
 class DbRequests:
@@ -68,7 +56,7 @@ class DbRequests:
         self.timeout = timeout
         self.persist_timeout = persist_timeout
 
-    async def create(self, job: JobRecord) -> JobCreated:
+    async def create(self, job: Submission) -> JobCreated:
         """Store a new job (idempotent by id and idempotency key); the job as stored, with
         its function.
 
@@ -76,8 +64,7 @@ class DbRequests:
             NotFound: no such user or function.
             PeerUnavailable: no answer in time (the job may be stored all the same).
         """
-        reply = await self.client.call(CreateJob(job), timeout=self.timeout)
-        return _expect(reply, JobCreated)
+        return await self.client.call(CreateJob(job), timeout=self.timeout)
 
     async def get(self, job_id: str) -> JobRecord:
         """The stored record of ``job_id``.
@@ -85,8 +72,7 @@ class DbRequests:
         Raises:
             NotFound: no such job.
         """
-        reply = await self.client.call(GetJob(job_id), timeout=self.timeout)
-        return _expect(reply, JobReply).job
+        return (await self.client.call(GetJob(job_id), timeout=self.timeout)).job
 
     async def function(self, user: str, name: str) -> Function | None:
         """The latest version of ``user``'s function ``name``, or None if there is none."""
@@ -94,12 +80,11 @@ class DbRequests:
             reply = await self.client.call(GetFunction(user, name), timeout=self.timeout)
         except NotFound:
             return None
-        return _expect(reply, FunctionReply).function
+        return reply.function
 
     async def unfinished(self) -> UnfinishedReply:
         """Every queued or running job, with the functions they call."""
-        reply = await self.client.call(UnfinishedJobs(), timeout=self.timeout)
-        return _expect(reply, UnfinishedReply)
+        return await self.client.call(UnfinishedJobs(), timeout=self.timeout)
 
     async def store_final(self, record: JobRecord, logs: str) -> JobRecord:
         """Store the final ``record`` (a conditional write: only an unfinished job changes),
@@ -107,7 +92,7 @@ class DbRequests:
         or another writer's if it came first. A deleted job counts as stored.
 
         Raises:
-            PeerUnavailable, InternalError: not stored in time.
+            PeerUnavailable, ProtocolError: not stored in time.
         """
         try:
             reply = await self.client.call_retrying(
@@ -116,7 +101,7 @@ class DbRequests:
         except NotFound:
             log.info("job %s was deleted before it finished", record.id)
             return record
-        if _expect(reply, Changed).applied:
+        if reply.applied:
             return record
         # Another writer finished it first: its record is the truth.
         with trio.move_on_after(self.timeout):

@@ -17,7 +17,7 @@ import logging
 import trio
 
 from ..core.errors import FaasError, PeerUnavailable
-from ..core.messages import Function, JobRecord
+from ..core.records import Function, JobRecord
 from .callback_delivery import CallbackSender
 from .dbrequests import DbRequests
 from .metrics import JobMetrics

@@ -51,8 +51,8 @@ async def handle(manager: JobManager, request: Message) -> Message:
         case Report(worker=worker, outcome=outcome):
             await manager.report(worker, outcome)
             return Done()
-        case Submit(job=job, wait=wait):
-            return JobReply(await manager.submit(job, wait))
+        case Submit(submission=submission, wait=wait):
+            return JobReply(await manager.submit(submission, wait))
         case WaitJob(id=job_id, wait=wait):
             return JobReply(await manager.wait(job_id, wait))
         case CancelJob(id=job_id):

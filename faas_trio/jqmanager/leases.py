@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..core.messages import Function, JobRecord
+from ..core.records import Function, JobRecord
 
 __all__ = ["JobLease", "LeaseTable", "WorkerState"]
 

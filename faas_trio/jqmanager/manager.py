@@ -38,15 +38,8 @@ import logging
 import trio
 
 from ..core.errors import BadRequest, FaasError, NotFound, PeerUnavailable
-from ..core.messages import (
-    Dispatch,
-    Function,
-    JobRecord,
-    JobState,
-    NoJob,
-    Outcome,
-    RequeueJob,
-)
+from ..core.messages import Dispatch, NoJob, RequeueJob
+from ..core.records import Function, JobRecord, JobState, Outcome, Submission
 from . import records
 from .table import JobTable, Taken
 
@@ -97,7 +90,7 @@ class JobManager(JobTable):
             record = self.known(job_id) or stored
         return await self.settle(record, wait)
 
-    async def submit(self, job: JobRecord, wait: float) -> JobRecord:
+    async def submit(self, job: Submission, wait: float) -> JobRecord:
         """Store and queue a new job; with ``wait`` > 0, answer once it is final or the wait
         ends. A repeated submission (same id or idempotency key) answers the known job.
 
@@ -134,7 +127,7 @@ class JobManager(JobTable):
                     self.queue.withdraw(job.user)
         return await self.settle(record, wait)
 
-    async def _create_eventually(self, job: JobRecord) -> None:
+    async def _create_eventually(self, job: Submission) -> None:
         """After a ``CreateJob`` that got no answer: resend it (it is idempotent) until the
         dbmanager answers, then take the stored job over. So a submission answered 503
         either runs or was refused for good; it is never left stored but unqueued.

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 
-from ..core.messages import GetStats, Histogram, JobRecord, Metrics, Stats
+from ..core.messages import GetStats, Metrics, Stats
+from ..core.records import Histogram, JobRecord
 
 __all__ = [
     "DEFAULT_SCALER_INTERVAL",

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..core.errors import TooManyRequests
-from ..core.messages import Function, JobRecord
+from ..core.records import Function, JobRecord
 
 __all__ = ["FunctionKey", "JobQueue", "QueuedJob", "SourceCache"]
 

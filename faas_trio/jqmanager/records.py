@@ -11,7 +11,7 @@ import time
 
 import msgspec
 
-from ..core.messages import JobRecord, JobState, Outcome
+from ..core.records import JobRecord, JobState, Outcome
 
 __all__ = [
     "FUNCTION_NOT_FOUND",

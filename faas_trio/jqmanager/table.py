@@ -15,17 +15,8 @@ from dataclasses import dataclass
 
 import trio
 
-from ..core.messages import (
-    BuildState,
-    Dispatch,
-    Function,
-    JobCreated,
-    JobRecord,
-    JobState,
-    RequeueJob,
-    StartJob,
-    Stats,
-)
+from ..core.messages import Dispatch, JobCreated, RequeueJob, StartJob, Stats
+from ..core.records import BuildState, Function, JobRecord, JobState
 from . import records
 from .builds import AwaitingBuilds, await_build, build_failure
 from .config import JqManagerConfig

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..core.messages import JobRecord
+from ..core.records import JobRecord
 
 __all__ = ["Completions"]
 

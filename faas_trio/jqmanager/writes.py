@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
 from ..core.errors import FaasError
-from ..core.messages import Message
+from ..core.messages import Request
 from .dbrequests import DbClient
 
 __all__ = ["START_WRITE_DELAY", "JobWrites"]
@@ -40,11 +41,11 @@ class JobWrites:
         self._db = db
         self._nursery = nursery
         self._deadline = deadline
-        self._backlog: dict[str, deque[Message]] = {}
+        self._backlog: dict[str, deque[Request[Any]]] = {}
         #: Deferred writes in the order they come due: (due, job id, request, still wanted).
-        self._deferred: deque[tuple[float, str, Message, Callable[[], bool]]] = deque()
+        self._deferred: deque[tuple[float, str, Request[Any], Callable[[], bool]]] = deque()
 
-    def send(self, job_id: str, request: Message) -> None:
+    def send(self, job_id: str, request: Request[Any]) -> None:
         """Send ``request`` after the earlier writes of ``job_id``, without waiting."""
         backlog = self._backlog.get(job_id)
         if backlog is not None:
@@ -54,7 +55,7 @@ class JobWrites:
         self._nursery.start_soon(self._drain, job_id)
 
     def send_later(
-        self, delay: float, job_id: str, request: Message, wanted: Callable[[], bool]
+        self, delay: float, job_id: str, request: Request[Any], wanted: Callable[[], bool]
     ) -> None:
         """:meth:`send` ``request`` after ``delay`` seconds if ``wanted()`` is still true then.
         Every call must use the same ``delay``, so writes come due in the order they were

@@ -17,9 +17,9 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).
-- ``CreateJob`` takes the job's ``runtime`` from its function, whatever the caller sent, and
-  answers the function with the sealed values of the secrets it names (as does
-  ``unfinished_jobs``); a function is never stored with them.
+- ``CreateJob`` takes the job's ``runtime`` from its function, and answers the function with
+  the sealed values of the secrets it names (as does ``unfinished_jobs``); a function is never
+  stored with them.
 - ``SetBuild`` applies only to the version it names and only while its build is not final.
 - Secrets belong to their user: ``PutUser`` (a reset) and ``DeleteUser`` drop them.
 
@@ -45,19 +45,16 @@ from ..core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutSecret,
     PutUser,
     RequeueJob,
     SetBuild,
     StartJob,
-    User,
 )
+from ..core.records import Function, JobRecord, JobState, Submission, User
 
 __all__ = ["Store", "WriteOp", "WriteResult", "created_job", "stored_function"]
 
@@ -80,10 +77,9 @@ WriteOp = (
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
 
 
-def created_job(submitted: JobRecord, function: Function, now: float) -> JobRecord:
-    """The job a ``CreateJob`` of ``submitted`` stores: only the submission is taken from the
-    caller (id, user, function, args, idempotency key, callback, creation time, else ``now``);
-    the runtime is the function's, and the job starts its life queued."""
+def created_job(submitted: Submission, function: Function, now: float) -> JobRecord:
+    """The job a ``CreateJob`` of ``submitted`` stores: the submission (its creation time,
+    else ``now``), the runtime of the function, and the state queued."""
     return JobRecord(
         id=submitted.id,
         user=submitted.user,

@@ -42,7 +42,7 @@ from pymongo.errors import (
 from ..core.config import env_float
 from ..core.errors import InternalError, PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import Function, JobRecord, JobState, User
+from ..core.records import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .mongo_documents import (
     FINAL,

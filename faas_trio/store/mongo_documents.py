@@ -35,7 +35,7 @@ import msgspec
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
-from ..core.messages import FINAL_STATES, Function, JobRecord, JobState
+from ..core.records import FINAL_STATES, Function, JobRecord, JobState
 
 __all__ = [
     "FINAL",

@@ -43,11 +43,8 @@ from ..core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutSecret,
     PutUser,
@@ -55,6 +52,7 @@ from ..core.messages import (
     SetBuild,
     StartJob,
 )
+from ..core.records import Function, JobState, Submission
 from .base import WriteOp, WriteResult, created_job, stored_function
 from .mongo_documents import (
     UNFINISHED,
@@ -115,11 +113,16 @@ def batch_reads(ops: Sequence[WriteOp]) -> BatchReads:
         elif isinstance(op, PutFunction):
             names.add(op.function.user)
             functions.add((op.function.user, op.function.name))
-        elif isinstance(op, CreateJob | FinishJob):
+        elif isinstance(op, CreateJob):
+            names.add(op.submission.user)
+            ids.add(op.submission.id)
+            if op.submission.idempotency_key is not None:
+                keyed.append(
+                    {"u_name": op.submission.user, "idempotency_key": op.submission.idempotency_key}
+                )
+        elif isinstance(op, FinishJob):
             names.add(op.job.user)
             ids.add(op.job.id)
-            if isinstance(op, CreateJob) and op.job.idempotency_key is not None:
-                keyed.append({"u_name": op.job.user, "idempotency_key": op.job.idempotency_key})
         else:
             ids.add(op.id)
     oids = [ObjectId(i) for i in ids if is_job_id(i)]
@@ -307,7 +310,7 @@ def _plan_op(plan: Plan, index: int, op: WriteOp, now: float, retention: float) 
     if isinstance(op, PutSecret | DeleteSecret):
         return _plan_secret(plan, op)
     if isinstance(op, CreateJob):
-        return _plan_create(plan, index, op.job, now)
+        return _plan_create(plan, index, op.submission, now)
     if isinstance(op, DeleteJob):
         if plan.jobs.get(op.id) is None:
             raise NotFound(f"job '{op.id}' not found")
@@ -365,7 +368,7 @@ def _user(plan: Plan, name: str) -> Doc:
     return doc
 
 
-def _plan_create(plan: Plan, index: int, job: JobRecord, now: float) -> JobCreated:
+def _plan_create(plan: Plan, index: int, job: Submission, now: float) -> JobCreated:
     if not is_job_id(job.id):
         raise BadRequest(f"malformed job id {job.id!r}")
     stored = plan.jobs.get(job.id)
@@ -389,11 +392,11 @@ def _plan_create(plan: Plan, index: int, job: JobRecord, now: float) -> JobCreat
     fn = with_sealed(function_from_doc(user, name, functions[name]), _user(plan, user))
     if stored is not None:
         return JobCreated(job=job_from_doc(stored), function=fn, existing=True)
-    job = created_job(job, fn, now)
-    doc = job_doc(job)
-    plan.jobs[job.id] = doc
-    plan.job_writes.append((InsertOne(doc), job.id, index, None))
-    return JobCreated(job=job, function=fn)
+    record = created_job(job, fn, now)
+    doc = job_doc(record)
+    plan.jobs[record.id] = doc
+    plan.job_writes.append((InsertOne(doc), record.id, index, None))
+    return JobCreated(job=record, function=fn)
 
 
 def _plan_transition(

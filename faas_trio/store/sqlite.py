@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import trio
 
 from ..core.errors import InternalError, PeerUnavailable
-from ..core.messages import Function, JobRecord, JobState, User
+from ..core.records import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .sqlite_schema import (
     FINAL,

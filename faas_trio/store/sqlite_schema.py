@@ -10,7 +10,7 @@ import sqlite3
 
 import msgspec
 
-from ..core.messages import FINAL_STATES, Function, JobRecord, JobState, Runtime
+from ..core.records import FINAL_STATES, Function, JobRecord, JobState, Runtime
 
 __all__ = [
     "FINAL",

@@ -12,7 +12,6 @@ import msgspec
 
 from ..core.errors import BadRequest, Conflict, FaasError, NotFound
 from ..core.messages import (
-    FINAL_STATES,
     Changed,
     CreateJob,
     DeleteFunction,
@@ -21,10 +20,8 @@ from ..core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
     PutFunction,
     PutSecret,
     PutUser,
@@ -32,6 +29,7 @@ from ..core.messages import (
     SetBuild,
     StartJob,
 )
+from ..core.records import FINAL_STATES, Function, JobRecord, Submission
 from .base import WriteOp, WriteResult, created_job, stored_function
 from .sqlite_schema import (
     FUNCTION_COLUMNS,
@@ -138,7 +136,7 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
             if cursor.rowcount == 0:
                 raise NotFound(f"secret '{name}' not found for user '{user}'")
             return Done()
-        case CreateJob(job=job):
+        case CreateJob(submission=job):
             return _create_job(conn, job, now)
         case StartJob(id=job_id, attempt=attempt, worker=worker, started_at=started_at):
             cursor = conn.execute(
@@ -179,7 +177,7 @@ def _put_function(conn: sqlite3.Connection, function: Function, now: float) -> F
     return stored
 
 
-def _create_job(conn: sqlite3.Connection, job: JobRecord, now: float) -> JobCreated:
+def _create_job(conn: sqlite3.Connection, job: Submission, now: float) -> JobCreated:
     stored = get_job(conn, "id = ?", (job.id,))
     if stored is None and job.idempotency_key is not None:
         stored = get_job(conn, "user = ? AND idempotency_key = ?", (job.user, job.idempotency_key))

@@ -8,6 +8,7 @@ process tree and announces the platform's URL once the frontend answers ``/healt
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from functools import partial
 
@@ -54,6 +55,7 @@ async def serve(
     ``Cancelled`` propagates, within ``shutdown_grace`` + 0.6 s.
     """
     config.home.mkdir(parents=True, exist_ok=True)
+    await sweep_scratch(config)
     url = f"http://127.0.0.1:{config.http_port}"
     async with trio.open_nursery() as nursery:
         tree = ProcessTree(config, nursery, emit=emit)
@@ -68,6 +70,33 @@ async def serve(
         finally:
             # Children already draining must not outlast the shutdown grace either.
             tree.hurry(trio.current_time() + config.shutdown_grace)
+
+
+async def sweep_scratch(config: SupervisorConfig) -> None:
+    """Remove every sandbox scratch directory in ``FAAS_HOME/scratch``. Called only while
+    no worker of this platform runs (before the first starts, after the last stopped): a
+    worker removes the directories of the sandboxes it reaps, but one killed outright
+    (``kill -9``, the OOM killer, a killed supervisor) leaves those of its sandboxes behind.
+
+    Cancellation: runs in a worker thread; a cancel abandons the sweep part-way (the next
+    one finishes it).
+    """
+    scratch = config.home / "scratch"
+
+    def sweep() -> int:
+        if not scratch.is_dir():
+            return 0
+        entries = list(scratch.iterdir())
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        return len(entries)
+
+    swept = await trio.to_thread.run_sync(sweep, abandon_on_cancel=True)
+    if swept:
+        log.info("removed %d scratch directories left by killed workers", swept)
 
 
 async def _announce_when_ready(port: int, url: str, emit: Emit) -> None:
@@ -121,6 +150,7 @@ async def _stop_in_order(supervisor: Supervisor) -> None:
     deadline = trio.current_time() + supervisor.tree.config.shutdown_grace
     with trio.move_on_at(deadline + 1.0):
         await supervisor.tree.stop(deadline)
+        await sweep_scratch(supervisor.tree.config)
 
 
 def main() -> None:

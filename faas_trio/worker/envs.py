@@ -28,8 +28,8 @@ from pathlib import Path
 
 import trio
 
-from ..core.messages import Build, BuildState
 from ..core.packages import PipSource, run_pip
+from ..core.records import Build, BuildState
 
 __all__ = ["EnvironmentFailed", "Environment", "Environments"]
 

@@ -15,7 +15,8 @@ import time
 
 import trio
 
-from ..core.messages import Dispatch, JobRecord, JobState, Outcome
+from ..core.messages import Dispatch
+from ..core.records import JobRecord, JobState, Outcome
 from .pool import RUNNER_SLACK, Checkout, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
 from .sandbox.process import SandboxError, SandboxTimeout

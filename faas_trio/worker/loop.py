@@ -25,19 +25,16 @@ from dataclasses import dataclass, field
 import trio
 
 from ..core.config import ConfigError
-from ..core.errors import FaasError, InternalError, PeerUnavailable, TooManyRequests
-from ..core.lifecycle import run_component
-from ..core.messages import (
-    Commands,
-    Dispatch,
-    Done,
-    Heartbeat,
-    JobState,
-    NextJob,
-    NoJob,
-    Outcome,
-    Report,
+from ..core.errors import (
+    FaasError,
+    InternalError,
+    PeerUnavailable,
+    ProtocolError,
+    TooManyRequests,
 )
+from ..core.lifecycle import run_component
+from ..core.messages import Dispatch, Heartbeat, NextJob, NoJob, Report
+from ..core.records import JobState, Outcome
 from ..core.rpc import Client, open_client
 from ..core.secrets import SecretBox, load_secret_box
 from .config import WorkerConfig
@@ -140,9 +137,6 @@ class _Worker:
                 await self._run(reply)
             elif isinstance(reply, NoJob):
                 backoff.reset()
-            elif reply is not None:
-                log.warning("NextJob answered with %s", type(reply).__name__)
-                await backoff.sleep()
 
     async def _run(self, dispatch: Dispatch) -> None:
         """Run one job and report it (a job arriving while draining is handed back at once).
@@ -182,17 +176,14 @@ class _Worker:
         backoff = _Backoff()
         while True:
             try:
-                reply = await self.jq.call(Report(self.id, outcome), timeout=REPORT_TIMEOUT)
-            except (PeerUnavailable, InternalError, TooManyRequests):
+                await self.jq.call(Report(self.id, outcome), timeout=REPORT_TIMEOUT)
+            except (PeerUnavailable, InternalError, TooManyRequests, ProtocolError):
                 await backoff.sleep()
                 continue
             except FaasError as exc:
                 log.warning("report of job %s refused: %s", outcome.job_id, exc)
                 return
-            if isinstance(reply, Done):
-                return
-            log.warning("Report answered with %s", type(reply).__name__)
-            await backoff.sleep()
+            return
 
     def cancel(self, job_id: str) -> None:
         """Kill the child running ``job_id`` (if it runs here); it is reported cancelled."""
@@ -226,7 +217,7 @@ class _Worker:
                 await backoff.sleep()
                 continue
             backoff.reset()
-            if isinstance(reply, Commands) and reply.cancel:
+            if reply.cancel:
                 for job_id in reply.cancel:
                     self.cancel(job_id)
                 continue

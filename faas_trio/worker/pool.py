@@ -24,7 +24,7 @@ from functools import partial
 
 import trio
 
-from ..core.messages import Function
+from ..core.records import Function
 from ..core.secrets import SecretBox
 from .envs import Environment, EnvironmentFailed, Environments
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox

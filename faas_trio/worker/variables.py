@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from ..core.messages import Function
+from ..core.records import Function
 from ..core.secrets import SecretBox, SecretUnreadable
 
 __all__ = ["VariablesFailed", "sandbox_variables", "variables_digest"]

@@ -10,7 +10,9 @@ import trio
 import zmq
 
 from faas_trio.core import messages as m
+from faas_trio.core import wire
 from faas_trio.core.errors import InternalError, NotFound, PeerUnavailable, ProtocolError
+from faas_trio.core.records import User
 from faas_trio.core.rpc import open_client, serve_rpc
 
 
@@ -24,7 +26,7 @@ async def echo_handler(request: m.Message) -> m.Message:
             raise RuntimeError("a bug")
         if request.name.startswith("sleep"):
             await trio.sleep(float(request.name.removeprefix("sleep")))
-        return m.UserReply(user=m.User(name=request.name))
+        return m.UserReply(user=User(name=request.name))
     raise AssertionError(f"unexpected {request!r}")
 
 
@@ -145,15 +147,15 @@ async def test_malformed_requests_get_error_replies(nursery: trio.Nursery) -> No
     raw.connect(endpoint)
     try:
         cases = [
-            [m.encode_header(7), b"\xc1 not msgpack"],
-            [m.encode_header(8), m.encode_body(m.Pong(component="x"))[:3]],
-            [b"\x09" + m.encode_header(9)[1:], m.encode_body(m.Ping())],  # other version
+            [wire.encode_header(7), b"\xc1 not msgpack"],
+            [wire.encode_header(8), wire.encode_body(m.Pong(component="x"))[:3]],
+            [b"\x09" + wire.encode_header(9)[1:], wire.encode_body(m.Ping())],  # other version
         ]
         for frames in cases:
             await trio.to_thread.run_sync(raw.send_multipart, frames)
             header, body = await trio.to_thread.run_sync(raw.recv_multipart)
             assert header == frames[0]
-            reply = m.decode_body(body)
+            reply = wire.decode_body(body)
             assert isinstance(reply, m.ErrorReply) and reply.code == ProtocolError.code
         # a message of the wrong shape (one frame) is dropped, and the server lives on
         await trio.to_thread.run_sync(raw.send_multipart, [b"only one frame"])
@@ -192,7 +194,7 @@ async def test_a_reply_whose_client_is_gone_is_handed_to_on_undelivered(
     with trio.fail_after(5):
         await got.wait()
     assert undelivered == [
-        (m.GetUser(name="sleep0.5"), m.UserReply(user=m.User(name="sleep0.5")))
+        (m.GetUser(name="sleep0.5"), m.UserReply(user=User(name="sleep0.5")))
     ]
     async with open_client(endpoint) as client:  # the server still serves
         assert await client.call(m.Ping()) == m.Pong(component="echo")

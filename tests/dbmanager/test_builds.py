@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from faas_trio.core.messages import Build, BuildState, Function, Runtime, SetBuild
+from faas_trio.core.messages import SetBuild
 from faas_trio.core.packages import PipSource
+from faas_trio.core.records import Build, BuildState, Function, Runtime
 from faas_trio.dbmanager import builds
 from faas_trio.dbmanager.builds import Builder, BuildSettings
 

@@ -23,7 +23,6 @@ from faas_trio.core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     FunctionsReply,
     GetFunction,
@@ -32,10 +31,8 @@ from faas_trio.core.messages import (
     GetStats,
     GetUser,
     JobCreated,
-    JobRecord,
     JobReply,
     JobsReply,
-    JobState,
     ListFunctions,
     ListJobs,
     LogsReply,
@@ -44,16 +41,17 @@ from faas_trio.core.messages import (
     Pong,
     PutFunction,
     PutUser,
-    Runtime,
     StartJob,
     UnfinishedJobs,
     UnfinishedReply,
     UserReply,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.core.rpc import Client, open_client
 from faas_trio.dbmanager import DbManagerConfig, serve
 from faas_trio.dbmanager.server import serve_store, sweep_periodically
 from faas_trio.store import Store, WriteOp, WriteResult, open_store
+from tests.records import submission_of
 
 ADD = Function(
     user="ann", name="add", source="def add(a, b): return a + b", runtime=Runtime.PYTHON,
@@ -113,11 +111,11 @@ async def test_users_and_functions_round_trip(client: Client) -> None:
 async def test_a_job_from_creation_to_deletion(client: Client) -> None:
     await call(client, PutUser(name="ann"))
     await call(client, PutFunction(function=ADD))
-    created = await call(client, CreateJob(job=new_job(1)))
+    created = await call(client, CreateJob(submission_of(new_job(1))))
     assert isinstance(created, JobCreated) and not created.existing
     assert created.function.name == "add"
     job = created.job
-    again = await call(client, CreateJob(job=new_job(1)))
+    again = await call(client, CreateJob(submission_of(new_job(1))))
     assert isinstance(again, JobCreated) and again.existing
 
     unfinished = await call(client, UnfinishedJobs())
@@ -147,7 +145,7 @@ async def test_a_job_from_creation_to_deletion(client: Client) -> None:
 async def test_create_job_for_a_missing_function_is_not_found(client: Client) -> None:
     await call(client, PutUser(name="ann"))
     with pytest.raises(NotFound, match="function 'add' not found for user 'ann'"):
-        await call(client, CreateJob(job=new_job(1)))
+        await call(client, CreateJob(submission_of(new_job(1))))
 
 
 class Unknown(msgspec.Struct, frozen=True, tag=True):
@@ -165,7 +163,7 @@ async def test_bad_requests_get_error_replies_and_the_server_keeps_serving(
         await call(client, ListJobs(user="ann", limit=0))
     await call(client, PutUser(name="ann"))
     await call(client, PutFunction(function=ADD))
-    await call(client, CreateJob(job=new_job(1)))
+    await call(client, CreateJob(submission_of(new_job(1))))
     with pytest.raises(BadRequest, match="final state"):
         await call(client, FinishJob(job=new_job(1, state=JobState.RUNNING)))
     with pytest.raises(ProtocolError):
@@ -200,7 +198,7 @@ async def test_concurrent_writes_are_group_committed(tmp_path: Path) -> None:
             replies: list[Message] = []
 
             async def create(number: int) -> None:
-                replies.append(await call(client, CreateJob(job=new_job(number))))
+                replies.append(await call(client, CreateJob(submission_of(new_job(number)))))
 
             async with trio.open_nursery() as creators:
                 for number in range(100):
@@ -224,7 +222,7 @@ async def test_data_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
                 if run == 0:
                     await call(client, PutUser(name="ann"))
                     await call(client, PutFunction(function=ADD))
-                    await call(client, CreateJob(job=new_job(7)))
+                    await call(client, CreateJob(submission_of(new_job(7))))
                 else:
                     reply = await call(client, GetJob(id=new_job(7).id))
                     assert isinstance(reply, JobReply) and reply.job.state is JobState.QUEUED

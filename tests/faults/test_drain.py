@@ -20,16 +20,13 @@ from faas_trio.core.messages import (
     Commands,
     Dispatch,
     Done,
-    Function,
     Heartbeat,
-    JobRecord,
-    JobState,
     Message,
     NextJob,
     NoJob,
     Report,
-    Runtime,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.core.rpc import serve_rpc
 from faas_trio.worker import WorkerConfig, serve
 

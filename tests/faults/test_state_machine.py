@@ -19,16 +19,14 @@ from faas_trio.core.messages import (
     Changed,
     CreateJob,
     FinishJob,
-    Function,
-    JobRecord,
-    JobState,
     PutFunction,
     PutUser,
     RequeueJob,
-    Runtime,
     StartJob,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.store import WriteOp, open_store
+from tests.records import submission_of
 
 JOBS = 3
 FINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT, JobState.CANCELLED]
@@ -85,7 +83,7 @@ async def test_no_transition_leaves_a_final_state(batches: list[list[Step]]) -> 
                           args="[]")
                 for i in range(JOBS)
             ]  # fmt: skip
-            await store.apply([CreateJob(job=job) for job in jobs])
+            await store.apply([CreateJob(submission_of(job)) for job in jobs])
 
             # The model: each job's state, and for a final one its record and logs.
             state = {job.id: JobState.QUEUED for job in jobs}

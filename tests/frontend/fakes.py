@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,6 @@ from faas_trio.core.messages import (
     DeleteSecret,
     DeleteUser,
     Done,
-    Function,
     FunctionReply,
     FunctionsReply,
     GetFunction,
@@ -28,11 +28,8 @@ from faas_trio.core.messages import (
     GetLogs,
     GetMetrics,
     GetUser,
-    Histogram,
-    JobRecord,
     JobReply,
     JobsReply,
-    JobState,
     ListFunctions,
     ListJobs,
     ListSecrets,
@@ -46,12 +43,13 @@ from faas_trio.core.messages import (
     PutUser,
     SecretsReply,
     Submit,
-    User,
     UserReply,
     WaitBuild,
     WaitJob,
 )
+from faas_trio.core.records import Function, Histogram, JobRecord, JobState, User
 from faas_trio.frontend import FrontendConfig
+from faas_trio.store.base import created_job
 
 #: What ``app.test_client()`` returns.
 AppClient = quart.typing.TestClientProtocol
@@ -209,17 +207,20 @@ class FakeNeighbours:
                 return FAKE_METRICS
             case Submit() if self.submit_error is not None:
                 raise self.submit_error
-            case Submit(job=job, wait=wait):
-                function = self.functions.get((job.user, job.function))
+            case Submit(submission=submission, wait=wait):
+                function = self.functions.get((submission.user, submission.function))
                 if function is None:
-                    raise NotFound(f"no function {job.function} for user {job.user}")
+                    raise NotFound(
+                        f"no function {submission.function} for user {submission.user}"
+                    )
+                job = created_job(submission, function, time.time())
                 for stored in self.jobs.values():
                     if job.idempotency_key and (stored.user, stored.idempotency_key) == (
                         job.user,
                         job.idempotency_key,
                     ):
                         return JobReply(stored)
-                self.jobs[job.id] = msgspec.structs.replace(job, runtime=function.runtime)
+                self.jobs[job.id] = job
                 if wait > 0 and "slow" not in function.source:
                     return JobReply(self.finish(job.id, _fake_result(json.loads(job.args))))
                 return JobReply(self.jobs[job.id])

@@ -17,8 +17,8 @@ from faas_trio.core.messages import (
     PutFunction,
     PutUser,
     Submit,
-    User,
 )
+from faas_trio.core.records import User
 from faas_trio.frontend.auth import _KeyHashes, hash_key
 
 from .fakes import ADMIN_KEY, AppClient, FakeNeighbours, bearer, envelope_of

@@ -74,7 +74,7 @@ async def test_callback_is_stored_on_the_job(
     status, _, job_id = await envelope_of(response)
     assert status == 200
     submitted = [r for r in fake.jq_requests if isinstance(r, Submit)]
-    assert submitted[-1].job.callback == url
+    assert submitted[-1].submission.callback == url
     _, _, record = await envelope_of(
         await keys_client.get(f"/j/{job_id}/record", headers=bearer(ann_key))
     )

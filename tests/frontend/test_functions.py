@@ -7,7 +7,8 @@ import json
 import pytest
 
 from faas_trio.core.ids import is_job_id
-from faas_trio.core.messages import GetFunction, JobState, Runtime, Submit
+from faas_trio.core.messages import GetFunction, Submit
+from faas_trio.core.records import Runtime
 
 from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
 
@@ -165,11 +166,11 @@ async def test_run_answers_job_id(ann: AppClient, fake: FakeNeighbours) -> None:
     [submit] = fake.jq_requests
     assert isinstance(submit, Submit)
     assert submit.wait == 0
-    assert submit.job.id == job_id
-    assert (submit.job.user, submit.job.function, submit.job.args) == ("ann", "add", "[4,7]")
-    assert submit.job.state == JobState.QUEUED
-    assert submit.job.idempotency_key is None
-    assert submit.job.created_at > 0
+    assert submit.submission.id == job_id
+    submission = submit.submission
+    assert (submission.user, submission.function, submission.args) == ("ann", "add", "[4,7]")
+    assert submit.submission.idempotency_key is None
+    assert submit.submission.created_at > 0
 
 
 async def test_run_makes_one_call_only(ann: AppClient, fake: FakeNeighbours) -> None:
@@ -183,14 +184,14 @@ async def test_run_args_are_canonical_json(ann: AppClient, fake: FakeNeighbours)
     await ann.post("/u/ann/fn/add/run", data='[ {"b": 1, "a": [true, null]}, "x" ]')
     [submit] = fake.jq_requests
     assert isinstance(submit, Submit)
-    assert submit.job.args == '[{"a":[true,null],"b":1},"x"]'
+    assert submit.submission.args == '[{"a":[true,null],"b":1},"x"]'
 
 
 async def test_run_empty_body_means_no_arguments(ann: AppClient, fake: FakeNeighbours) -> None:
     assert (await ann.post("/u/ann/fn/add/run")).status_code == 200
     [submit] = fake.jq_requests
     assert isinstance(submit, Submit)
-    assert submit.job.args == "[]"
+    assert submit.submission.args == "[]"
 
 
 @pytest.mark.parametrize(
@@ -265,7 +266,7 @@ async def test_run_idempotency_key(ann: AppClient, fake: FakeNeighbours) -> None
     assert len(fake.jobs) == 1
     submit = fake.jq_requests[0]
     assert isinstance(submit, Submit)
-    assert submit.job.idempotency_key == "order-17"
+    assert submit.submission.idempotency_key == "order-17"
     too_long = {"Idempotency-Key": "k" * 201}
     status, _, _ = await envelope_of(await ann.post("/u/ann/fn/add/run", headers=too_long))
     assert status == 400

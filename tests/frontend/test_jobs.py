@@ -6,7 +6,8 @@ import msgspec
 import pytest
 
 from faas_trio.core.ids import new_job_id
-from faas_trio.core.messages import CancelJob, DeleteJob, GetJob, JobState, WaitJob
+from faas_trio.core.messages import CancelJob, DeleteJob, GetJob, WaitJob
+from faas_trio.core.records import JobState
 
 from .fakes import AppClient, FakeNeighbours, envelope_of
 

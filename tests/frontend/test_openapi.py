@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from faas_trio.core.messages import Function, JobRecord, Runtime, User
+from faas_trio.core.records import Function, JobRecord, Runtime, User
 from faas_trio.frontend import create_app, serve
 from faas_trio.frontend.openapi import EXAMPLE_JOB_ID, openapi_document
 

@@ -11,8 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 from werkzeug.datastructures import FileStorage
 
-from faas_trio.core.messages import Build, BuildState
 from faas_trio.core.packages import MAX_REQUIREMENTS
+from faas_trio.core.records import Build, BuildState
 from faas_trio.core.secrets import SecretBox
 from faas_trio.frontend import registration
 

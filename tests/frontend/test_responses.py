@@ -8,7 +8,9 @@ import pytest
 import trio
 
 from faas_trio.core.errors import BadRequest, InternalError, TooManyRequests
-from faas_trio.core.messages import JobRecord, JobState, Message, Pong, Runtime
+from faas_trio.core.messages import Message, Pong
+from faas_trio.core.public import public_record
+from faas_trio.core.records import JobRecord, JobState, Runtime
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
@@ -47,12 +49,15 @@ async def test_unexpected_reply_type_is_502(nursery: trio.Nursery) -> None:
         return Pong("confused")
 
     endpoint = await nursery.start(partial(serve_rpc, "tcp://127.0.0.1:*", answer_pong))
-    async with open_client(endpoint) as db, open_client(endpoint) as jq:
+    async with (
+        open_client(endpoint, name="frontend->dbmanager") as db,
+        open_client(endpoint) as jq,
+    ):
         client = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
         assert await envelope_of(await client.get("/u/ann/time")) == (
             502,
             True,
-            "dbmanager answered Pong, expected UserReply",
+            "frontend->dbmanager: answered Pong to GetUser, expected UserReply",
         )
 
 
@@ -92,7 +97,7 @@ def _record(**changes: object) -> JobRecord:
     [(None, None), ("11", 11), ('"x"', "x"), ('{"a":[1]}', {"a": [1]}), ("not json", "not json")],
 )
 def test_public_record_decodes_value(value: str | None, decoded: object) -> None:
-    out = _record(state=JobState.SUCCEEDED, value=value).to_public()
+    out = public_record(_record(state=JobState.SUCCEEDED, value=value))
     assert out["value"] == decoded
     assert out["args"] == [1]
     assert (out["state"], out["runtime"]) == ("succeeded", "node")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faas_trio.core.messages import Runtime
+from faas_trio.core.records import Runtime
 from faas_trio.frontend.runtime_detect import detect_runtime
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from faas_trio.core.messages import JobState, ListJobs
+from faas_trio.core.messages import ListJobs
+from faas_trio.core.records import JobState
 
 from .fakes import AppClient, FakeNeighbours, envelope_of
 

@@ -4,6 +4,7 @@ real RPC, or called in process), and helpers to build jobs and functions."""
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 import msgspec
@@ -14,23 +15,21 @@ from faas_trio.core.messages import (
     Changed,
     CreateJob,
     FinishJob,
-    Function,
     FunctionReply,
     GetFunction,
     GetJob,
     JobCreated,
-    JobRecord,
     JobReply,
-    JobState,
     Message,
     Ping,
     Pong,
     RequeueJob,
-    Runtime,
     StartJob,
     UnfinishedJobs,
     UnfinishedReply,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
+from faas_trio.store.base import created_job
 
 _ids = itertools.count(1)
 
@@ -80,10 +79,11 @@ class FakeDbManager:
         match request:
             case Ping():
                 return Pong("dbmanager")
-            case CreateJob(job=job):
-                function = self.functions.get((job.user, job.function))
+            case CreateJob(submission=submission):
+                function = self.functions.get((submission.user, submission.function))
                 if function is None:
-                    raise NotFound(f"no function {job.user}/{job.function}")
+                    raise NotFound(f"no function {submission.user}/{submission.function}")
+                job = created_job(submission, function, time.time())
                 stored = self.jobs.get(job.id)
                 if stored is None and job.idempotency_key is not None:
                     stored = next(

@@ -14,22 +14,22 @@ from faas_trio.core.messages import (
     Changed,
     CreateJob,
     Done,
-    Function,
     GetMetrics,
     JobCreated,
-    JobRecord,
     JobReply,
-    JobState,
     Message,
     Metrics,
-    Runtime,
     Submit,
     UnfinishedJobs,
     UnfinishedReply,
 )
+from faas_trio.core.public import public_record
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.core.rpc import open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
 from faas_trio.jqmanager.callback_delivery import CallbackSender
+from faas_trio.store.base import created_job
+from tests.records import submission_of
 
 
 @dataclass
@@ -83,7 +83,7 @@ RECORD = JobRecord(
 
 
 def test_callback_body_is_the_public_record() -> None:
-    shown = json.loads(msgspec.json.encode(RECORD.to_public()))
+    shown = json.loads(msgspec.json.encode(public_record(RECORD)))
     assert (shown["args"], shown["value"], shown["state"]) == ([4, 7], 11, "succeeded")
 
 
@@ -91,7 +91,7 @@ async def test_retries_until_accepted(nursery: trio.Nursery) -> None:
     receiver = Receiver(statuses=[500, 503])
     url = await start_receiver(nursery, receiver)
     sender = CallbackSender(nursery, attempts=5, attempt_timeout=5.0, first_backoff=0.01)
-    assert await sender.deliver(url, msgspec.json.encode(RECORD.to_public())) is True
+    assert await sender.deliver(url, msgspec.json.encode(public_record(RECORD))) is True
     assert len(receiver.bodies) == 3
     assert json.loads(receiver.bodies[-1])["id"] == RECORD.id
     assert (sender.delivered, sender.abandoned) == (1, 0)
@@ -134,8 +134,8 @@ def fake_db() -> tuple[list[Message], object]:
         match request:
             case UnfinishedJobs():
                 return UnfinishedReply(jobs=[], functions=[])
-            case CreateJob(job=job):
-                return JobCreated(job=job, function=function)
+            case CreateJob(submission=submission):
+                return JobCreated(job=created_job(submission, function, 0.0), function=function)
             case _:
                 return Changed(applied=True) if type(request).__name__.endswith("Job") else Done()
 
@@ -151,7 +151,7 @@ async def test_jqmanager_posts_the_final_record_and_counts_it(nursery: trio.Nurs
     job = msgspec.structs.replace(RECORD, state=JobState.QUEUED, result=None, value=None,
                                   callback=url)  # fmt: skip
     async with open_client(jq_url) as jq:
-        assert isinstance(await jq.call(Submit(job)), JobReply)
+        assert isinstance(await jq.call(Submit(submission_of(job))), JobReply)
         cancelled = await jq.call(CancelJob(job.id))
         assert isinstance(cancelled, JobReply) and cancelled.job.state is JobState.CANCELLED
         with trio.fail_after(20):

@@ -19,12 +19,9 @@ from faas_trio.core.messages import (
     Done,
     GetStats,
     Heartbeat,
-    JobRecord,
     JobReply,
-    JobState,
     NextJob,
     NoJob,
-    Outcome,
     Report,
     RequeueJob,
     StartJob,
@@ -32,10 +29,12 @@ from faas_trio.core.messages import (
     Submit,
     WaitJob,
 )
+from faas_trio.core.records import JobRecord, JobState, Outcome
 from faas_trio.jqmanager.config import JqManagerConfig
 from faas_trio.jqmanager.handlers import handle, take_back_undelivered
 from faas_trio.jqmanager.manager import JobManager
 from faas_trio.jqmanager.writes import START_WRITE_DELAY
+from tests.records import submission_of
 
 from .jq_fakes import FakeDbManager, InProcessDb, make_function, make_job
 
@@ -62,7 +61,7 @@ def fake_with_function() -> FakeDbManager:
 
 
 async def submit(manager: JobManager, job: JobRecord, wait: float = 0.0) -> JobRecord:
-    reply = await handle(manager, Submit(job, wait))
+    reply = await handle(manager, Submit(submission_of(job), wait))
     assert isinstance(reply, JobReply)
     return reply.job
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 import trio
 from trio.testing import MockClock
 
-from faas_trio.core.messages import (
-    GetMetrics,
-    GetStats,
-    JobRecord,
-    JobState,
-    Metrics,
-    Runtime,
-    Stats,
-)
+from faas_trio.core.messages import GetMetrics, GetStats, Metrics, Stats
+from faas_trio.core.records import JobRecord, JobState, Runtime
 from faas_trio.jqmanager.handlers import handle
 from faas_trio.jqmanager.metrics import DEFAULT_SCALER_INTERVAL, HistogramCounts, JobMetrics
 

@@ -24,11 +24,8 @@ from faas_trio.core.messages import (
     Done,
     GetStats,
     Heartbeat,
-    JobRecord,
     JobReply,
-    JobState,
     NextJob,
-    Outcome,
     Ping,
     Pong,
     Report,
@@ -36,8 +33,10 @@ from faas_trio.core.messages import (
     Submit,
     WaitJob,
 )
+from faas_trio.core.records import JobRecord, JobState, Outcome
 from faas_trio.core.rpc import Client, open_client, serve_rpc
 from faas_trio.jqmanager import JqManagerConfig, serve
+from tests.records import submission_of
 
 from .jq_fakes import FakeDbManager, make_function, make_job
 
@@ -49,7 +48,7 @@ class Platform:
     db_scope: trio.CancelScope
 
     async def submit(self, job: JobRecord, wait: float = 0.0) -> JobRecord:
-        reply = await self.jq.call(Submit(job, wait))
+        reply = await self.jq.call(Submit(submission_of(job), wait))
         assert isinstance(reply, JobReply)
         return reply.job
 
@@ -231,7 +230,7 @@ async def test_submit_answers_peer_unavailable_when_the_dbmanager_is_down() -> N
 async def test_a_message_it_does_not_serve_is_a_bad_request() -> None:
     async with platform() as p:
         with pytest.raises(BadRequest):
-            await p.jq.call(CreateJob(make_job()))
+            await p.jq.call(CreateJob(submission_of(make_job())))
         stats = await p.stats()
         assert (stats.queued, stats.running, stats.workers, stats.slots) == (0, 0, 0, 0)
         await p.jq.call(Heartbeat("w1", [], slots=4, wait=0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import trio
 
-from faas_trio.core.messages import JobState
+from faas_trio.core.records import JobState
 from faas_trio.jqmanager.waiters import Completions
 
 from .jq_fakes import make_job

@@ -17,18 +17,16 @@ from faas_trio.core.messages import (
     DeleteUser,
     Done,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutUser,
     RequeueJob,
-    Runtime,
     StartJob,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.store import Store, WriteOp, WriteResult
+from tests.records import submission_of
 
 _ids = itertools.count(1)
 
@@ -96,7 +94,7 @@ async def user_with_function(store: Store, user: str = "ann", name: str = "add")
 
 
 async def created(store: Store, record: JobRecord) -> JobCreated:
-    reply = await ok(store, CreateJob(job=record))
+    reply = await ok(store, CreateJob(submission_of(record)))
     assert isinstance(reply, JobCreated)
     return reply
 
@@ -238,13 +236,13 @@ async def test_create_job_without_created_at_gets_the_time_now(store: Store) -> 
 
 
 async def test_create_job_checks_user_and_function(store: Store) -> None:
-    unknown_user = await write(store, CreateJob(job=job(user="bob")))
+    unknown_user = await write(store, CreateJob(submission_of(job(user="bob"))))
     assert isinstance(unknown_user, NotFound)
     assert unknown_user.message == "user 'bob' not found"
 
     await ok(store, PutUser(name="bob"))
     orphan = job(user="bob", fn="nope")
-    unknown_function = await write(store, CreateJob(job=orphan))
+    unknown_function = await write(store, CreateJob(submission_of(orphan)))
     assert isinstance(unknown_function, NotFound)
     assert unknown_function.message == "function 'nope' not found for user 'bob'"
     assert await store.get_job(orphan.id) is None
@@ -276,7 +274,7 @@ async def test_a_job_id_of_another_user_is_a_conflict(store: Store) -> None:
     await user_with_function(store)
     await user_with_function(store, user="bob")
     first = await created(store, job())
-    result = await write(store, CreateJob(job=job(user="bob", id=first.job.id)))
+    result = await write(store, CreateJob(submission_of(job(user="bob", id=first.job.id))))
     assert isinstance(result, Conflict)
     assert await store.get_job(first.job.id) == first.job
 
@@ -415,9 +413,9 @@ async def test_a_batch_applies_in_order_and_a_failed_op_fails_alone(store: Store
     results = await store.apply(
         [
             PutUser(name="ann"),
-            CreateJob(job=record),  # no function yet
+            CreateJob(submission_of(record)),  # no function yet
             PutFunction(function=function()),
-            CreateJob(job=record),
+            CreateJob(submission_of(record)),
             DeleteUser(name="nobody"),
             StartJob(id=record.id, attempt=1, worker="w", started_at=1.0),
         ]

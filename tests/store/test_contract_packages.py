@@ -9,8 +9,6 @@ from msgspec.structs import replace
 
 from faas_trio.core.errors import NotFound
 from faas_trio.core.messages import (
-    Build,
-    BuildState,
     DeleteSecret,
     DeleteUser,
     FunctionReply,
@@ -19,6 +17,7 @@ from faas_trio.core.messages import (
     PutUser,
     SetBuild,
 )
+from faas_trio.core.records import Build, BuildState
 from faas_trio.store import Store
 from faas_trio.store.sqlite import SqliteStore
 

@@ -24,17 +24,15 @@ from faas_trio.core.messages import (
     Changed,
     CreateJob,
     FinishJob,
-    Function,
     FunctionReply,
     JobCreated,
-    JobRecord,
-    JobState,
     PutFunction,
     PutUser,
-    Runtime,
     StartJob,
 )
+from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.store.mongo import MongoStore
+from tests.records import submission_of
 
 pytestmark = pytest.mark.mongo
 
@@ -91,7 +89,7 @@ async def test_documents_keep_the_old_layout(
     store: MongoStore, db: Database[dict[str, Any]]
 ) -> None:
     job = new_job()
-    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(submission_of(job))])
 
     user = db.users.find_one({"name": "ann"})
     assert user is not None
@@ -174,7 +172,7 @@ async def test_a_finish_that_lost_a_race_does_not_count_time(
     store: MongoStore, db: Database[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = new_job()
-    await store.apply([PutUser(name="ann"), add_function(), CreateJob(job=job)])
+    await store.apply([PutUser(name="ann"), add_function(), CreateJob(submission_of(job))])
     read_for = store._read_for
 
     async def read_then_race(ops: Any) -> Any:
@@ -217,7 +215,7 @@ async def test_mongodb_down_then_back(launch_mongo: Any, tmp_path: Path) -> None
                 await store.apply([PutUser(name="bob")])
         # A cancel while MongoDB is down ends the wait at once, and frees the batch lock.
         with trio.move_on_after(0.2) as cancelled:
-            await store.apply([CreateJob(job=new_job())])
+            await store.apply([CreateJob(submission_of(new_job()))])
         assert cancelled.cancelled_caught
 
         launch_mongo(port=server.port, sqlite=tmp_path / "mongo.db")
@@ -225,6 +223,6 @@ async def test_mongodb_down_then_back(launch_mongo: Any, tmp_path: Path) -> None
         with trio.fail_after(HANG_GUARD):
             user = await store.get_user("ann")
             assert user is not None and user.name == "ann"
-            (reply,) = await store.apply([CreateJob(job=new_job())])
+            (reply,) = await store.apply([CreateJob(submission_of(new_job()))])
         assert isinstance(reply, JobCreated) and not reply.existing
         assert await store.get_user("bob") is None

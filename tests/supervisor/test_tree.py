@@ -159,3 +159,22 @@ async def test_shutdown_leaves_no_process_behind(
     # ... and the frontend's own child got SIGKILL with its group.
     with trio.fail_after(5):
         await wait_gone(int(stubborn.split()[-1]))
+
+
+async def test_scratch_left_by_killed_workers_is_swept_at_start_and_after_a_stop(
+    dummy_config: ConfigFactory, lines: Lines
+) -> None:
+    from faas_trio.supervisor.server import _stop_in_order
+
+    config = dummy_config(workers=1)
+    scratch = config.home / "scratch"
+    (scratch / "sbx-left-by-a-kill").mkdir(parents=True)
+    (scratch / "sbx-left-by-a-kill" / "file").write_text("x")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            supervisor = await start(nursery, config, lines)
+            assert list(scratch.iterdir()) == []
+            (scratch / "sbx-another").mkdir()
+            await _stop_in_order(supervisor)
+            assert list(scratch.iterdir()) == []
+            nursery.cancel_scope.cancel()

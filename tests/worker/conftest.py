@@ -12,7 +12,8 @@ import pytest
 import trio
 
 from faas_trio.core.ids import new_job_id
-from faas_trio.core.messages import Dispatch, Function, JobRecord, Runtime
+from faas_trio.core.messages import Dispatch
+from faas_trio.core.records import Function, JobRecord, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.process import Sandbox, start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from faas_trio.core.config import ConfigError
-from faas_trio.core.messages import JobState, Runtime
+from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker import WorkerConfig
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool

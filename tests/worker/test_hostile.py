@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from faas_trio.core.messages import JobState, Outcome, Runtime
+from faas_trio.core.records import JobState, Outcome, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.logbuffer import TRUNCATED_NOTE

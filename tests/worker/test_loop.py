@@ -15,14 +15,12 @@ from faas_trio.core.messages import (
     Dispatch,
     Done,
     Heartbeat,
-    JobState,
     Message,
     NextJob,
     NoJob,
-    Outcome,
     Report,
-    Runtime,
 )
+from faas_trio.core.records import JobState, Outcome, Runtime
 from faas_trio.core.rpc import serve_rpc
 from faas_trio.worker import WorkerConfig, serve
 from faas_trio.worker.sandbox.spawn import SpawnSettings

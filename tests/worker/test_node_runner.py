@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faas_trio.core.messages import JobState, Runtime
+from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 

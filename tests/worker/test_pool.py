@@ -7,7 +7,7 @@ import signal
 
 import trio
 
-from faas_trio.core.messages import JobState
+from faas_trio.core.records import JobState
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings

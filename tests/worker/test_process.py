@@ -8,7 +8,7 @@ import sys
 import pytest
 import trio
 
-from faas_trio.core.messages import Runtime
+from faas_trio.core.records import Runtime
 from faas_trio.worker.sandbox.process import SandboxError
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
@@ -133,7 +133,7 @@ async def test_child_sees_only_a_minimal_environment(
 _ORPHANING_WORKER = r"""
 import sys, trio
 from pathlib import Path
-from faas_trio.core.messages import Runtime
+from faas_trio.core.records import Runtime
 from faas_trio.worker.sandbox.process import start_sandbox
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote

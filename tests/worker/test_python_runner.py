@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from faas_trio.core.messages import JobState
+from faas_trio.core.records import JobState
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 

@@ -3,7 +3,7 @@ failures."""
 
 from __future__ import annotations
 
-from faas_trio.core.messages import Runtime
+from faas_trio.core.records import Runtime
 from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_request
 
 from .conftest import needs_node

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 import faas_trio.worker.sandbox.zygote_client as zygote_client
-from faas_trio.core.messages import JobState, Runtime
+from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.process import SandboxError, start_sandbox
@@ -341,7 +341,7 @@ _UNPRIVILEGED_WORKER = r"""
 import json, os, sys, trio
 from pathlib import Path
 import faas_trio
-from faas_trio.core.messages import Function, Runtime
+from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 

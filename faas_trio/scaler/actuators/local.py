@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from ...core.errors import ProtocolError
-from ...core.messages import Done, SetWorkers
+from ...core.messages import SetWorkers
 from ...core.rpc import Client, open_client
 from .base import ActuatorError
 
@@ -51,9 +50,7 @@ class LocalActuator:
         Cancellation: waits for the supervisor's reply at most ``timeout`` seconds; a cancel
         leaves the last applied count as it was (the supervisor may still act on the request).
         """
-        reply = await self._supervisor.call(SetWorkers(count=count), timeout=self._timeout)
-        if not isinstance(reply, Done):
-            raise ProtocolError(f"supervisor answered SetWorkers with {type(reply).__name__}")
+        await self._supervisor.call(SetWorkers(count=count), timeout=self._timeout)
         self._applied = count
 
     async def aclose(self) -> None:

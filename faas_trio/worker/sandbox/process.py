@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from ...core.messages import Runtime
+from ...core.records import Runtime
 from .logbuffer import LogBuffer
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .zygote_client import Zygote

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...core.messages import Runtime
+from ...core.records import Runtime
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
