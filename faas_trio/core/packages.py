@@ -203,7 +203,6 @@ async def run_pip(
         "--no-input", *args,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_SECRETS")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     kept = bytearray()
     returncode: int | None = None
     async with trio.open_nursery() as nursery:

@@ -58,10 +58,19 @@ class Zygote:
     the zygote's stderr and skipped.
     """
 
-    def __init__(self, python: str, path: str | None = None, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        python: str,
+        path: str | None = None,
+        preload: Sequence[str] = (),
+        *,
+        preload_timeout: float = 60.0,
+    ) -> None:
         self._python = python
         self._path = path
         self._preload = tuple(preload)
+        #: Extra seconds the first spawn of a preloading zygote may take (its imports).
+        self._preload_timeout = preload_timeout if self._preload else 0.0
         self._lock = trio.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._pidfd = -1
@@ -82,7 +91,8 @@ class Zygote:
             ZygoteFailed: no child was started (see the class).
 
         Cancellation: while an earlier spawn runs, it propagates at once. Once this spawn has
-        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT` plus a kill's grace), so
+        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT`, plus the preload
+        allowance when it starts the zygote, plus a kill's grace), so
         a child is never started without its pidfd reaching the caller: the caller sees the
         cancel at its next checkpoint and kills that child.
         """
@@ -92,9 +102,10 @@ class Zygote:
                     raise ZygoteFailed("the zygote is closed")
                 if self._process is not None and self._process.poll() is not None:
                     await self._stop()  # died since the last spawn: just replace it
+                starting = self._socket is None
                 sock = self._socket if self._socket is not None else self._start()
                 try:
-                    with trio.fail_after(SPAWN_TIMEOUT):
+                    with trio.fail_after(SPAWN_TIMEOUT + (self._preload_timeout * starting)):
                         reply, pidfd = await _exchange(sock, request, fds)
                 except (trio.TooSlowError, OSError, ValueError) as exc:
                     await self._stop()
