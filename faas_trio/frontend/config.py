@@ -93,10 +93,19 @@ class FrontendConfig:
     rpc_timeout: float = 5.0
     #: Deadline of each ping made by ``/readyz`` (``FAAS_READY_TIMEOUT``).
     ready_timeout: float = 1.0
+    #: The workers' ``FAAS_SANDBOX`` (read here too: unconfined functions are refused in
+    #: ``keys`` mode, where users are strangers to each other and to the host).
+    sandbox: str = "strict"
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"FAAS_AUTH={self.auth} is not one of {', '.join(AUTH_MODES)}")
+        if self.sandbox == "off" and self.auth == "keys":
+            raise ConfigError(
+                "FAAS_SANDBOX=off runs functions unconfined, which keys mode (FAAS_AUTH=keys,"
+                " the default off loopback) does not allow: use FAAS_SANDBOX=strict, or"
+                " FAAS_AUTH=open on a trusted host"
+            )
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise ConfigError("FAAS_ADMIN_KEY is shorter than 16 characters")
         if not 0 <= self.port <= 65535:
@@ -145,4 +154,5 @@ class FrontendConfig:
             max_wait=env_float("FAAS_MAX_WAIT", d.max_wait, env),
             rpc_timeout=env_float("FAAS_RPC_TIMEOUT", d.rpc_timeout, env),
             ready_timeout=env_float("FAAS_READY_TIMEOUT", d.ready_timeout, env),
+            sandbox=env_str("FAAS_SANDBOX", d.sandbox, env),
         )

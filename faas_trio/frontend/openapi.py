@@ -319,6 +319,35 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")},
             },
         },
+        "/ui": {
+            "get": {
+                "summary": "The web console",
+                "security": no_auth,
+                "responses": {
+                    "200": {
+                        "description": "Its page",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                },
+            },
+        },
+        "/ui/{name}": {
+            "parameters": [_path_param("name", {"type": "string"}, "app.js")],
+            "get": {
+                "summary": "A file of the web console (its scripts and style)",
+                "security": no_auth,
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            "text/javascript": {"schema": {"type": "string"}},
+                            "text/css": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "default": {"$ref": "#/components/responses/Error"},
+                },
+            },
+        },
     }
     return {
         "openapi": "3.0.3",

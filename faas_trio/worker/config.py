@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.config import DEFAULT_JQ_PORT, ConfigError, env_bool, env_float, env_int, env_str
 from ..core.packages import PipSource
+from .sandbox.isolation import SANDBOX_MODES
 from .sandbox.spawn import SpawnSettings
 
 __all__ = ["WorkerConfig"]
@@ -48,6 +49,12 @@ class WorkerConfig:
                                worker on the machine; at least
                                concurrency + warm max)                     1000
     FAAS_SANDBOX_NPROC         processes and threads per sandbox           64
+    FAAS_SANDBOX               ``strict``: confine every sandbox, refuse
+                               to start if this machine cannot; ``off``:
+                               run functions unconfined (refused by the
+                               frontend in keys mode)                      strict
+    FAAS_SANDBOX_SCRATCH_MB    size of a sandbox's scratch tmpfs (it also
+                               counts towards the function's memory)       64
     FAAS_ZYGOTES_MAX           zygotes of package environments kept        4
     FAAS_ZYGOTE_PRELOAD        whether they import the packages first      1
     FAAS_ENVS_MAX_BYTES        disk the environments may take, bytes       10 GiB
@@ -73,6 +80,8 @@ class WorkerConfig:
     sandbox_uid_base: int = 61000
     sandbox_uid_count: int = 1000
     sandbox_nproc: int = 64
+    sandbox: str = "strict"
+    sandbox_scratch_mb: int = 64
     zygotes_max: int = 4
     zygote_preload: bool = True
     envs_dir: Path = Path(".faas/envs")
@@ -101,6 +110,8 @@ class WorkerConfig:
             sandbox_uid_base=env_int("FAAS_SANDBOX_UID_BASE", cls.sandbox_uid_base, env),
             sandbox_uid_count=env_int("FAAS_SANDBOX_UID_COUNT", cls.sandbox_uid_count, env),
             sandbox_nproc=env_int("FAAS_SANDBOX_NPROC", cls.sandbox_nproc, env),
+            sandbox=env_str("FAAS_SANDBOX", cls.sandbox, env),
+            sandbox_scratch_mb=env_int("FAAS_SANDBOX_SCRATCH_MB", cls.sandbox_scratch_mb, env),
             zygotes_max=env_int("FAAS_ZYGOTES_MAX", cls.zygotes_max, env),
             zygote_preload=env_bool("FAAS_ZYGOTE_PRELOAD", cls.zygote_preload, env),
             envs_dir=Path(env_str("FAAS_HOME", ".faas", env)).resolve() / "envs",
@@ -123,11 +134,16 @@ class WorkerConfig:
             ("FAAS_DEFAULT_MEMORY_MB", self.default_memory_mb),
             ("FAAS_SANDBOX_UID_BASE", self.sandbox_uid_base),
             ("FAAS_SANDBOX_NPROC", self.sandbox_nproc),
+            ("FAAS_SANDBOX_SCRATCH_MB", self.sandbox_scratch_mb),
             ("FAAS_ZYGOTES_MAX", self.zygotes_max),
             ("FAAS_ENVS_MAX_BYTES", self.envs_max_bytes),
         ):
             if value < 1:
                 raise ConfigError(f"{name}={value} must be at least 1")
+        if self.sandbox not in SANDBOX_MODES:
+            raise ConfigError(
+                f"FAAS_SANDBOX={self.sandbox!r} must be one of {', '.join(SANDBOX_MODES)}"
+            )
         if self.sandbox_uid_count < self.concurrency + self.warm_max:
             raise ConfigError(
                 f"FAAS_SANDBOX_UID_COUNT={self.sandbox_uid_count} must be at least"
@@ -144,7 +160,8 @@ class WorkerConfig:
 
     @property
     def spawn_settings(self) -> SpawnSettings:
-        """What spawning a runner child needs."""
+        """What spawning a runner child needs (the confinement mode and cgroups are the
+        worker's to find out at start: see :mod:`.sandbox.isolation`)."""
         return SpawnSettings(
             python=self.sandbox_python,
             node=self.node,
@@ -153,4 +170,6 @@ class WorkerConfig:
             uid_base=self.sandbox_uid_base,
             uid_count=self.sandbox_uid_count,
             nproc=self.sandbox_nproc,
+            mode="off" if self.sandbox == "off" else "",
+            scratch_mb=self.sandbox_scratch_mb,
         )

@@ -19,7 +19,7 @@ from ..core.messages import Dispatch
 from ..core.records import JobRecord, JobState, Outcome
 from .pool import RUNNER_SLACK, Checkout, LoadFailed, WarmPool
 from .sandbox.logbuffer import LogBuffer
-from .sandbox.process import SandboxError, SandboxTimeout
+from .sandbox.process import SandboxError, SandboxOutOfMemory, SandboxTimeout
 
 __all__ = ["run_job", "stopped_outcome"]
 
@@ -90,7 +90,7 @@ async def run_job(
     except SandboxError as exc:
         return _outcome(
             job, JobState.FAILED, started_at=started_at, logs=logs,
-            result=str(exc), error=f"SandboxError: {exc}",
+            result=str(exc), error=_sandbox_error(exc),
         )  # fmt: skip
 
     sandbox = checkout.sandbox
@@ -120,7 +120,7 @@ async def run_job(
     if crash is not None:
         return _outcome(
             job, JobState.FAILED, started_at=started_at, logs=logs, checkout=checkout,
-            result=str(crash), error=f"SandboxError: {crash}", duration_ms=elapsed_ms,
+            result=str(crash), error=_sandbox_error(crash), duration_ms=elapsed_ms,
         )  # fmt: skip
     if reply is None or reply.get("timeout"):
         message = f"timed out after {function.timeout:g}s"
@@ -166,3 +166,9 @@ def _utf8_size(text: str) -> int:
 
 def _number(raw: object, default: float) -> float:
     return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else default
+
+
+def _sandbox_error(exc: SandboxError) -> str:
+    """The outcome's error for a sandbox that broke: ``OutOfMemory: ...`` when its memory
+    cgroup's limit killed it."""
+    return f"{'OutOfMemory' if isinstance(exc, SandboxOutOfMemory) else 'SandboxError'}: {exc}"

@@ -14,6 +14,7 @@ grace, and only then does the cancel propagate.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -41,6 +42,8 @@ from .config import WorkerConfig
 from .envs import Environments
 from .execution import run_job, stopped_outcome
 from .pool import WarmPool
+from .sandbox.isolation import assess
+from .sandbox.spawn import SpawnSettings
 from .variables import VariablesFailed
 
 __all__ = ["main", "new_worker_id", "serve"]
@@ -305,8 +308,7 @@ async def serve(
     job either reported or handed back, then ``Cancelled`` propagates.
     """
     worker_id = new_worker_id()
-    if not config.spawn_settings.confined:
-        log.warning("not running as root: sandboxes are NOT isolated (same uid, network)")
+    settings = await _confinement(config)
     drain_requested = trio.Event()
     async with trio.open_nursery() as watch:
         watch.start_soon(_set_when_cancelled, drain_requested)
@@ -326,7 +328,7 @@ async def serve(
                 )
                 pool = WarmPool(
                     nursery,
-                    config.spawn_settings,
+                    settings,
                     ttl=config.warm_ttl,
                     max_warm=config.warm_max,
                     init_timeout=config.init_timeout,
@@ -350,6 +352,8 @@ async def serve(
                 finally:
                     worker.stop_all()
                     await pool.aclose()
+                    if settings.cgroups is not None:
+                        settings.cgroups.remove()
                     nursery.cancel_scope.cancel()
         watch.cancel_scope.cancel()
 
@@ -368,6 +372,34 @@ def _secret_box() -> Callable[[], SecretBox]:
         return boxes[0]
 
     return box
+async def _confinement(config: WorkerConfig) -> SpawnSettings:
+    """The spawn settings with the confinement this machine gives, logged; under
+    ``FAAS_SANDBOX=strict`` a machine that cannot confine is refused.
+
+    Raises:
+        ConfigError: strict, and something confinement needs is missing (named).
+
+    Cancellation: abandons the probe (a short subprocess; it ends by itself).
+    """
+    isolation = await trio.to_thread.run_sync(assess, config.sandbox, config.sandbox_python)
+    missing = isolation.missing()
+    if missing:
+        if isolation.cgroups is not None:
+            isolation.cgroups.remove()
+        raise ConfigError(
+            f"FAAS_SANDBOX=strict, but sandboxes cannot be confined here ({isolation.mode}):"
+            f" missing {'; '.join(missing)}. Run on a kernel that has them, or set"
+            " FAAS_SANDBOX=off to run functions unconfined (not with FAAS_AUTH=keys)"
+        )
+    if isolation.confined:
+        log.info("%s", isolation.describe())
+        if isolation.cgroups is None:
+            log.warning("no writable memory and pids cgroup: falling back to rlimits")
+    else:
+        log.warning("%s", isolation.describe())
+    return dataclasses.replace(
+        config.spawn_settings, mode=isolation.mode, cgroups=isolation.cgroups
+    )
 
 
 def main() -> None:

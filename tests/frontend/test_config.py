@@ -53,6 +53,8 @@ def test_from_env() -> None:
         ({"FAAS_MAX_BODY": "0"}, "FAAS_MAX_BODY"),
         ({"FAAS_MAX_WAIT": "-1"}, "FAAS_MAX_WAIT"),
         ({"FAAS_DEFAULT_TIMEOUT": "1000"}, "FAAS_DEFAULT_TIMEOUT is larger"),
+        ({"FAAS_SANDBOX": "off", "FAAS_AUTH": "keys"}, "FAAS_SANDBOX=off runs functions"),
+        ({"FAAS_SANDBOX": "off", "FAAS_HOST": "0.0.0.0"}, "keys mode"),
     ],
 )
 def test_rejects(env: dict[str, str], message: str) -> None:

@@ -57,6 +57,8 @@ def test_overrides() -> None:
         {"FAAS_DRAIN_TIMEOUT": "-1"},
         {"FAAS_LOG_CAP": "0"},
         {"FAAS_SANDBOX_NPROC": "0"},
+        {"FAAS_SANDBOX": "loose"},
+        {"FAAS_SANDBOX_SCRATCH_MB": "0"},
         {"FAAS_SANDBOX_UID_COUNT": "19"},  # fewer than 4 slots + 16 warm children
     ],
 )

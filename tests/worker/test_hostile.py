@@ -18,9 +18,9 @@ from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.logbuffer import TRUNCATED_NOTE
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import MakeDispatch, needs_node, processes_of_uid, sandbox_pids
+from .conftest import MakeDispatch, needs_node, needs_root, processes_of_uid, sandbox_pids
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="confinement needs root")
+pytestmark = needs_root
 
 
 async def run(

@@ -3,7 +3,12 @@ failures."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from pathlib import Path
+
 from faas_trio.core.records import Runtime
+from faas_trio.worker.sandbox.cgroups import SandboxCgroup
 from faas_trio.worker.sandbox.spawn import SpawnFailed, SpawnSettings, build_request
 
 from .conftest import needs_node
@@ -25,7 +30,30 @@ def test_confined_request_names_the_uid_and_process_limit(settings: SpawnSetting
         "nproc": settings.nproc,
         "read": [],
         "address_space_mb": None,
+        "scratch_mb": settings.scratch_mb,
+        "cgroup_procs": [],
+        "seccomp": True,
+        "userns": False,
     }
+
+
+def test_a_cgroup_replaces_the_per_uid_process_limit(settings: SpawnSettings) -> None:
+    cgroup = SandboxCgroup(1, (Path("/cg/memory/sbx-1"), Path("/cg/pids/sbx-1")))
+    request = build_request(Runtime.PYTHON, 256, settings, settings.scratch_root, 61234, cgroup)
+    assert request["confine"]["nproc"] is None
+    assert request["confine"]["cgroup_procs"] == [
+        "/cg/memory/sbx-1/cgroup.procs",
+        "/cg/pids/sbx-1/cgroup.procs",
+    ]
+
+
+def test_rootless_request_is_confined_in_a_user_namespace(settings: SpawnSettings) -> None:
+    rootless = dataclasses.replace(settings, mode="rootless")
+    request = build_request(Runtime.PYTHON, 256, rootless, settings.scratch_root)
+    assert request["confine"]["userns"] is True
+    assert request["confine"]["uid"] == os.getuid()
+    off = dataclasses.replace(settings, mode="off")
+    assert build_request(Runtime.PYTHON, 256, off, settings.scratch_root)["confine"] is None
 
 
 @needs_node

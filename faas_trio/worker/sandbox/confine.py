@@ -2,36 +2,38 @@
 
 Used by :mod:`.zygote` (and only there: the worker never imports it) in each child it forks,
 after that child has taken its pipes, scratch directory and environment:
-:func:`become_keeper` turns the process into the sandbox's keeper (still root, waiting), which
-forks the runner. When confined, the keeper first unshares fresh network, PID and IPC
-namespaces, so the runner is PID 1 of its namespace: when it dies, the kernel kills every
-process in the namespace, including ones that called ``setsid``. The runner, before any user
-code:
+:func:`become_keeper` turns the process into the sandbox's keeper (waiting), which forks the
+runner. When confined, the keeper first unshares fresh network, PID, IPC and mount namespaces
+(rootless: inside a new user namespace whose only uid is the worker's), makes every mount
+private to them and mounts a size-capped tmpfs on the scratch directory, so the runner is
+PID 1 of its namespace: when it dies, the kernel kills every process in the namespace,
+including ones that called ``setsid``; its IPC objects (SysV, POSIX queues) and its scratch
+files go with the namespaces. The runner, before any user code:
 
-- sets ``RLIMIT_NPROC`` (counted per uid, so each sandbox gets its own uid from the worker),
-  file size and open files limits, and the address space if given (the Python runner sets
-  its own);
-- restricts the filesystem with Landlock: read and execute under the system directories
-  (``/usr``, ``/etc``…) and the readable paths it is given, read and write only in its scratch
-  directory; with Landlock ABI 6 it also cannot signal processes outside its sandbox;
-- drops to its uid and gid with no supplementary groups and ``no_new_privs``;
+- joins its cgroups (memory and pids, see :mod:`.cgroups`), so all it starts is counted;
+- sets file size and open files limits, the address space if given (the Python runner sets
+  its own), and ``RLIMIT_NPROC`` when no pids cgroup bounds it;
+- restricts the filesystem with Landlock (:mod:`.landlock`);
+- drops to its uid and gid with no supplementary groups (rootless: drops every capability),
+  joins a fresh session keyring and empties its uid's keyrings, sets ``no_new_privs``;
 - asks for SIGKILL when the keeper dies, and checks the keeper is still there;
+- installs the seccomp filter (:mod:`.syscall_filter`), which refuses clearing that signal;
 - runs what the zygote gives it: the Python runner in this same interpreter (compiled by the
   zygote while still root), or Node executed with the runner script.
 
-Unconfined (the worker is not root) the runner gets none of the namespaces, Landlock or uid,
-only the parent-death signal, and when it ends the keeper kills what is left of its process
-group: both modes have the same keeper and runner.
+Unconfined (``FAAS_SANDBOX=off``) the runner gets none of that, only the parent-death signal,
+and when it ends the keeper kills what is left of its process group.
 
 Its network namespace has only a loopback interface that is down: no connection can be made,
 to the host's loopback (the frontend, the database) or anywhere else.
 
 The worker is not the keeper's parent (the zygote is), so the keeper writes the runner's wait
-status (:data:`STATUS_BYTES` bytes, big-endian) to its status pipe before it exits. On SIGTERM
-it kills the runner and waits until the whole namespace is gone before it reports and exits:
-once the keeper has exited, no process of the sandbox is left and its uid may be reused. If
-the zygote dies (it does when the worker dies), the keeper is killed (``PR_SET_PDEATHSIG``),
-then the runner, then the namespace.
+status (:data:`STATUS_BYTES` bytes, big-endian) to its status pipe before it exits; it reports
+only an exit or a kill, never a stop (:func:`wait_for_runner`). On SIGTERM it kills the runner
+and waits until the whole namespace is gone before it reports and exits. If the zygote dies
+(it does when the worker dies), the keeper is killed (``PR_SET_PDEATHSIG``), then the runner,
+then the namespace. The worker still checks: it releases a sandbox's uid only once no process
+runs as it (:mod:`.uids`) and its cgroup is empty.
 """
 
 from __future__ import annotations
@@ -44,35 +46,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-__all__ = ["STATUS_BYTES", "Confinement", "become_keeper", "die_with_parent"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import landlock, syscall_filter
+elif __package__:
+    from . import landlock, syscall_filter
+else:  # run from the zygote, by path
+    import landlock
+    import syscall_filter
+
+__all__ = [
+    "STATUS_BYTES",
+    "Confinement",
+    "become_keeper",
+    "die_with_parent",
+    "wait_for_runner",
+]
 
 #: Size of the wait status a keeper reports on its status pipe.
 STATUS_BYTES = 4
 
+_CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
+_CLONE_NEWUSER = 0x10000000
 _CLONE_NEWPID = 0x20000000
 _CLONE_NEWNET = 0x40000000
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
-# x86_64 and aarch64 share these syscall numbers (they were added after the tables unified).
-_SYS_LANDLOCK_CREATE_RULESET = 444
-_SYS_LANDLOCK_ADD_RULE = 445
-_SYS_LANDLOCK_RESTRICT_SELF = 446
-_LANDLOCK_CREATE_RULESET_VERSION = 1
-_LANDLOCK_RULE_PATH_BENEATH = 1
-_SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
-_SCOPE_SIGNAL = 1 << 1
-
-# Landlock filesystem rights, and the ABI version that introduced the last ones.
-_EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
-_FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
-_FILE_RIGHTS = _EXECUTE | _WRITE_FILE | _READ_FILE | (1 << 14) | (1 << 15)
-_READ_ONLY = _EXECUTE | _READ_FILE | _READ_DIR
-#: Read-only for the interpreters (merged-/usr systems make /bin, /lib… links into /usr).
-_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc")
-#: Devices a runner may open read-write.
-_DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
-
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+_CAPABILITY_VERSION_3 = 0x20080522
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+_KEYCTL_CLEAR = 7
+_KEY_SPEC_USER_KEYRING = -4
+_KEY_SPEC_USER_SESSION_KEYRING = -5
 _MAX_FILE_BYTES = 64 * 1024 * 1024
 _MAX_OPEN_FILES = 64
 
@@ -80,64 +86,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [
-        ("handled_access_fs", ctypes.c_uint64),
-        ("handled_access_net", ctypes.c_uint64),
-        ("scoped", ctypes.c_uint64),
-    ]
-
-
-class _PathBeneathAttr(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
 def _check(result: int, what: str) -> int:
     if result < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
     return result
-
-
-def _landlock_abi() -> int:
-    version = _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, 0, _LANDLOCK_CREATE_RULESET_VERSION)
-    return max(int(version), 0)
-
-
-def _landlock_ruleset(abi: int, home: str, readable: tuple[str, ...]) -> int:
-    """A Landlock ruleset fd: read-only system dirs and ``readable``, read-write ``home``."""
-    fs_rights = max(rights for level, rights in _FS_RIGHTS_BY_ABI.items() if level <= abi)
-    attr = _RulesetAttr(fs_rights, 0, _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
-    size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else 16  # older ABIs know only two fields
-    ruleset = _check(
-        _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0), "landlock"
-    )
-    grants = [(path, _READ_ONLY) for path in (*_SYSTEM_DIRS, *readable)]
-    grants += [(path, _READ_FILE | _WRITE_FILE | (1 << 15)) for path in _DEVICES]
-    grants.append((home, fs_rights))
-    for path, rights in grants:
-        try:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except OSError:
-            continue  # not on this system
-        try:
-            if not os.path.isdir(path):
-                rights &= _FILE_RIGHTS
-            rule = _PathBeneathAttr(rights & fs_rights, fd)
-            _check(
-                _libc.syscall(
-                    _SYS_LANDLOCK_ADD_RULE,
-                    ruleset,
-                    _LANDLOCK_RULE_PATH_BENEATH,
-                    ctypes.byref(rule),
-                    0,
-                ),
-                f"landlock rule for {path}",
-            )
-        finally:
-            os.close(fd)
-    return ruleset
 
 
 def die_with_parent(parent: int) -> None:
@@ -148,20 +101,36 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+
+
 @dataclass(frozen=True)
 class Confinement:
     """What a confined runner is held to (see the module docstring)."""
 
-    #: Its uid and gid.
+    #: Its uid and gid (rootless: the worker's own, the one uid of its user namespace).
     uid: int
     #: Its scratch directory, the one place it may write.
     home: str
-    #: ``RLIMIT_NPROC``.
-    nproc: int
+    #: ``RLIMIT_NPROC``, or None when its pids cgroup bounds it instead.
+    nproc: int | None
     #: Paths it may read and execute besides the system directories.
     readable: tuple[str, ...] = ()
     #: ``RLIMIT_AS`` in MiB, or None to leave it to the runner.
     address_space_mb: int | None = None
+    #: Whether the seccomp filter (:mod:`.syscall_filter`) is installed.
+    seccomp: bool = True
+    #: Rootless: a user namespace mapping only ``uid`` makes the other namespaces.
+    userns: bool = False
+    #: Size of the tmpfs mounted on ``home`` in its mount namespace, MiB (None: none).
+    scratch_mb: int | None = None
+    #: The ``cgroup.procs`` files the runner joins before anything else.
+    cgroup_procs: tuple[str, ...] = ()
 
 
 def become_keeper(
@@ -176,7 +145,9 @@ def become_keeper(
     """
     try:
         if confinement is not None:
-            _check(_libc.unshare(_CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC), "unshare")
+            enter_namespaces(confinement.userns, confinement.uid)
+            if confinement.scratch_mb is not None:
+                _mount_scratch(confinement)
         keeper_alive, keeper_hold = os.pipe()
         runner = os.fork()
     except BaseException as exc:  # noqa: B036 - report anything, never return to the zygote
@@ -197,6 +168,35 @@ def become_keeper(
     os._exit(0)
 
 
+def enter_namespaces(userns: bool, uid: int) -> None:
+    """Unshare fresh network, PID (for the next child), IPC and mount namespaces, mounts
+    private to them; with ``userns``, inside a new user namespace where ``uid`` (this
+    process's) is the only uid (and its gid the only gid)."""
+    flags = _CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNS
+    gid = os.getgid()
+    _check(_libc.unshare(flags | (_CLONE_NEWUSER if userns else 0)), "unshare")
+    if userns:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                           ("gid_map", f"{gid} {gid} 1")):  # fmt: skip
+            with open(f"/proc/self/{name}", "w") as mapping:
+                mapping.write(text)
+    # Nothing mounted here may show outside (nor the other way round).
+    _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+
+
+def _mount_scratch(confinement: Confinement) -> None:
+    """A size-capped tmpfs on the scratch directory, seen only in this mount namespace; the
+    runner's cwd moves onto it."""
+    gid = confinement.uid if not confinement.userns else os.getgid()
+    options = f"size={confinement.scratch_mb}m,mode=0700,uid={confinement.uid},gid={gid}"
+    home = confinement.home.encode()
+    _check(
+        _libc.mount(b"tmpfs", home, b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode()),
+        "scratch tmpfs",
+    )
+    os.chdir(confinement.home)
+
+
 def _become_runner(
     run: Callable[[], object], confinement: Confinement | None, fds: tuple[int, int, int]
 ) -> NoReturn:
@@ -207,12 +207,18 @@ def _become_runner(
         os.close(status_fd)
         os.close(keeper_hold)
         if confinement is not None:
+            for procs in confinement.cgroup_procs:
+                with open(procs, "w") as joined:
+                    joined.write("0")  # this process; its children follow
             _confine(confinement)
         # Set after the uid change, which clears it; then make sure the keeper did not die first.
         _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
         if select.select([keeper_alive], [], [], 0)[0]:
             os._exit(0)
         os.close(keeper_alive)
+        if confinement is not None and confinement.seccomp:
+            # Last: it refuses clearing the parent-death signal just set.
+            syscall_filter.install(_libc)
     except BaseException as exc:  # noqa: B036 - report anything, never fall back to the keeper
         _fail(f"sandbox setup failed: {exc!r}")
     try:
@@ -223,25 +229,47 @@ def _become_runner(
 
 
 def _confine(confinement: Confinement) -> None:
-    """Limits, Landlock, uid and gid, ``no_new_privs``: in that order (the first two need root)."""
+    """Limits, Landlock, uid and gid (rootless: no capabilities), ``no_new_privs``: in that
+    order (the first two need root or the user namespace's capabilities)."""
     import resource
 
-    uid = confinement.uid
-    limits = [(resource.RLIMIT_NPROC, confinement.nproc)]
+    limits = [] if confinement.nproc is None else [(resource.RLIMIT_NPROC, confinement.nproc)]
     if confinement.address_space_mb is not None:
         limits.append((resource.RLIMIT_AS, confinement.address_space_mb << 20))
     limits += [(resource.RLIMIT_FSIZE, _MAX_FILE_BYTES), (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES)]
     for limit, value in limits:
         resource.setrlimit(limit, (value, value))
-    abi = _landlock_abi()
-    ruleset = _landlock_ruleset(abi, confinement.home, confinement.readable) if abi > 0 else -1
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    abi = landlock.abi()
+    ruleset = landlock.ruleset(abi, confinement.home, confinement.readable) if abi > 0 else -1
+    if confinement.userns:
+        _drop_capabilities()
+    else:
+        uid = confinement.uid
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    _fresh_keyrings()
     _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if ruleset >= 0:
-        _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
-        os.close(ruleset)
+        landlock.restrict_self(ruleset)
+
+
+def _drop_capabilities() -> None:
+    """Drop every capability (held in a user namespace its maker created)."""
+    header, data = _CapHeader(_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def _fresh_keyrings() -> None:
+    """A new session keyring, and the uid's own keyrings emptied: keys are kept per uid by
+    the kernel, and a uid serves one tenant after another (the seccomp filter then refuses
+    every keyring call, so nothing is put there again)."""
+    if syscall_filter.KEYCTL is None:
+        return
+    keyctl = syscall_filter.KEYCTL
+    _check(_libc.syscall(keyctl, _KEYCTL_JOIN_SESSION_KEYRING, None), "session keyring")
+    for keyring in (_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING):
+        _libc.syscall(keyctl, _KEYCTL_CLEAR, keyring)  # may fail on a fresh, empty one: fine
 
 
 def _keep(runner: int) -> int:
@@ -254,10 +282,26 @@ def _keep(runner: int) -> int:
             pass
 
     signal.signal(signal.SIGTERM, on_term)
-    # A confined runner is PID 1 of its namespace: its wait status is reported only after
-    # every other process in the namespace is gone.
-    _, status = os.waitpid(runner, 0)
-    return status
+    return wait_for_runner(runner)
+
+
+def wait_for_runner(runner: int) -> int:
+    """Wait until ``runner`` has ended, and return how it ended (exited or killed).
+
+    A stop is never an end: a runner that made its keeper its tracer (``PTRACE_TRACEME``) is
+    reported stopped by ``waitpid``, and reporting that would let it run on with no keeper
+    (and, having cleared its parent-death signal, past its sandbox). So a stopped runner is
+    killed and waited for. A confined runner is PID 1 of its namespace: its end is reported
+    only after every other process in the namespace is gone.
+    """
+    while True:
+        _, status = os.waitpid(runner, 0)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return status
+        try:
+            os.kill(runner, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _report(status_fd: int, status: int) -> None:
@@ -276,3 +320,34 @@ def _fail(message: str, status_fd: int | None = None, code: int = 71) -> NoRetur
     if status_fd is not None:
         _report(status_fd, code << 8)  # the wait status of "exited with code"
     os._exit(code)
+
+
+def probe(rootless: bool) -> dict[str, object]:
+    """What confinement this machine gives (see :mod:`.isolation`), tried for real in a
+    child: its Landlock ABI, whether a sandbox's namespaces can be made (and a PID 1 forked
+    in them), and whether the seccomp filter can be installed."""
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(readable)
+            enter_namespaces(rootless, os.getuid())
+            init = os.fork()
+            if init == 0:
+                os._exit(0)
+            if os.WIFEXITED(os.waitpid(init, 0)[1]):
+                os.write(writable, b"n")
+        except BaseException:  # noqa: B036, S110 - whatever failed is what is reported
+            pass
+        try:
+            _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+            syscall_filter.install(_libc)
+            os.write(writable, b"s")
+        except BaseException:  # noqa: B036, S110
+            pass
+        os._exit(0)
+    os.close(writable)
+    os.waitpid(child, 0)
+    with os.fdopen(readable, "rb") as report:
+        seen = report.read()
+    return {"landlock_abi": landlock.abi(), "namespaces": b"n" in seen, "seccomp": b"s" in seen}

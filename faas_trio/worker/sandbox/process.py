@@ -30,9 +30,17 @@ import trio
 from ...core.records import Runtime
 from .logbuffer import LogBuffer
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
+from .uids import processes_of_uid
 from .zygote_client import Zygote
 
-__all__ = ["KILL_GRACE", "Sandbox", "SandboxError", "SandboxTimeout", "start_sandbox"]
+__all__ = [
+    "KILL_GRACE",
+    "Sandbox",
+    "SandboxError",
+    "SandboxOutOfMemory",
+    "SandboxTimeout",
+    "start_sandbox",
+]
 
 _HEADER = struct.Struct("!I")
 #: Replies larger than this are treated as a broken child.
@@ -49,6 +57,10 @@ _STATUS_BYTES = 4
 
 class SandboxError(Exception):
     """The child could not start, died, or broke the protocol; it is no longer running."""
+
+
+class SandboxOutOfMemory(SandboxError):
+    """The sandbox went over its memory cgroup's limit and the kernel killed it."""
 
 
 class SandboxTimeout(Exception):
@@ -87,7 +99,7 @@ async def start_sandbox(
         )
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
-    sandbox = Sandbox(spawned, settings.log_cap)
+    sandbox = Sandbox(spawned, settings.log_cap, memory_mb)
     try:
         await nursery.start(sandbox.drain_stderr)
     except BaseException:
@@ -102,7 +114,7 @@ class Sandbox:
     One request at a time: the caller (the warm pool) never shares a sandbox between calls.
     """
 
-    def __init__(self, spawned: Spawned, log_cap: int) -> None:
+    def __init__(self, spawned: Spawned, log_cap: int, memory_mb: int = 0) -> None:
         #: The keeper's pid (the process group's and session's id too).
         self.pid = spawned.pid
         self._pidfd = spawned.pidfd
@@ -118,6 +130,9 @@ class Sandbox:
         self._kill_lock = trio.Lock()
         self._home = spawned.home
         self._uid = spawned.uid
+        self._cgroup = spawned.cgroup
+        self._memory_mb = memory_mb
+        self._oom_killed = False
         self._closed = False
 
     @property
@@ -143,6 +158,8 @@ class Sandbox:
 
         Raises:
             SandboxError: the child died or sent garbage; it was killed and reaped.
+            SandboxOutOfMemory: the sandbox went over its memory cgroup (some process of
+                it was OOM-killed); it was killed and reaped.
 
         Cancellation: the child is killed and reaped (shielded, up to :data:`KILL_GRACE`)
         before ``Cancelled`` propagates, since its state mid-request is unknown. So a deadline
@@ -152,15 +169,30 @@ class Sandbox:
             raise SandboxError("sandbox is not running")
         body = json.dumps(frame).encode()
         try:
-            return await self._exchange(_HEADER.pack(len(body)) + body)
+            reply = await self._exchange(_HEADER.pack(len(body)) + body)
         except _ChildGone as exc:
             with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
                 await self._reap()
             await self.kill()
+            if self._oom_killed:
+                raise SandboxOutOfMemory(self._out_of_memory()) from None
             raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
         except BaseException:
             await self.kill()
             raise
+        if self._cgroup is not None and self._cgroup.oom_killed():
+            # A process of the sandbox (not the runner) was killed for its memory: the call
+            # went over the sandbox's limit as surely as if the runner had been.
+            await self.kill()
+            raise SandboxOutOfMemory(self._out_of_memory())
+        return reply
+
+    def _out_of_memory(self) -> str:
+        return (
+            f"out of memory: the function went over its {self._memory_mb} MiB (all its"
+            " processes, memfds, shared memory and scratch files together) and was killed;"
+            " give it a larger memory_mb"
+        )
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
@@ -214,6 +246,7 @@ class Sandbox:
             await self._reap()
         with trio.move_on_after(_REAPED_GRACE):
             await self._wait_reaped()
+        await self._wait_empty()
 
     def _close(self) -> None:
         """Release the pipes, pidfd, scratch directory and, if the keeper exited, the uid."""
@@ -230,6 +263,9 @@ class Sandbox:
         trio.lowlevel.notify_closing(self._pidfd)
         os.close(self._pidfd)
         shutil.rmtree(self._home, ignore_errors=True)
+        if self._cgroup is not None:
+            self._oom_killed = self._cgroup.oom_killed()
+            self._cgroup.remove()  # stays, as does the uid below, if a process is left in it
         if self._uid is not None and self._returncode is not None:
             # Kept (never reused) if the keeper did not exit: something of the sandbox
             # may still run as that uid.
@@ -310,6 +346,23 @@ class Sandbox:
                 except trio.ClosedResourceError:
                     return  # a kill gave up on it and closed it meanwhile
                 self._collect()
+
+    async def _wait_empty(self) -> None:
+        """Wait until no process of the sandbox is left (none in its cgroup, none running as
+        its uid): its keeper may have been killed (or fooled) before its namespace was gone,
+        and neither may be released with anything of the sandbox left (what a cgroup still
+        holds is killed here; :meth:`.UidClaim.release` kills and holds back what it finds).
+
+        Cancellation: stops waiting; nothing else changes.
+        """
+        while True:
+            if self._cgroup is not None:
+                left = bool(self._cgroup.kill())
+            else:
+                left = self._uid is not None and bool(processes_of_uid(self._uid.uid))
+            if not left:
+                return
+            await trio.sleep(0.005)  # no event tells: the processes are not ours
 
     async def _wait_reaped(self) -> None:
         """Wait until the zygote has reaped the exited keeper: signal 0 reaches a zombie,

@@ -2,12 +2,13 @@
 
 Every child is forked by the worker's zygote (:mod:`.zygote`, driven through
 :class:`.zygote_client.Zygote`), a clean interpreter started once, and becomes a sandbox's
-*keeper* holding the runner (:mod:`.confine`). When the worker runs as root (as it must in
-production), the runner runs under its own claimed uid (:mod:`.uids`), in fresh network, PID
-and IPC namespaces, with Landlock limiting it to the system's read-only files and its scratch
-directory (owned by that uid, mode 0700, removed when the sandbox ends). Without root none of
-that is possible: the runner has only its resource limits, minimal environment and
-parent-death signal, and a warning is logged once.
+*keeper* holding the runner (:mod:`.confine`). As root, the runner runs under its own claimed
+uid (:mod:`.uids`); rootless, in a user namespace mapping only the worker's uid. Either way in
+fresh network, PID, IPC and mount namespaces, with a size-capped tmpfs on its scratch
+directory, Landlock limiting it to the system's read-only files and that directory, the
+seccomp filter, and its own memory and pids cgroup where the worker has cgroups
+(:mod:`.cgroups`; rlimits otherwise). ``FAAS_SANDBOX=off`` (mode ``off``) gives none of that:
+the runner has only its resource limits, minimal environment and parent-death signal.
 
 The worker makes the child's pipes, scratch directory and uid claim here and passes them in
 the request; the zygote answers with the child's pid and a pidfd, so the worker can wait for
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.records import Runtime
+from .cgroups import CgroupRoot, SandboxCgroup
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
@@ -48,6 +50,9 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Address space Node needs on top of the function's memory: V8 reserves much more than it
 #: uses (it does not start with less than about 800 MB).
 _NODE_BASE_MEMORY_MB = 1024
+#: What a sandbox's memory cgroup allows on top of the function's ``memory_mb``: room for the
+#: interpreter itself (measured resident sizes: Python about 10 MiB, Node about 45 MiB).
+_CGROUP_BASE_MB = {Runtime.PYTHON: 32, Runtime.NODE: 96}
 
 
 class SpawnFailed(Exception):
@@ -73,11 +78,23 @@ class SpawnSettings:
     nproc: int = 64
     #: Where uid claims are kept (see :mod:`.uids`); None for the default.
     uid_lock_dir: Path | None = None
+    #: ``root``, ``rootless`` or ``off`` (see :mod:`.isolation`); empty: ``root`` when
+    #: running as root, else ``rootless``.
+    mode: str = ""
+    #: Where sandbox cgroups are made; None: none (rlimits only).
+    cgroups: CgroupRoot | None = None
+    #: Size of a sandbox's scratch tmpfs, MiB.
+    scratch_mb: int = 64
+
+    @property
+    def isolation_mode(self) -> str:
+        """The mode in force (``mode``, or what running as this user gives)."""
+        return self.mode or ("root" if os.geteuid() == 0 else "rootless")
 
     @property
     def confined(self) -> bool:
-        """Whether runners are confined (only root can switch uids and make namespaces)."""
-        return os.geteuid() == 0
+        """Whether runners are confined."""
+        return self.isolation_mode != "off"
 
 
 def build_request(
@@ -86,6 +103,7 @@ def build_request(
     settings: SpawnSettings,
     home: Path,
     uid: int | None = None,
+    cgroup: SandboxCgroup | None = None,
     *,
     variables: Mapping[str, str] | None = None,
     readable: Sequence[str] = (),
@@ -93,8 +111,10 @@ def build_request(
     """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
     whose HOME and TMPDIR are ``home``, plus the function's ``variables`` (its env and
     secrets; they never replace those four); the Python runner gets its limits as arguments
-    and sets them itself. With a ``uid`` the runner is confined, runs as that uid, and may
-    read the ``readable`` paths (a package environment) besides the system's.
+    and sets them itself. With a ``uid`` the runner is confined, and runs as that uid; in
+    ``rootless`` mode it is confined as the worker's uid. A confined runner may read the
+    ``readable`` paths (a package environment) besides the system's. With a ``cgroup`` it
+    joins it, and its pids limit replaces ``RLIMIT_NPROC``.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
@@ -102,10 +122,18 @@ def build_request(
     env = dict(variables or {})
     env.update({"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)})
     confine: dict[str, Any] | None = None
-    if uid is not None:
+    rootless = settings.isolation_mode == "rootless"
+    if uid is not None or rootless:
         confine = {
-            "uid": uid, "nproc": settings.nproc, "read": list(readable), "address_space_mb": None,
-        }  # fmt: skip
+            "uid": os.getuid() if uid is None else uid,
+            "nproc": None if cgroup is not None else settings.nproc,
+            "read": list(readable),
+            "address_space_mb": None,
+            "scratch_mb": settings.scratch_mb,
+            "cgroup_procs": [] if cgroup is None else cgroup.procs_files,
+            "seccomp": True,
+            "userns": rootless,
+        }
     if runtime is Runtime.PYTHON:
         argv = ["--memory-mb", str(memory_mb), "--log-cap", str(settings.log_cap)]
     else:
@@ -164,12 +192,14 @@ class Spawned:
     stderr_fd: int
     #: Its scratch directory (cwd and HOME), to remove when it ends.
     home: Path
-    #: The uid it runs as, to release once it has exited; None when not confined.
+    #: The uid it runs as, to release once it has exited; None when it has none of its own.
     uid: UidClaim | None
+    #: Its cgroup, to empty and remove once it has exited; None without cgroups.
+    cgroup: SandboxCgroup | None = None
 
 
 def _claim(settings: SpawnSettings) -> UidClaim | None:
-    if not settings.confined:
+    if settings.isolation_mode != "root":
         return None
     lock_dir = settings.uid_lock_dir or default_lock_dir()
     try:
@@ -201,13 +231,17 @@ async def spawn_runner(
     uid = _claim(settings)
     home = Path(tempfile.mkdtemp(prefix="sbx-", dir=settings.scratch_root))
     pipes: list[int] = []
+    cgroup: SandboxCgroup | None = None
     try:
         if uid is not None:
             # Sandbox uids must be able to reach their own directory, and list no other.
             os.chmod(settings.scratch_root, 0o711)
             os.chown(home, uid.uid, uid.uid)
+        if settings.cgroups is not None and settings.confined:
+            memory = (memory_mb + _CGROUP_BASE_MB[runtime]) << 20
+            cgroup = settings.cgroups.create(memory, settings.nproc)
         request = build_request(
-            runtime, memory_mb, settings, home, None if uid is None else uid.uid,
+            runtime, memory_mb, settings, home, None if uid is None else uid.uid, cgroup,
             variables=variables, readable=readable,
         )  # fmt: skip
         for _ in range(4):
@@ -218,6 +252,9 @@ async def spawn_runner(
         for fd in pipes:
             os.close(fd)
         shutil.rmtree(home, ignore_errors=True)
+        if cgroup is not None:
+            cgroup.kill()
+            cgroup.remove()
         if uid is not None:
             uid.release()
         if isinstance(exc, OSError | SpawnFailed | ZygoteFailed):
@@ -227,4 +264,4 @@ async def spawn_runner(
         os.close(fd)
     os.set_blocking(stderr_r, False)
     os.set_blocking(status_r, False)
-    return Spawned(pid, pidfd, status_r, stdin_w, stdout_r, stderr_r, home, uid)
+    return Spawned(pid, pidfd, status_r, stdin_w, stdout_r, stderr_r, home, uid, cgroup)

@@ -6,17 +6,28 @@ released by the kernel if a worker dies. A sandbox keeps its uid from spawn unti
 reaped with its whole PID namespace, so two sandboxes never run as the same uid at once:
 they cannot signal, trace or read each other, and ``RLIMIT_NPROC`` (counted per uid) bounds
 each one separately.
+
+A uid goes back to the pool only when no process runs as it: :meth:`UidClaim.release` looks,
+kills what it finds, and keeps the claim until a later claim finds it empty, so a process that
+slipped out of its sandbox never meets the next tenant of its uid.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import signal
 import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["UidClaim", "UidsExhausted", "claim_uid", "default_lock_dir"]
+__all__ = ["UidClaim", "UidsExhausted", "claim_uid", "default_lock_dir", "processes_of_uid"]
+
+log = logging.getLogger("faas.worker.sandbox")
+
+#: Claims whose uid still had processes when released: kept until they are gone.
+_held_back: list[UidClaim] = []
 
 
 class UidsExhausted(Exception):
@@ -38,9 +49,44 @@ class UidClaim:
         self._fd: int | None = fd
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        """Give the uid back, or, if a process still runs as it, kill that process and keep
+        the claim until a later :func:`claim_uid` sees it gone."""
+        if self._fd is None:
+            return
+        survivors = processes_of_uid(self.uid)
+        if survivors:
+            log.error("processes %s outlived their sandbox as uid %d: killed", survivors, self.uid)
+            for pid in survivors:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _held_back.append(self)
+            return
+        fd, self._fd = self._fd, None
+        os.close(fd)
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids of the processes whose effective uid is ``uid`` (zombies too: a zombie holds its
+    uid's process count until reaped)."""
+    found = []
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        found.append(int(entry.name))
+                except OSError:
+                    continue  # gone meanwhile
+    return found
+
+
+def _retry_held_back() -> None:
+    for claim in list(_held_back):
+        if not processes_of_uid(claim.uid):
+            _held_back.remove(claim)
+            claim.release()
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -63,6 +109,8 @@ def claim_uid(base: int, count: int, lock_dir: Path) -> UidClaim:
         PermissionError: ``lock_dir`` is not a private directory of this user.
     """
     _ensure_private_dir(lock_dir)
+    if _held_back:
+        _retry_held_back()
     for uid in range(base, base + count):
         fd = os.open(lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:

@@ -19,12 +19,15 @@ runner's stdin read end, stdout write end, stderr write end, and the write end o
 pipe::
 
     {"runtime": "python" | "node", "argv": [...], "env": {...}, "home": "/scratch/dir",
-     "confine": null | {"uid": U, "nproc": N, "read": [paths], "address_space_mb": M | null}}
+     "confine": null | {"uid": U, "nproc": N | null, "read": [paths],
+                        "address_space_mb": M | null, "scratch_mb": S | null,
+                        "cgroup_procs": [paths], "seccomp": true, "userns": false}}
 
 For ``python``, ``argv`` are the runner's arguments; for ``node``, the whole command executed.
 The reply is ``{"pid": N}`` with the child's pidfd as its one descriptor, or
 ``{"error": "..."}`` with none, after which the zygote serves the next request as before. It
-exits at end of file on the socket.
+exits at end of file on the socket. Run with ``--probe root|rootless`` instead, it prints what
+confinement works on this machine as JSON and exits (:func:`.confine.probe`).
 
 The child, before anything else, restores the signal handling the zygote changed, closes the
 socket and every descriptor it was not given, starts a new session, takes the pipes as 0-2, and
@@ -71,6 +74,9 @@ class _BadRequest(Exception):
 
 def main() -> None:
     options = dict(zip(sys.argv[1::2], sys.argv[2::2], strict=True))
+    if "--probe" in options:  # what confinement works here (see isolation.py), then exit
+        print(json.dumps(confine.probe(options["--probe"] == "rootless")))
+        return
     confine.die_with_parent(int(options["--parent"]))
     for name in _PRELOADED:
         __import__(name)
@@ -186,13 +192,28 @@ def _confinement(options: object, home: str) -> confine.Confinement | None:
     if not isinstance(options, dict):
         raise _BadRequest("confine must be an object or null")
     uid, nproc = options.get("uid"), options.get("nproc")
-    address_space = options.get("address_space_mb")
-    if not isinstance(uid, int) or uid <= 0 or not isinstance(nproc, int) or nproc <= 0:
-        raise _BadRequest("confine needs a positive uid and nproc")
-    if address_space is not None and not isinstance(address_space, int):
-        raise _BadRequest("address_space_mb must be an integer or null")
-    readable = tuple(_strings(options.get("read", []), "read"))
-    return confine.Confinement(uid, home, nproc, readable, address_space)
+    address_space, scratch = options.get("address_space_mb"), options.get("scratch_mb")
+    if not isinstance(uid, int) or uid <= 0:
+        raise _BadRequest("confine needs a positive uid")
+    for name, value in (("nproc", nproc), ("address_space_mb", address_space),
+                        ("scratch_mb", scratch)):  # fmt: skip
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise _BadRequest(f"{name} must be a positive integer or null")
+    flags = {name: options.get(name, default) for name, default in
+             (("seccomp", True), ("userns", False))}  # fmt: skip
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise _BadRequest("seccomp and userns must be booleans")
+    return confine.Confinement(
+        uid,
+        home,
+        nproc,
+        tuple(_strings(options.get("read", []), "read")),
+        address_space,
+        seccomp=flags["seccomp"],
+        userns=flags["userns"],
+        scratch_mb=scratch,
+        cgroup_procs=tuple(_strings(options.get("cgroup_procs", []), "cgroup_procs")),
+    )
 
 
 def _strings(value: object, what: str) -> list[str]:
