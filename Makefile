@@ -12,7 +12,7 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools browser
+.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools browser settings-doc
 
 venv: $(STAMP)
 
@@ -78,3 +78,7 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) $(MONGO_VENV) $(CUE_DIR) build faas_trio.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The README's configuration table, regenerated from faas_trio/core/settings.py.
+settings-doc: $(STAMP)
+	$(VENV)/bin/faas-trio config --write-readme README.md

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from .config import ConfigError
+from .config import ConfigError, value
 from .errors import FaasError
 from .logs import setup_logging
 
@@ -47,6 +47,7 @@ def run_component(
     with the code in the table above. Returns only on a clean stop (code 0)."""
     log = setup_logging(component)
     try:
+        logging.getLogger().setLevel(value("FAAS_LOG_LEVEL").upper())
         config = from_env()
     except ConfigError as exc:
         log.error("%s: bad setting: %s", component, exc)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 
 __all__ = ["setup_logging"]
 
 
-def setup_logging(component: str) -> logging.Logger:
-    """Configure the root logger once (level from ``FAAS_LOG_LEVEL``, default INFO) and
-    return the component's logger, ``faas.<component>``."""
-    level = os.environ.get("FAAS_LOG_LEVEL", "INFO").upper()
+def setup_logging(component: str, level: str = "info") -> logging.Logger:
+    """Configure the root logger once (``level`` is ``FAAS_LOG_LEVEL``'s value) and return the
+    component's logger, ``faas.<component>``."""
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
+        level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return logging.getLogger(f"faas.{component}")

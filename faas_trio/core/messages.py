@@ -26,14 +26,58 @@ import msgspec
 from .records import Build, Function, Histogram, JobRecord, JobState, Outcome, Submission, User
 
 __all__ = [
-    "CancelJob", "Changed", "DeleteSecret", "ListSecrets", "PutSecret", "SecretsReply",
-    "SetBuild", "WaitBuild", "Commands", "CreateJob", "DeleteFunction", "DeleteJob",
-    "DeleteUser", "Dispatch", "Done", "ErrorReply", "FinishJob", "FunctionReply",
-    "FunctionsReply", "GetFunction", "GetJob", "GetLogs", "GetMetrics", "GetStats", "GetUser",
-    "Heartbeat", "JobCreated", "JobReply", "JobsReply", "ListFunctions", "ListJobs",
-    "LogsReply", "Message", "Metrics", "NextJob", "NoJob", "Ping", "Pong", "PutFunction",
-    "PutUser", "Report", "Request", "RequeueJob", "SetWorkers", "StartJob", "Stats", "Submit",
-    "UnfinishedJobs", "UnfinishedReply", "UserReply", "WaitJob", "reply_types",
+    "CancelJob",
+    "Changed",
+    "DeleteSecret",
+    "ListSecrets",
+    "PutSecret",
+    "SecretsReply",
+    "SetBuild",
+    "WaitBuild",
+    "Commands",
+    "CreateJob",
+    "DeleteFunction",
+    "DeleteJob",
+    "DeleteUser",
+    "Dispatch",
+    "Done",
+    "ErrorReply",
+    "FinishJob",
+    "FunctionReply",
+    "FunctionsReply",
+    "GetFunction",
+    "GetJob",
+    "GetLogs",
+    "GetMetrics",
+    "GetStats",
+    "GetUser",
+    "Heartbeat",
+    "JobCreated",
+    "JobReply",
+    "JobsReply",
+    "ListFunctions",
+    "ListJobs",
+    "LogsReply",
+    "Message",
+    "Metrics",
+    "NextJob",
+    "NoJob",
+    "Ping",
+    "Pong",
+    "PutFunction",
+    "PutUser",
+    "Report",
+    "Request",
+    "RequeueJob",
+    "SetWorkers",
+    "StartJob",
+    "Stats",
+    "Submit",
+    "UnfinishedJobs",
+    "UnfinishedReply",
+    "UserReply",
+    "WaitJob",
+    "reply_types",
 ]
 
 #: The reply type of a request (a union when it has several).
@@ -358,6 +402,9 @@ class Heartbeat(Request[Commands], frozen=True, tag=True):
     slots: int
     wait: float
     draining: bool = False
+    #: The confinement its sandboxes get, as ``name=value`` pairs joined by commas (e.g.
+    #: ``mode=root,landlock_abi=7,seccomp=1,cgroup=v1``); empty when it does not say.
+    confinement: str = ""
 
 
 class Report(Request[Done], frozen=True, tag=True):
@@ -399,6 +446,8 @@ class Metrics(msgspec.Struct, frozen=True, tag=True):
     cold_starts_total: int = 0
     #: The scaler's last decision; None when no scaler reported within three of its intervals.
     desired_workers: int | None = None
+    #: Workers alive, by the confinement their sandboxes get (see ``Heartbeat.confinement``).
+    confinement: dict[str, int] = {}
 
 
 class GetMetrics(Request[Metrics], frozen=True, tag=True):
@@ -407,14 +456,57 @@ class GetMetrics(Request[Metrics], frozen=True, tag=True):
 
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
-    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated |
-    CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob |
-    LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit |
-    WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat |
-    Report | SetWorkers | Metrics | GetMetrics | SetBuild | WaitBuild | PutSecret | DeleteSecret
-    | SecretsReply | ListSecrets
+    Pong
+    | Ping
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | UserReply
+    | GetUser
+    | FunctionReply
+    | PutFunction
+    | GetFunction
+    | FunctionsReply
+    | ListFunctions
+    | DeleteFunction
+    | JobCreated
+    | CreateJob
+    | Changed
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+    | JobReply
+    | GetJob
+    | LogsReply
+    | GetLogs
+    | JobsReply
+    | ListJobs
+    | UnfinishedReply
+    | UnfinishedJobs
+    | Submit
+    | WaitJob
+    | CancelJob
+    | Stats
+    | GetStats
+    | Dispatch
+    | NoJob
+    | NextJob
+    | Commands
+    | Heartbeat
+    | Report
+    | SetWorkers
+    | Metrics
+    | GetMetrics
+    | SetBuild
+    | WaitBuild
+    | PutSecret
+    | DeleteSecret
+    | SecretsReply
+    | ListSecrets
 )
+
 
 @functools.cache
 def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:

@@ -211,7 +211,7 @@ async def serve(
 
     Cancellation: as :func:`serve_store`; then the store is closed (shielded, bounded).
     """
-    async with open_store(config.store_url) as store:
+    async with open_store(config.store_url, retention=config.retention) as store:
         log.info("opened the store %s", _without_password(config.store_url))
         await serve_store(store, config, task_status=task_status)
 

@@ -36,6 +36,10 @@ from .peers import Peers
 __all__ = ["HttpCounts", "JobsCollector", "register"]
 
 
+#: The labels of ``faas_worker_confinement``, in the order workers report them.
+_CONFINEMENT_LABELS = ("mode", "landlock_abi", "seccomp", "cgroup")
+
+
 class HttpCounts:
     """``faas_http_requests_total{route,code}`` of one app (not in the global registry)."""
 
@@ -89,6 +93,16 @@ class JobsCollector(Collector):
         yield GaugeMetricFamily("faas_queue_length", "Jobs waiting for a worker.", m.queued)
         yield GaugeMetricFamily("faas_jobs_running", "Jobs running on workers.", m.running)
         yield GaugeMetricFamily("faas_workers", "Workers alive.", m.workers)
+        confined = GaugeMetricFamily(
+            "faas_worker_confinement",
+            "Workers alive by the confinement their sandboxes get (mode root, rootless or off;"
+            " Landlock ABI; seccomp; cgroup version or none).",
+            labels=list(_CONFINEMENT_LABELS),
+        )
+        for described, count in sorted(m.confinement.items()):
+            pairs = dict(pair.partition("=")[::2] for pair in described.split(",") if pair)
+            confined.add_metric([pairs.get(name, "") for name in _CONFINEMENT_LABELS], count)
+        yield confined
         if m.desired_workers is not None:
             yield GaugeMetricFamily(
                 "faas_scaler_desired_workers",

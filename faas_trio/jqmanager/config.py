@@ -1,44 +1,29 @@
-"""The jqmanager's settings, read from the environment."""
+"""The jqmanager's settings, read from the environment through the settings table."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..core.config import (
-    DEFAULT_DB_PORT,
-    DEFAULT_JQ_PORT,
-    ConfigError,
-    env_float,
-    env_int,
-    env_str,
-    tcp_bind,
-)
+from ..core.config import check_fields, from_env, lookup, read, setting, tcp_bind
 
 __all__ = ["JqManagerConfig"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class JqManagerConfig:
-    """Where the jqmanager listens, where its dbmanager is, and its limits."""
+    """Where the jqmanager listens, where its dbmanager is, and its limits (the variables are
+    in :mod:`faas_trio.core.settings`). Validated on construction (raises ``ConfigError``)."""
 
     #: The ZeroMQ endpoint the ROUTER binds (``tcp://host:*`` picks a free port).
-    bind: str = tcp_bind("127.0.0.1", DEFAULT_JQ_PORT)
-    #: The dbmanager's ZeroMQ endpoint.
-    db_url: str = f"tcp://127.0.0.1:{DEFAULT_DB_PORT}"
-    #: Queued jobs at most (beyond: ``TooManyRequests``).
-    max_queue: int = 100_000
-    #: Queued plus running jobs per user at most.
-    user_max_active: int = 100
-    #: New jobs per user and minute at most, in bursts of as many (beyond: ``TooManyRequests``).
-    user_rate: float = 120.0
-    #: A worker not heard from for this long is dead and loses its jobs, seconds.
-    lease_timeout: float = 3.0
-    #: Dispatches of one job at most; after the last is lost the job fails ("worker lost").
-    max_attempts: int = 3
-    #: How long a fresh dispatch may be missing from its worker's heartbeats, seconds.
-    dispatch_grace: float = 1.0
+    bind: str = tcp_bind("127.0.0.1", lookup("PORT", "jqmanager").default)
+    db_url: str = setting("DB_URL", "jqmanager")
+    max_queue: int = setting("FAAS_MAX_QUEUE")
+    user_max_active: int = setting("FAAS_USER_MAX_ACTIVE")
+    user_rate: float = setting("FAAS_USER_RATE")
+    lease_timeout: float = setting("FAAS_LEASE_TIMEOUT")
+    max_attempts: int = setting("FAAS_MAX_ATTEMPTS")
+    dispatch_grace: float = setting("FAAS_DISPATCH_GRACE")
     #: How often leases are checked, seconds.
     check_interval: float = 0.5
     #: Timeout of one request to the dbmanager, seconds.
@@ -46,32 +31,17 @@ class JqManagerConfig:
     #: How long a final state is retried against the dbmanager before giving up, seconds.
     persist_timeout: float = 30.0
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> JqManagerConfig:
-        """Settings from ``FAAS_HOST``, ``PORT``, ``DB_URL`` and ``FAAS_*`` variables.
+        """Settings from the environment (default: the process's).
 
         Raises:
-            ConfigError: a variable is malformed or out of range.
+            ConfigError: a variable is malformed or out of range; the message names it.
         """
-        config = cls(
-            bind=tcp_bind(
-                env_str("FAAS_HOST", "127.0.0.1", env), env_int("PORT", DEFAULT_JQ_PORT, env)
-            ),
-            db_url=env_str("DB_URL", f"tcp://127.0.0.1:{DEFAULT_DB_PORT}", env),
-            max_queue=env_int("FAAS_MAX_QUEUE", 100_000, env),
-            user_max_active=env_int("FAAS_USER_MAX_ACTIVE", 100, env),
-            user_rate=env_float("FAAS_USER_RATE", 120.0, env),
-            lease_timeout=env_float("FAAS_LEASE_TIMEOUT", 3.0, env),
-            max_attempts=env_int("FAAS_MAX_ATTEMPTS", 3, env),
-            dispatch_grace=env_float("FAAS_DISPATCH_GRACE", 1.0, env),
+        values = read("jqmanager", env)
+        return from_env(
+            cls, "jqmanager", env, bind=tcp_bind(values["FAAS_HOST"], values["PORT"])
         )
-        for name, value in (
-            ("FAAS_MAX_QUEUE", config.max_queue),
-            ("FAAS_USER_MAX_ACTIVE", config.user_max_active),
-            ("FAAS_LEASE_TIMEOUT", config.lease_timeout),
-            ("FAAS_MAX_ATTEMPTS", config.max_attempts),
-            ("FAAS_USER_RATE", config.user_rate),
-        ):
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{name}={value} must be positive")
-        return config

@@ -45,8 +45,9 @@ async def handle(manager: JobManager, request: Message) -> Message:
             return await manager.next_job(worker, wait)
         case Heartbeat():
             cancels = await manager.heartbeat(
-                request.worker, request.running, request.slots, request.draining, request.wait
-            )
+                request.worker, request.running, request.slots, request.draining, request.wait,
+                confinement=request.confinement,
+            )  # fmt: skip
             return Commands(cancel=cancels)
         case Report(worker=worker, outcome=outcome):
             await manager.report(worker, outcome)
@@ -61,7 +62,11 @@ async def handle(manager: JobManager, request: Message) -> Message:
             manager.finals.metrics.observe_scaler(request, trio.current_time())
             return manager.stats()
         case GetMetrics():
-            return manager.finals.metrics.snapshot(manager.stats(), now=trio.current_time())
+            return manager.finals.metrics.snapshot(
+                manager.stats(),
+                now=trio.current_time(),
+                confinement=manager.leases.confinements(),
+            )
         case Ping():
             return Pong("jqmanager")
         case _:

@@ -45,6 +45,8 @@ class WorkerState:
     last_seen: float
     slots: int = 0
     draining: bool = False
+    #: The confinement its sandboxes get, as its heartbeats say (for the metric).
+    confinement: str = ""
     leases: dict[str, JobLease] = field(default_factory=dict)
     #: Jobs the worker must cancel, delivered by its next heartbeat reply.
     cancels: list[str] = field(default_factory=list)
@@ -150,6 +152,13 @@ class LeaseTable:
     @property
     def alive(self) -> int:
         return len(self._workers)
+
+    def confinements(self) -> dict[str, int]:
+        """Live workers by the confinement their heartbeats reported (``""``: not yet)."""
+        counts: dict[str, int] = {}
+        for state in self._workers.values():
+            counts[state.confinement] = counts.get(state.confinement, 0) + 1
+        return counts
 
     @property
     def slots(self) -> int:

@@ -173,7 +173,14 @@ class JobManager(JobTable):
         return slot.dispatch or NoJob()
 
     async def heartbeat(
-        self, worker: str, running: list[str], slots: int, draining: bool, wait: float
+        self,
+        worker: str,
+        running: list[str],
+        slots: int,
+        draining: bool,
+        wait: float,
+        *,
+        confinement: str = "",
     ) -> list[str]:
         """Record ``worker`` as alive, requeue leased jobs it lost track of, and return its
         pending cancels: at once if any, else when one arrives within ``wait`` seconds.
@@ -181,6 +188,7 @@ class JobManager(JobTable):
         Cancellation: blocks up to ``wait``; undelivered cancels stay pending.
         """
         state, lost = self.leases.heartbeat(worker, running, slots, draining, trio.current_time())
+        state.confinement = confinement
         if draining:
             self.slots.close_worker(worker)
         for lease in lost:

@@ -102,9 +102,12 @@ class JobMetrics:
         """The scaler's last reported decision, or None when none is recent at ``now``."""
         return self._desired_workers if now <= self._desired_until else None
 
-    def snapshot(self, stats: Stats, *, now: float) -> Metrics:
-        """The counters, with the current queue, running and worker gauges from ``stats`` and
-        the scaler's decision if it reported recently at ``now``."""
+    def snapshot(
+        self, stats: Stats, *, now: float, confinement: dict[str, int] | None = None
+    ) -> Metrics:
+        """The counters, with the current queue, running and worker gauges from ``stats``,
+        the scaler's decision if it reported recently at ``now``, and the workers by
+        ``confinement``."""
         return Metrics(
             jobs_total=dict(self.jobs_total),
             job_duration=self.job_duration.snapshot(),
@@ -114,4 +117,5 @@ class JobMetrics:
             workers=stats.workers,
             cold_starts_total=self.cold_starts_total,
             desired_workers=self.desired_workers(now),
+            confinement=dict(confinement or {}),
         )

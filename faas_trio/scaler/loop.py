@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import trio
 
+from ..core.config import ConfigError
 from ..core.errors import FaasError
 from ..core.lifecycle import run_component
 from ..core.messages import GetStats, Stats
@@ -144,6 +145,8 @@ def _open_actuator(
             kumorictl=config.kumorictl,
             command_timeout=config.kumorictl_timeout,
         )
+    if config.supervisor_url is None:
+        raise ConfigError("FAAS_SUPERVISOR_URL is unset: the local actuator needs `faas-trio up`")
     return open_local_actuator(
         config.supervisor_url, status.observed_workers, call_timeout=config.supervisor_timeout
     )

@@ -39,7 +39,6 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from ..core.config import env_float
 from ..core.errors import InternalError, PeerUnavailable
 from ..core.ids import is_job_id
 from ..core.records import Function, JobRecord, JobState, User
@@ -111,10 +110,10 @@ class MongoStore:
     ) -> MongoStore:
         """Connect to ``url`` (``mongodb://…``) and create the collections' indexes.
 
-        ``retention``: seconds a finished job is kept (default: ``FAAS_JOB_RETENTION``, else
-        7 days). ``retry_timeout``: how long transient errors are retried before
-        ``PeerUnavailable``. ``select_timeout``: how long one call waits for a reachable
-        server (also the connect timeout; the socket timeout is 3 times it).
+        ``retention``: seconds a finished job is kept (the dbmanager passes
+        ``FAAS_JOB_RETENTION``; default 7 days). ``retry_timeout``: how long transient errors
+        are retried before ``PeerUnavailable``. ``select_timeout``: how long one call waits
+        for a reachable server (also the connect timeout; the socket timeout is 3 times it).
 
         Raises:
             ValueError: the URL is not a valid MongoDB URL.
@@ -142,7 +141,7 @@ class MongoStore:
         except PyMongoError as exc:  # ConfigurationError, InvalidURI
             raise ValueError(f"bad MongoDB URL: {exc}") from exc
         if retention is None:
-            retention = env_float("FAAS_JOB_RETENTION", DEFAULT_RETENTION)
+            retention = DEFAULT_RETENTION
         store = cls(client, database, retention=retention, retry_timeout=retry_timeout)
         try:
             await store._retrying(store._create_indexes)

@@ -40,18 +40,19 @@ def check_store_url(url: str) -> str:
     )
 
 
-async def _open(url: str) -> Store:
+async def _open(url: str, retention: float | None) -> Store:
     if check_store_url(url) == "sqlite":
         return await SqliteStore.open(url)
     # Imported here so that pymongo loads only for a mongodb: URL.
     from .mongo import MongoStore
 
-    return await MongoStore.open(url)
+    return await MongoStore.open(url, retention=retention)
 
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
-    """Open the store named by ``url`` and close it on exit.
+async def open_store(url: str, *, retention: float | None = None) -> AsyncIterator[Store]:
+    """Open the store named by ``url`` and close it on exit. ``retention`` (seconds a finished
+    job is kept) is for a store that expires jobs itself (MongoDB's TTL index).
 
     ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db`` opens a
     :class:`~faas_trio.store.sqlite.SqliteStore` (creating the file and its folder);
@@ -64,7 +65,7 @@ async def open_store(url: str) -> AsyncIterator[Store]:
     Cancellation: opening waits on the database; the store is closed on exit even when the
     block is cancelled (shielded, for at most 10 s).
     """
-    store = await _open(url)
+    store = await _open(url, retention)
     try:
         yield store
     finally:

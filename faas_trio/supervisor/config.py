@@ -1,21 +1,7 @@
-"""The local supervisor's settings, read from the environment.
+"""The local supervisor's settings, read from the environment through the settings table.
 
-========================  ===========================================  =======================
-variable                  meaning                                      default
-========================  ===========================================  =======================
-FAAS_HOME                 directory for local state (made absolute)    ./.faas
-PORT                      the frontend's HTTP port                     8080
-FAAS_DB_PORT              the dbmanager's RPC port                     27444
-FAAS_JQ_PORT              the jqmanager's RPC port                     27445
-DB_URL                    the store: a mongodb:// or sqlite: URL      sqlite in FAAS_HOME
-FAAS_WORKERS              worker processes at start                    1
-FAAS_WORKERS_MIN          fewest workers SetWorkers may ask for        1
-FAAS_WORKERS_MAX          most workers SetWorkers may ask for          64
-FAAS_DRAIN_TIMEOUT        seconds a removed worker may drain (+1)      4
-FAAS_SHUTDOWN_GRACE       seconds between SIGTERM and SIGKILL on exit  4.5
-========================  ===========================================  =======================
-
-Every other variable passes through to the children untouched.
+Every other variable passes through to the children untouched; ``faas-trio up`` checks every
+component's settings before it starts any (a malformed one exits 2 at once, not in a child).
 """
 
 from __future__ import annotations
@@ -26,22 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import (
-    DEFAULT_DB_PORT,
-    DEFAULT_HTTP_PORT,
-    DEFAULT_JQ_PORT,
-    ConfigError,
-    env_float,
-    env_int,
-    env_str,
-)
+from ..core.config import ConfigError, check_fields, from_env, read, setting
+from ..core.settings import COMPONENTS
 
-__all__ = ["ROLES", "SupervisorConfig"]
+__all__ = ["ROLES", "SET_FOR_CHILDREN", "SupervisorConfig"]
+
+#: Variables the supervisor sets for each child itself (its own values of them mean
+#: something else, or nothing, to the child).
+SET_FOR_CHILDREN = ("PORT", "DB_URL", "JQ_URL", "FAAS_SUPERVISOR_URL", "FAAS_SCALER_ACTUATOR")
 
 #: Every role the supervisor runs, in start order.
 ROLES = ("dbmanager", "jqmanager", "frontend", "scaler", "worker")
-
-_DB_URL_SCHEMES = ("mongodb://", "mongodb+srv://", "sqlite:")
 
 
 @dataclass(frozen=True)
@@ -49,17 +30,17 @@ class SupervisorConfig:
     """Everything ``faas-trio up`` needs; validated on construction (raises ``ConfigError``)."""
 
     home: Path = Path(".faas").absolute()
-    http_port: int = DEFAULT_HTTP_PORT
-    db_port: int = DEFAULT_DB_PORT
-    jq_port: int = DEFAULT_JQ_PORT
-    #: The dbmanager's database; empty means SQLite at ``home/faas.db``.
-    db_url: str = ""
-    workers: int = 1
-    workers_min: int = 1
-    workers_max: int = 64
+    http_port: int = setting("PORT", "up")
+    db_port: int = setting("FAAS_DB_PORT")
+    jq_port: int = setting("FAAS_JQ_PORT")
+    #: The dbmanager's database; None means SQLite at ``home/faas.db``.
+    db_url: str | None = setting("DB_URL", "up")
+    workers: int = setting("FAAS_WORKERS")
+    workers_min: int = setting("FAAS_WORKERS_MIN")
+    workers_max: int = setting("FAAS_WORKERS_MAX")
     #: The worker's own FAAS_DRAIN_TIMEOUT (same variable, same default).
-    drain_timeout: float = 4.0
-    shutdown_grace: float = 4.5
+    drain_timeout: float = setting("FAAS_DRAIN_TIMEOUT")
+    shutdown_grace: float = setting("FAAS_SHUTDOWN_GRACE")
     #: First delay before restarting a crashed child; doubles up to ``restart_max_delay``.
     restart_delay: float = 0.5
     restart_max_delay: float = 10.0
@@ -72,31 +53,17 @@ class SupervisorConfig:
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if not self.home.is_absolute():
             raise ConfigError(f"FAAS_HOME={self.home}: must be absolute (from_env makes it so)")
-        for name, port in (
-            ("PORT", self.http_port),
-            ("FAAS_DB_PORT", self.db_port),
-            ("FAAS_JQ_PORT", self.jq_port),
-        ):
-            # Port 0 is refused: children are told each other's addresses before they bind.
-            if not 0 < port < 65536:
-                raise ConfigError(f"{name}={port}: need a port number in 1..65535")
-        if self.db_url and not self.db_url.startswith(_DB_URL_SCHEMES):
-            raise ConfigError(f"DB_URL={self.db_url!r}: use a mongodb:// or sqlite: URL")
-        if not 0 <= self.workers_min <= self.workers_max:
+        # Port 0 is refused: children are told each other's addresses before they bind.
+        if self.http_port == 0:
+            raise ConfigError("PORT=0: `up` needs a port number in 1..65535")
+        if self.workers_min > self.workers_max:
             raise ConfigError(
                 f"FAAS_WORKERS_MIN={self.workers_min} and FAAS_WORKERS_MAX={self.workers_max}:"
-                " need 0 <= min <= max"
+                " need min <= max"
             )
-        if self.workers < 0:
-            raise ConfigError(f"FAAS_WORKERS={self.workers}: need >= 0")
-        for name, value in (
-            ("FAAS_DRAIN_TIMEOUT", self.drain_timeout),
-            ("FAAS_SHUTDOWN_GRACE", self.shutdown_grace),
-        ):
-            if value < 0:
-                raise ConfigError(f"{name}={value}: need >= 0 seconds")
         if not 0 < self.restart_delay <= self.restart_max_delay:
             raise ConfigError("need 0 < restart_delay <= restart_max_delay")
 
@@ -119,19 +86,16 @@ class SupervisorConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SupervisorConfig:
-        """Read the variables in the module docstring; unset or empty ones take defaults."""
+        """Read ``up``'s variables, after checking every component's (the children inherit
+        them); unset or empty ones take defaults.
+
+        Raises:
+            ConfigError: any component's variable is malformed; the message names it.
+        """
         env = dict(os.environ) if env is None else dict(env)
-        d = cls(base_env={})
-        return cls(
-            home=Path(env_str("FAAS_HOME", ".faas", env)).absolute(),
-            http_port=env_int("PORT", d.http_port, env),
-            db_port=env_int("FAAS_DB_PORT", d.db_port, env),
-            jq_port=env_int("FAAS_JQ_PORT", d.jq_port, env),
-            db_url=env_str("DB_URL", "", env),
-            workers=env_int("FAAS_WORKERS", d.workers, env),
-            workers_min=env_int("FAAS_WORKERS_MIN", d.workers_min, env),
-            workers_max=env_int("FAAS_WORKERS_MAX", d.workers_max, env),
-            drain_timeout=env_float("FAAS_DRAIN_TIMEOUT", d.drain_timeout, env),
-            shutdown_grace=env_float("FAAS_SHUTDOWN_GRACE", d.shutdown_grace, env),
-            base_env=env,
-        )
+        # The addresses are the supervisor's to set (tree.role_env); the rest children inherit.
+        inherited = {k: v for k, v in env.items() if k not in SET_FOR_CHILDREN}
+        for component in COMPONENTS:
+            read(component, inherited)
+        home = Path(read("up", env)["FAAS_HOME"]).absolute()
+        return from_env(cls, "up", env, home=home, base_env=env)

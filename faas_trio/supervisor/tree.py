@@ -15,7 +15,7 @@ import trio
 from ..core.errors import BadRequest, Conflict
 from ..core.messages import Done, Message, Ping, Pong, SetWorkers
 from .children import SUPERVISOR_PID_VAR, Backoff, Child, Emit, write_stdout
-from .config import ROLES, SupervisorConfig
+from .config import ROLES, SET_FOR_CHILDREN, SupervisorConfig
 
 __all__ = ["STOP_ORDER", "ProcessTree", "role_env"]
 
@@ -26,9 +26,6 @@ log = logging.getLogger("faas.supervisor")
 #: still up; then the jqmanager; then the dbmanager it stores through.
 STOP_ORDER = (("frontend", "scaler", "worker"), ("jqmanager",), ("dbmanager",))
 
-#: Variables each role is told about; any other role has them removed, so that a value the
-#: user meant for one role (``PORT``, ``DB_URL``) never reaches another one.
-_ROLE_VARS = ("PORT", "DB_URL", "JQ_URL")
 
 
 def role_env(config: SupervisorConfig, role: str, supervisor_url: str) -> dict[str, str]:
@@ -46,7 +43,8 @@ def role_env(config: SupervisorConfig, role: str, supervisor_url: str) -> dict[s
             "FAAS_SCALER_ACTUATOR": "local",
         },
     }[role]
-    env = {k: v for k, v in config.base_env.items() if k not in _ROLE_VARS}
+    # A value the user meant for one role (PORT, DB_URL) never reaches another one.
+    env = {k: v for k, v in config.base_env.items() if k not in SET_FOR_CHILDREN}
     env.update(own)
     env["FAAS_HOME"] = str(config.home)
     env["FAAS_SUPERVISED"] = "1"

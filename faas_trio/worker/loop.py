@@ -101,11 +101,20 @@ class _Running:
 
 
 class _Worker:
-    def __init__(self, config: WorkerConfig, jq: Client, pool: WarmPool, worker_id: str) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        jq: Client,
+        pool: WarmPool,
+        worker_id: str,
+        confinement: str = "",
+    ) -> None:
         self.config = config
         self.jq = jq
         self.pool = pool
         self.id = worker_id
+        #: What its heartbeats say of its sandboxes' confinement (see ``Heartbeat``).
+        self.confinement = confinement
         self.running: dict[str, _Running] = {}
         self.draining = False
         self._asking: set[trio.CancelScope] = set()
@@ -209,6 +218,7 @@ class _Worker:
                 slots=self.config.concurrency,
                 wait=HEARTBEAT_WAIT,
                 draining=self.draining,
+                confinement=self.confinement,
             )
             try:
                 reply = await self.jq.call(beat, timeout=HEARTBEAT_WAIT + HEARTBEAT_SLACK)
@@ -248,6 +258,7 @@ class _Worker:
             slots=self.config.concurrency,
             wait=0.0,
             draining=True,
+            confinement=self.confinement,
         )
         try:
             with trio.move_on_after(DRAIN_NOTICE_TIMEOUT):
@@ -308,7 +319,7 @@ async def serve(
     job either reported or handed back, then ``Cancelled`` propagates.
     """
     worker_id = new_worker_id()
-    settings = await _confinement(config)
+    settings, confinement = await _confinement(config)
     drain_requested = trio.Event()
     async with trio.open_nursery() as watch:
         watch.start_soon(_set_when_cancelled, drain_requested)
@@ -338,7 +349,7 @@ async def serve(
                     zygotes_max=config.zygotes_max,
                     preload=config.zygote_preload,
                 )
-                worker = _Worker(config, jq, pool, worker_id)
+                worker = _Worker(config, jq, pool, worker_id, confinement)
                 try:
                     await nursery.start(pool.reap_idle)
                     nursery.start_soon(worker.heartbeat)
@@ -372,9 +383,12 @@ def _secret_box() -> Callable[[], SecretBox]:
         return boxes[0]
 
     return box
-async def _confinement(config: WorkerConfig) -> SpawnSettings:
-    """The spawn settings with the confinement this machine gives, logged; under
-    ``FAAS_SANDBOX=strict`` a machine that cannot confine is refused.
+
+
+async def _confinement(config: WorkerConfig) -> tuple[SpawnSettings, str]:
+    """The spawn settings with the confinement this machine gives, logged, and that
+    confinement as heartbeats carry it; under ``FAAS_SANDBOX=strict`` a machine that cannot
+    confine is refused.
 
     Raises:
         ConfigError: strict, and something confinement needs is missing (named).
@@ -397,9 +411,10 @@ async def _confinement(config: WorkerConfig) -> SpawnSettings:
             log.warning("no writable memory and pids cgroup: falling back to rlimits")
     else:
         log.warning("%s", isolation.describe())
-    return dataclasses.replace(
+    settings = dataclasses.replace(
         config.spawn_settings, mode=isolation.mode, cgroups=isolation.cgroups
     )
+    return settings, ",".join(f"{name}={value}" for name, value in isolation.labels().items())
 
 
 def main() -> None:

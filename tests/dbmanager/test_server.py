@@ -290,7 +290,7 @@ async def test_main_exits_cleanly_on_a_signal(tmp_path: Path, signum: int) -> No
     ("setting", "message"),
     [
         ({"FAAS_JOB_RETENTION": "soon"}, b"FAAS_JOB_RETENTION='soon' is not a number"),
-        ({"DB_URL": "redis://x"}, b"unsupported store URL scheme 'redis'"),
+        ({"DB_URL": "redis://x"}, b"DB_URL='redis://x' is not sqlite:///abs/path.db"),
     ],
 )
 async def test_main_exits_2_with_a_clear_message_on_a_bad_setting(

@@ -132,11 +132,29 @@ def sleeping_processes() -> set[int]:
     return found
 
 
+async def confinement_metric(http: httpx.AsyncClient) -> list[str]:
+    """The ``faas_worker_confinement`` lines of ``/metrics``, once a worker has reported.
+
+    Cancellation: stops scraping.
+    """
+    with trio.fail_after(10):
+        while True:
+            text = (await http.get("/metrics")).text
+            lines = [line for line in text.splitlines() if line.startswith("faas_worker_conf")]
+            if lines:
+                return lines
+            await trio.sleep(0.2)
+
+
 async def test_python_battery(platform: StartPlatform) -> None:
     up = await platform(FAAS_WORKERS="1")
     workers = worker_pids(up)
     assert len(workers) == 1
     async with httpx.AsyncClient(base_url=up.url, timeout=30.0) as http:
+        # The confinement in force is exported: here, as root, every part of it.
+        (line,) = await confinement_metric(http)
+        assert 'mode="root"' in line and 'seccomp="1"' in line and line.endswith(" 1.0"), line
+        assert 'landlock_abi="0"' not in line and 'cgroup="none"' not in line, line
         assert (await http.post("/u/eve")).json()["error"] is False
         for name, source, args, params, expected in python_battery(up):
             with trio.fail_after(30):

@@ -44,8 +44,8 @@ def test_from_env() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"FAAS_AUTH": "passwords"}, "FAAS_AUTH=passwords is not one of keys, open"),
-        ({"FAAS_ADMIN_KEY": "short"}, "FAAS_ADMIN_KEY is shorter than 16"),
+        ({"FAAS_AUTH": "passwords"}, "FAAS_AUTH='passwords' is not one of keys, open"),
+        ({"FAAS_ADMIN_KEY": "short"}, r"FAAS_ADMIN_KEY=\(hidden\) is not at least 16 char"),
         ({"FAAS_CALLBACK_ALLOW": "http://example.com"}, "FAAS_CALLBACK_ALLOW entry"),
         ({"FAAS_CALLBACK_ALLOW": "example.com:http"}, "FAAS_CALLBACK_ALLOW entry"),
         ({"PORT": "http"}, "PORT"),

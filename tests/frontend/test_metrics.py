@@ -69,6 +69,19 @@ async def test_the_scalers_decision_is_exported_when_jqmanager_has_it(
     assert got[("faas_queue_length", ())] == 5
 
 
+async def test_workers_are_counted_by_their_confinement(
+    keys_client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    confinement = {"mode=root,landlock_abi=7,seccomp=1,cgroup=v1": 2, "mode=off": 1}
+    reported = msgspec.structs.replace(fakes.FAKE_METRICS, confinement=confinement)
+    monkeypatch.setattr(fakes, "FAKE_METRICS", reported)
+    got = samples(await scrape(keys_client))
+    root = (("cgroup", "v1"), ("landlock_abi", "7"), ("mode", "root"), ("seccomp", "1"))
+    off = (("cgroup", ""), ("landlock_abi", ""), ("mode", "off"), ("seccomp", ""))
+    assert got[("faas_worker_confinement", root)] == 2
+    assert got[("faas_worker_confinement", off)] == 1
+
+
 async def test_http_requests_are_counted_by_route_pattern(keys_client: AppClient) -> None:
     await keys_client.post("/u/ann")
     await keys_client.post("/u/bob")

@@ -73,7 +73,7 @@ async def test_main_refuses_unknown_auth() -> None:
     with trio.fail_after(20):
         result = await trio.run_process(_MAIN, env=env, capture_stderr=True, check=False)
     assert result.returncode == 2
-    assert b"FAAS_AUTH=passwords is not one of keys, open" in result.stderr
+    assert b"FAAS_AUTH='passwords' is not one of keys, open" in result.stderr
 
 
 

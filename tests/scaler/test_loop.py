@@ -232,7 +232,10 @@ def test_config_from_env_reads_every_variable() -> None:
         kumori_deployment="dom/dep", kumori_manifests="/m", kumorictl="/bin/kctl",
         kumorictl_timeout=12.0,
     )
-    assert ScalerConfig.from_env({}) == ScalerConfig()
+    up = "tcp://127.0.0.1:2"
+    assert ScalerConfig.from_env({"FAAS_SUPERVISOR_URL": up}) == ScalerConfig(supervisor_url=up)
+    with pytest.raises(ConfigError, match="FAAS_SUPERVISOR_URL is unset"):
+        ScalerConfig.from_env({})
     policy = make_policy(config)
     assert policy == DoublePolicy(minimum=2, maximum=9)
 
