@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .output import Output, guarded
 from .target import client_for, client_options, profile_path, read_profile, write_profile
@@ -32,7 +33,11 @@ def _user_create(args: argparse.Namespace) -> int:
         elif key:
             out.text(key)
             if not args.save:
-                out.text("(this key is shown once: keep it, or run again with --save)")
+                # On stderr: stdout is the key alone, for `KEY=$(faas-trio user create ann)`.
+                sys.stderr.write(
+                    "this key is shown only once: keep it "
+                    f"(`faas-trio login {client.url} --key KEY` saves it)\n"
+                )
         else:
             out.text(f"user {args.name} created (open mode: no key)")
         if args.save:

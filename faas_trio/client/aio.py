@@ -168,6 +168,17 @@ class AsyncClient:
         """``{name: source}`` of the user's functions."""
         return await self.run(self.api.functions())
 
+    async def set_secret(self, name: str, value: str) -> None:
+        """Store (or replace) the secret ``name``. Cancellation: the write may be done."""
+        await self.run(self.api.set_secret(name, value))
+
+    async def secrets(self) -> list[str]:
+        """The names of the user's secrets (values are never shown)."""
+        return await self.run(self.api.secrets())
+
+    async def delete_secret(self, name: str) -> None:
+        await self.run(self.api.delete_secret(name))
+
     def job(self, job_id: str) -> AsyncJob:
         """A handle on the job ``job_id`` (no request is made)."""
         return AsyncJob(self, job_id)

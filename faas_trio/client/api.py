@@ -151,7 +151,8 @@ class Api:
                 raise WaitTimeout("the build of", name, build_timeout)
             yield Sleep(_BUILD_POLL)
         if isinstance(build, dict) and build.get("state") == "failed":
-            raise BuildFailed(name, str(build.get("log") or build.get("error") or ""))
+            words = [str(build[k]) for k in ("error", "log") if build.get(k)]
+            raise BuildFailed(name, "\n".join(words))
         return info
 
     def get_function(self, name: str) -> Operation[dict[str, Any]]:
@@ -163,6 +164,24 @@ class Api:
 
     def delete_function(self, name: str) -> Operation[Any]:
         return call(Request("DELETE", user_path(self.user, "fn", name)))
+
+    # ---- secrets -------------------------------------------------------------------------
+    def set_secret(self, name: str, value: str) -> Operation[Any]:
+        """Store (or replace) a secret: its value is write-only."""
+        request = Request(
+            "PUT",
+            user_path(self.user, "secrets", name),
+            content=value.encode(),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        return call(request)
+
+    def secrets(self) -> Operation[list[str]]:
+        """The names of the user's secrets (never their values)."""
+        return call(Request("GET", user_path(self.user, "secrets")))
+
+    def delete_secret(self, name: str) -> Operation[Any]:
+        return call(Request("DELETE", user_path(self.user, "secrets", name)))
 
     # ---- jobs ----------------------------------------------------------------------------
     def jobs(self, state: str | None = None, limit: int | None = None) -> Operation[Any]:

@@ -155,6 +155,17 @@ class Client:
         """``{name: source}`` of the user's functions."""
         return self.run(self.api.functions())
 
+    def set_secret(self, name: str, value: str) -> None:
+        """Store (or replace) the secret ``name``; functions that name it get it at call time."""
+        self.run(self.api.set_secret(name, value))
+
+    def secrets(self) -> list[str]:
+        """The names of the user's secrets (values are never shown)."""
+        return self.run(self.api.secrets())
+
+    def delete_secret(self, name: str) -> None:
+        self.run(self.api.delete_secret(name))
+
     def job(self, job_id: str) -> Job:
         """A handle on the job ``job_id`` (no request is made)."""
         return Job(self, job_id)

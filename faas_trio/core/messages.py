@@ -50,6 +50,7 @@ __all__ = [
     "GetLogs",
     "GetMetrics",
     "GetStats",
+    "GetStoreMetrics",
     "GetUser",
     "Heartbeat",
     "JobCreated",
@@ -72,6 +73,7 @@ __all__ = [
     "SetWorkers",
     "StartJob",
     "Stats",
+    "StoreMetrics",
     "Submit",
     "UnfinishedJobs",
     "UnfinishedReply",
@@ -454,6 +456,22 @@ class GetMetrics(Request[Metrics], frozen=True, tag=True):
     """The jqmanager's job counters since it started. -> Metrics."""
 
 
+# ---- frontend -> dbmanager: store metrics ---------------------------------------------------
+
+
+class StoreMetrics(msgspec.Struct, frozen=True, tag=True):
+    """What the dbmanager's store sent to its database: commands (each one a round trip)
+    by store operation (``write`` for a batch of writes, else the read's name), and how long
+    each round trip took, in seconds."""
+
+    commands_total: dict[str, int]
+    roundtrip: Histogram
+
+
+class GetStoreMetrics(Request[StoreMetrics], frozen=True, tag=True):
+    """The dbmanager's store counters since it started. -> StoreMetrics."""
+
+
 #: Any message: what the wire decoder accepts.
 Message = (
     Pong
@@ -505,6 +523,8 @@ Message = (
     | DeleteSecret
     | SecretsReply
     | ListSecrets
+    | StoreMetrics
+    | GetStoreMetrics
 )
 
 

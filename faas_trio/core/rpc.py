@@ -32,6 +32,7 @@ import zmq
 
 from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
 from .messages import ErrorReply, Message, Request, reply_types
+from .retry import Backoff
 from .wire import decode_body, decode_header, encode_body, encode_header
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
@@ -101,10 +102,9 @@ class _SocketIO:
 
         Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
         """
-        backoff = _SEND_BACKOFF_FIRST
+        backoff = Backoff(_SEND_BACKOFF_FIRST, _SEND_BACKOFF_MAX)
         while not self.try_send(frames):
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, _SEND_BACKOFF_MAX)
+            await backoff.sleep()
 
     def _wake_reader_if_readable(self) -> None:
         # The send may have consumed the FD's edge while input was arriving.
@@ -221,15 +221,14 @@ class Client:
 
         Cancellation: as :meth:`call`.
         """
-        backoff = 0.05
+        backoff = Backoff(0.05, 1.0, deadline=deadline)
         with trio.move_on_after(deadline):
             while True:
                 try:
                     return await self.call(request, timeout=attempt_timeout)
                 except PeerUnavailable:
-                    pass
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+                    if not await backoff.sleep():
+                        break
         raise PeerUnavailable(
             f"{self._name}: {self._endpoint} did not answer {type(request).__name__} "
             f"within {deadline:g} s"
@@ -249,17 +248,16 @@ async def _bind(sock: zmq.Socket[bytes], endpoint: str, *, patience: float = 5.0
     Raises:
         OSError: the endpoint cannot be bound (malformed, or still in use after the wait).
     """
-    backoff = 0.01
-    with trio.move_on_after(patience):
-        while True:
-            try:
-                sock.bind(endpoint)
-                return
-            except zmq.ZMQError as exc:
-                if exc.errno != zmq.EADDRINUSE:
-                    raise OSError(f"cannot bind {endpoint}: {exc}") from exc
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, 0.25)
+    backoff = Backoff(0.01, 0.25, deadline=patience)
+    while True:
+        try:
+            sock.bind(endpoint)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE:
+                raise OSError(f"cannot bind {endpoint}: {exc}") from exc
+        if not await backoff.sleep():
+            break
     raise OSError(f"cannot bind {endpoint}: address still in use after {patience:g} s")
 
 

@@ -102,6 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
       above=True, shown="604800 (7 days)", help="seconds a finished job and its logs are kept"),
     S(name="FAAS_SWEEP_INTERVAL", type=float, default=3600.0, readers=("dbmanager",), low=0,
       above=True, help="seconds between two sweeps of expired jobs"),
+    S(name="FAAS_SQLITE_SYNC", type=str, default="full", readers=("dbmanager",),
+      choices=("full", "normal"),
+      help="SQLite commits: `full` survive a power loss; `normal` (faster) a process crash only"),
     # ---- worker --------------------------------------------------------------------------
     S(name="FAAS_WORKER_CONCURRENCY", type=int, default=4, readers=("worker", "scaler"), low=1,
       help="jobs one worker runs at once"),

@@ -43,6 +43,9 @@ class DbManagerConfig:
     sandbox_python: str = _SYSTEM_PYTHON
     #: FAAS_PIP_INDEX_URL and FAAS_PIP_FIND_LINKS.
     pip_source: PipSource = PipSource()
+    #: SQLite: ``full`` (a commit survives a power loss) or ``normal`` (faster; it survives a
+    #: crash of the process only).
+    sqlite_sync: str = setting("FAAS_SQLITE_SYNC")
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -31,6 +31,7 @@ from ..core.messages import (
     GetFunction,
     GetJob,
     GetLogs,
+    GetStoreMetrics,
     GetUser,
     JobReply,
     JobsReply,
@@ -141,6 +142,8 @@ def make_handler(
                 if not 1 <= limit <= MAX_LIST_LIMIT:
                     raise BadRequest(f"limit must be from 1 to {MAX_LIST_LIMIT}, not {limit}")
                 return JobsReply(jobs=await store.list_jobs(user_name, state, limit))
+            case GetStoreMetrics():
+                return store.metrics()
             case UnfinishedJobs():
                 jobs, functions = await store.unfinished_jobs()
                 return UnfinishedReply(jobs=jobs, functions=functions)
@@ -211,7 +214,9 @@ async def serve(
 
     Cancellation: as :func:`serve_store`; then the store is closed (shielded, bounded).
     """
-    async with open_store(config.store_url, retention=config.retention) as store:
+    async with open_store(
+        config.store_url, retention=config.retention, sqlite_sync=config.sqlite_sync
+    ) as store:
         log.info("opened the store %s", _without_password(config.store_url))
         await serve_store(store, config, task_status=task_status)
 

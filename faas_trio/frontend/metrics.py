@@ -6,6 +6,10 @@ finish, so a job is counted once whichever frontend is scraped); each scrape ask
 snapshot and renders it with a custom collector. When jqmanager does not answer, the job
 metrics are left out and ``faas_jqmanager_up`` is 0.
 
+Store metrics are the dbmanager's (``faas_store_commands_total{op}``: commands sent to the
+database, each a round trip, by store operation; ``faas_store_roundtrip_seconds``), left out
+when it does not answer.
+
 ``faas_scaler_desired_workers`` is the scaler's last decision, which the scaler reports to
 jqmanager with its stats requests (it serves nothing itself); it is left out when no scaler
 reported recently.
@@ -28,12 +32,12 @@ from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
 from ..core.errors import FaasError
-from ..core.messages import GetMetrics, Metrics
+from ..core.messages import GetMetrics, GetStoreMetrics, Metrics, StoreMetrics
 from ..core.records import Histogram
 from .auth import Auth
 from .peers import Peers
 
-__all__ = ["HttpCounts", "JobsCollector", "register"]
+__all__ = ["HttpCounts", "JobsCollector", "StoreCollector", "register"]
 
 
 #: The labels of ``faas_worker_confinement``, in the order workers report them.
@@ -114,6 +118,33 @@ class JobsCollector(Collector):
         )
 
 
+class StoreCollector(Collector):
+    """Renders one dbmanager :class:`~faas_trio.core.messages.StoreMetrics` snapshot (nothing
+    with None)."""
+
+    def __init__(self, snapshot: StoreMetrics | None) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.snapshot
+        if m is None:
+            return
+        commands = CounterMetricFamily(
+            "faas_store_commands",
+            "Commands the dbmanager sent to its database (each a round trip), by store "
+            "operation (write: batches of writes).",
+            labels=["op"],
+        )
+        for op, count in sorted(m.commands_total.items()):
+            commands.add_metric([op], float(count))
+        yield commands
+        yield _histogram(
+            "faas_store_roundtrip_seconds",
+            "How long each database command took, from send to answer.",
+            m.roundtrip,
+        )
+
+
 def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
     """Count every answer of ``app`` and add ``GET /metrics`` (the admin key in keys mode)."""
     http = HttpCounts()
@@ -128,7 +159,8 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
     async def metrics() -> TrioResponse:
         """Prometheus text exposition.
 
-        Cancellation: blocks on jqmanager up to the RPC deadline; nothing changes.
+        Cancellation: blocks on jqmanager, then dbmanager, each up to the RPC deadline;
+        nothing changes.
         """
         await auth.require_admin()
         snapshot: Metrics | None
@@ -136,7 +168,13 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
             snapshot = await peers.ask_jq(GetMetrics())
         except FaasError:
             snapshot = None
+        store: StoreMetrics | None
+        try:
+            store = await peers.ask_db(GetStoreMetrics())
+        except FaasError:
+            store = None
         registry = CollectorRegistry(auto_describe=False)
         registry.register(http.counter)
         registry.register(JobsCollector(snapshot))
+        registry.register(StoreCollector(store))
         return TrioResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

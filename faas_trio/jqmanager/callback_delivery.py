@@ -17,6 +17,7 @@ import trio
 
 from ..core.public import public_record
 from ..core.records import JobRecord
+from ..core.retry import Backoff
 
 __all__ = ["CallbackSender"]
 
@@ -46,6 +47,8 @@ class CallbackSender:
         self.attempts = attempts
         self.attempt_timeout = attempt_timeout
         self.first_backoff = first_backoff
+        # Capped far beyond any delay the attempts reach: the pauses just double.
+        self._backoff = Backoff(first_backoff, first_backoff * 2.0**attempts)
         self._limiter = trio.CapacityLimiter(max_concurrent)
         #: Deliveries the receiver accepted, and those given up on, so far.
         self.delivered = 0
@@ -54,7 +57,7 @@ class CallbackSender:
     @property
     def deadline(self) -> float:
         """The longest one delivery may take, seconds: every attempt and every pause."""
-        pauses = self.first_backoff * float(2 ** max(0, self.attempts - 1) - 1)
+        pauses = self._backoff.longest(max(0, self.attempts - 1))
         return self.attempts * self.attempt_timeout + pauses + 1.0
 
     def send(self, record: JobRecord) -> None:
@@ -83,7 +86,7 @@ class CallbackSender:
         return False
 
     async def _attempts(self, url: str, body: bytes) -> bool:
-        backoff = self.first_backoff
+        backoff = Backoff(self.first_backoff, self._backoff.cap)
         headers = {"Content-Type": "application/json", "User-Agent": "faas-trio-callback"}
         async with httpx.AsyncClient(
             timeout=self.attempt_timeout, follow_redirects=False, trust_env=False
@@ -103,7 +106,6 @@ class CallbackSender:
                     reason = f"status {status}"
                 log.info("callback to %s failed (attempt %d: %s)", url, attempt, reason)
                 if attempt < self.attempts:
-                    await trio.sleep(backoff)
-                    backoff *= 2
+                    await backoff.sleep()
         log.warning("callback to %s abandoned after %d attempts", url, self.attempts)
         return False

@@ -18,6 +18,7 @@ import trio
 
 from ..core.errors import FaasError, PeerUnavailable
 from ..core.records import Function, JobRecord
+from ..core.retry import Backoff
 from .callback_delivery import CallbackSender
 from .dbrequests import DbRequests
 from .metrics import JobMetrics
@@ -83,6 +84,7 @@ class FinalStates:
         Cancellation: blocks until stored; a cancel leaves the store as it was (a restart
         reloads the job as unfinished and decides again).
         """
+        backoff = Backoff(STORE_LATER_PAUSE, STORE_LATER_PAUSE)
         try:
             while True:
                 try:
@@ -90,7 +92,7 @@ class FinalStates:
                     break
                 except FaasError as exc:
                     log.warning("final state of job %s not stored yet: %s", record.id, exc)
-                    await trio.sleep(STORE_LATER_PAUSE)
+                    await backoff.sleep()
         finally:
             self.finishing.pop(record.id, None)
         self._announce(stored, function)

@@ -40,6 +40,7 @@ import trio
 from ..core.errors import BadRequest, FaasError, NotFound, PeerUnavailable
 from ..core.messages import Dispatch, NoJob, RequeueJob
 from ..core.records import Function, JobRecord, JobState, Outcome, Submission
+from ..core.retry import Backoff
 from . import records
 from .table import JobTable, Taken
 
@@ -118,7 +119,7 @@ class JobManager(JobTable):
                 except PeerUnavailable:
                     # It may be stored all the same (the dbmanager hung, or died before it
                     # answered): find out, so a stored job never waits unqueued until a restart.
-                    self.nursery.start_soon(self._create_eventually, job)
+                    self.unanswered.add(job)
                     raise
                 record, taken = self._take_over(created, admitted=True)
                 admitted = not taken
@@ -126,27 +127,6 @@ class JobManager(JobTable):
                 if admitted:
                     self.queue.withdraw(job.user)
         return await self.settle(record, wait)
-
-    async def _create_eventually(self, job: Submission) -> None:
-        """After a ``CreateJob`` that got no answer: resend it (it is idempotent) until the
-        dbmanager answers, then take the stored job over. So a submission answered 503
-        either runs or was refused for good; it is never left stored but unqueued.
-
-        Cancellation: stops resending; a job stored meanwhile is loaded at the next start.
-        """
-        backoff = 0.1
-        while True:
-            try:
-                created = await self.db.create(job)
-                break
-            except PeerUnavailable:
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except FaasError as exc:
-                log.info("job %s, unanswered at submission, was not stored: %s", job.id, exc)
-                return
-        if self._take_over(created, admitted=False)[1]:
-            log.info("job %s, unanswered at submission, was stored: queued", job.id)
 
     async def next_job(self, worker: str, wait: float) -> Dispatch | NoJob:
         """A job for a free slot of ``worker``, or NoJob after ``wait`` seconds. Held
@@ -329,15 +309,14 @@ class JobManager(JobTable):
 
         Cancellation: blocks until the dbmanager answers; a cancel leaves nothing loaded.
         """
-        backoff = 0.1
+        backoff = Backoff(0.1, 5.0)
         while True:
             try:
                 reply = await self.db.unfinished()
                 break
             except FaasError as exc:
                 log.warning("unfinished jobs not loaded yet (%s); retrying", exc)
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.sleep()
         functions: dict[tuple[str, str], Function] = {}
         for function in sorted(reply.functions, key=lambda f: f.version):
             functions[(function.user, function.name)] = function

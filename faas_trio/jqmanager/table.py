@@ -26,6 +26,7 @@ from .leases import JobLease, LeaseTable
 from .queue import JobQueue, QueuedJob
 from .rate import RateLimiter
 from .slots import ReadySlots
+from .unanswered import UnansweredCreates
 from .writes import START_WRITE_DELAY, JobWrites
 
 __all__ = ["JobTable", "Taken"]
@@ -64,6 +65,8 @@ class JobTable:
         self.slots = ReadySlots()
         self.writes = JobWrites(db, nursery, deadline=config.persist_timeout)
         self.finals = FinalStates(self.db, self.queue, nursery)
+        #: Submissions answered 503 whose creation is resent until the dbmanager answers.
+        self.unanswered = UnansweredCreates(self.db.create, self._created_late, nursery)
         #: Set once the unfinished jobs were loaded from the store.
         self.ready = trio.Event()
 
@@ -91,6 +94,12 @@ class JobTable:
             workers=self.leases.alive,
             slots=self.leases.slots,
         )
+
+    def _created_late(self, created: JobCreated) -> None:
+        """The dbmanager answered a ``CreateJob`` resent after a 503 (:mod:`.unanswered`): take
+        the stored job over, so it never waits unqueued until a restart."""
+        if self._take_over(created, admitted=False)[1]:
+            log.info("job %s, unanswered at submission, was stored: queued", created.job.id)
 
     def _take_over(self, created: JobCreated, *, admitted: bool) -> tuple[JobRecord, bool]:
         """Own the job the dbmanager answered ``created`` for, unless it is known or final

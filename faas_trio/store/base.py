@@ -11,8 +11,10 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   job id and on ``(user, idempotency_key)``: a repeat returns the stored job, ``existing=True``.
 - ``StartJob``, ``RequeueJob`` and ``FinishJob`` are conditional: a job in a final state never
   changes again, and ``Changed.applied`` says whether the change happened. ``FinishJob`` adds
-  the job's ``duration_ms`` to its user's ``execution_time_ms`` in the same write, only when
-  applied, so time is never counted twice.
+  the job's ``duration_ms`` to its user's ``execution_time_ms``, only when applied, exactly
+  once even across a crash between the two writes: SQLite makes both in one transaction;
+  MongoDB counts the time idempotently and applies, when it opens, what a crash left
+  uncounted (:mod:`.mongo_jobs`).
 - ``PutUser`` on an existing user resets it: its functions are dropped, its time kept at zero.
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
@@ -53,6 +55,7 @@ from ..core.messages import (
     RequeueJob,
     SetBuild,
     StartJob,
+    StoreMetrics,
 )
 from ..core.records import Function, JobRecord, JobState, Submission, User
 
@@ -131,6 +134,11 @@ class Store(Protocol):
 
     async def sweep(self, finished_before: float) -> int:
         """Remove final jobs finished before that time; return how many."""
+        ...
+
+    def metrics(self) -> StoreMetrics:
+        """What the store sent to its database so far: commands (round trips) by store
+        operation, and their durations."""
         ...
 
     async def aclose(self) -> None:

@@ -2,27 +2,32 @@
 on pymongo.
 
 The database is ``faas`` unless the URL's path names another. Its documents and indexes are in
-:mod:`.mongo_documents`; how a batch of write ops is planned and becomes bulk writes is in
-:mod:`.mongo_writes`. This module is the client: the connection, the retries, the creation of
-the indexes, the reads, the batches' reads and writes, the sweep.
+:mod:`.mongo_documents`; how a batch of writes becomes round trips is in :mod:`.mongo_apply`
+(planned by :mod:`.mongo_jobs` and :mod:`.mongo_writes`). This module is the client: the
+connection, the retries, the creation of the indexes, the reads, the sweep.
 
 pymongo blocks, so every call runs in a worker thread (at most 8 at once), never on the trio
-thread. Batches are serialised by a lock: a batch's checks are reads done first, its effects are
-planned in memory, and its writes go out as one ``bulk_write`` per collection (jobs, then
-versions, then users). Transient errors (no server, failover, network timeout) are retried with
-backoff for ``retry_timeout`` seconds, then raise ``PeerUnavailable``. A batch interrupted
-mid-write is re-planned from fresh reads, so a job it had created comes back as
-``existing=True``. Without a replica set MongoDB has no multi-collection transaction: a failure
-between two bulk writes can leave a job finished and its time not yet added. A finished job
-expires (the TTL index removes it) at the store's clock plus the retention. pymongo errors
-never leave this module.
+thread. Batches are serialised by a lock. Transient errors (no server, failover, network
+timeout) are retried with backoff for ``retry_timeout`` seconds, then raise
+``PeerUnavailable``. A batch interrupted mid-write is tried again: a job it had created comes
+back as ``existing=True``, a transition it had made as applied. Time is counted exactly
+without a multi-document transaction (MongoDB has none without a replica set): see
+:mod:`.mongo_jobs`; the store counts what a crash left uncounted when it opens, and after a
+batch that failed part way.
+
+Writes are acknowledged with the URL's write concern; when the URL sets none, with
+``w=majority`` and ``journal=true`` (on a single server, majority is that server): a write is
+answered only once it is in the journal of a majority. Every command is counted by
+:class:`~faas_trio.store.monitoring.StoreMonitor` (pymongo's command monitoring) under the
+store operation it served. A finished job expires (the TTL index removes it) at the store's
+clock plus the retention. pymongo errors never leave this module.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -30,55 +35,38 @@ import trio
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import (
-    AutoReconnect,
-    BulkWriteError,
-    NetworkTimeout,
-    NotPrimaryError,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-)
+from pymongo.errors import PyMongoError
 
-from ..core.errors import InternalError, PeerUnavailable
+from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
+from ..core.messages import StoreMetrics
 from ..core.records import Function, JobRecord, JobState, User
+from ..core.retry import Backoff
 from .base import WriteOp, WriteResult
+from .mongo_apply import BatchWriter
+from .mongo_client import Transient, new_client, translated
 from .mongo_documents import (
     FINAL,
     JOB_INDEXES,
     NO_LOGS,
+    OBSOLETE_JOB_INDEXES,
     UNFINISHED,
     USER_INDEXES,
     Doc,
     function_from_doc,
     job_from_doc,
     key_ok,
+    with_sealed,
 )
-from .mongo_writes import Plan, batch_reads, plan_batch, with_sealed
+from .monitoring import StoreMonitor
 
 __all__ = ["DEFAULT_RETENTION", "MongoStore"]
 
 #: Seconds a finished job is kept before the TTL index removes it.
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 _THREADS = 8
-_TRANSIENT = (AutoReconnect, NotPrimaryError, NetworkTimeout, ServerSelectionTimeoutError)
+log = logging.getLogger("faas.dbmanager")
 _T = TypeVar("_T")
-
-
-class _Transient(Exception):
-    """A pymongo error worth retrying; its ``__cause__`` is the original."""
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Map pymongo errors: transient ones to ``_Transient`` (retried), the rest to
-    ``InternalError``, each chained to the original."""
-    try:
-        yield
-    except _TRANSIENT as exc:
-        raise _Transient(str(exc)) from exc
-    except PyMongoError as exc:
-        raise InternalError(f"MongoDB error: {exc}") from exc
 
 
 class MongoStore:
@@ -86,7 +74,13 @@ class MongoStore:
     (or by leaving it as an async context manager)."""
 
     def __init__(
-        self, client: MongoClient[Doc], database: str, *, retention: float, retry_timeout: float
+        self,
+        client: MongoClient[Doc],
+        database: str,
+        *,
+        retention: float,
+        retry_timeout: float,
+        monitor: StoreMonitor | None = None,
     ) -> None:
         db = client[database]
         self._client = client
@@ -98,6 +92,17 @@ class MongoStore:
         self._threads = trio.CapacityLimiter(_THREADS)
         self._batch_lock = trio.Lock()
         self._closed = False
+        self._monitor = monitor or StoreMonitor()
+        self._writer = BatchWriter(
+            self._users,
+            self._jobs,
+            self._versions,
+            self._run_write,
+            self._run_read,
+            retention=retention,
+        )
+        #: A batch failed part way: count what it may have left uncounted before the next.
+        self._heal_needed = True
 
     @classmethod
     async def open(
@@ -122,18 +127,11 @@ class MongoStore:
         Cancellation: waits for index creation; a cancel closes the client (shielded, at most
         5 s) before it propagates.
         """
-        ms = int(select_timeout * 1000)
+        monitor = StoreMonitor()
 
         def connect() -> MongoClient[Doc]:
             # In a thread: a mongodb+srv:// URL is resolved through DNS here.
-            return MongoClient(
-                url,
-                serverSelectionTimeoutMS=ms,
-                connectTimeoutMS=ms,
-                socketTimeoutMS=3 * ms,
-                connect=False,
-                tz_aware=True,
-            )
+            return new_client(url, select_timeout, monitor)
 
         try:
             client = await trio.to_thread.run_sync(connect)
@@ -142,9 +140,13 @@ class MongoStore:
             raise ValueError(f"bad MongoDB URL: {exc}") from exc
         if retention is None:
             retention = DEFAULT_RETENTION
-        store = cls(client, database, retention=retention, retry_timeout=retry_timeout)
+        store = cls(
+            client, database, retention=retention, retry_timeout=retry_timeout, monitor=monitor
+        )
         try:
             await store._retrying(store._create_indexes)
+            async with store._batch_lock:
+                await store._retrying(store._heal)
         except BaseException:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await store.aclose()
@@ -168,18 +170,34 @@ class MongoStore:
 
     # ---- plumbing ------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[], _T], *, write: bool = False) -> _T:
-        """Run blocking ``fn`` in a worker thread, pymongo errors translated.
+    async def _run(self, fn: Callable[[], _T], *, op: str, write: bool = False) -> _T:
+        """Run blocking ``fn`` in a worker thread, pymongo errors translated, its commands
+        counted under the store operation ``op``.
 
         Cancellation: a read is abandoned (its thread ends on its own); a write is waited for,
         bounded by the socket timeout, so no write is left in flight unseen.
         """
         if self._closed:
             raise trio.ClosedResourceError("the store is closed")
-        with _translated():
+
+        def counted() -> _T:
+            with self._monitor.operation(op):
+                return fn()
+
+        with translated():
             return await trio.to_thread.run_sync(
-                fn, limiter=self._threads, abandon_on_cancel=not write
+                counted, limiter=self._threads, abandon_on_cancel=not write
             )
+
+    async def _run_write(self, fn: Callable[[], _T]) -> _T:
+        return await self._run(fn, op="write", write=True)
+
+    async def _run_read(self, fn: Callable[[], _T]) -> _T:
+        return await self._run(fn, op="write")
+
+    def metrics(self) -> StoreMetrics:
+        """The commands sent so far, by store operation, and their round-trip times."""
+        return self._monitor.snapshot()
 
     async def _retrying(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Await ``fn(*args)``, retrying transient errors with backoff for ``retry_timeout``.
@@ -189,21 +207,34 @@ class MongoStore:
 
         Cancellation: waits in backoff sleeps and in ``fn``; a cancel propagates at once.
         """
-        deadline = trio.current_time() + self._retry_timeout
-        delay = 0.05
+        backoff = Backoff(0.05, 1.0, deadline=self._retry_timeout)
         while True:
             try:
                 return await fn(*args)
-            except _Transient as exc:
-                if trio.current_time() + delay >= deadline:
+            except Transient as exc:
+                if not await backoff.sleep():
                     raise PeerUnavailable(f"MongoDB unreachable: {exc}") from exc.__cause__
-            await trio.sleep(delay)
-            delay = min(delay * 2, 1.0)
 
     async def _create_indexes(self) -> None:
         """Create the indexes of :mod:`.mongo_documents` (a no-op where they exist)."""
-        await self._run(lambda: self._users.create_indexes(list(USER_INDEXES)), write=True)
-        await self._run(lambda: self._jobs.create_indexes(list(JOB_INDEXES)), write=True)
+        users, jobs = list(USER_INDEXES), list(JOB_INDEXES)
+        await self._run(lambda: self._users.create_indexes(users), op="indexes", write=True)
+        await self._run(lambda: self._jobs.create_indexes(jobs), op="indexes", write=True)
+
+        def drop_obsolete() -> None:
+            existing = {index["name"] for index in self._jobs.list_indexes()}
+            for name in OBSOLETE_JOB_INDEXES:
+                if name in existing:
+                    self._jobs.drop_index(name)
+
+        await self._run(drop_obsolete, op="indexes", write=True)
+
+    async def _heal(self) -> None:
+        """Count the time of final jobs a crash (or a failed batch) left uncounted."""
+        healed = await self._writer.heal()
+        if healed:
+            log.warning("counted the time of %d finished jobs left uncounted", healed)
+        self._heal_needed = False
 
     async def _find(
         self,
@@ -212,51 +243,58 @@ class MongoStore:
         projection: Doc | None = None,
         sort: list[tuple[str, int]] | None = None,
         limit: int = 0,
+        *,
+        op: str,
     ) -> list[Doc]:
         """The matching documents, read with retries. Cancellation: abandons the read."""
 
         def find() -> list[Doc]:
             return list(collection.find(query, projection, sort=sort, limit=limit))
 
-        docs: list[Doc] = await self._retrying(self._run, find)
+        docs: list[Doc] = await self._retrying(lambda: self._run(find, op=op))
         return docs
 
     # ---- reads (each abandoned on cancel) ------------------------------------------------
 
     async def get_user(self, name: str) -> User | None:
-        docs = await self._find(self._users, {"name": name}, {"functions": False, "secrets": False})
+        projection = {"functions": False, "accounted_jobs": False, "secrets": False}
+        docs = await self._find(self._users, {"name": name}, projection, op="get_user")
         return msgspec.convert(docs[0], User) if docs else None
 
     async def get_function(self, user: str, name: str) -> Function | None:
         if not key_ok(name):
             return None
-        docs = await self._find(self._users, {"name": user}, {f"functions.{name}": True})
+        projection = {f"functions.{name}": True}
+        docs = await self._find(self._users, {"name": user}, projection, op="get_function")
         doc = docs[0].get("functions", {}).get(name) if docs else None
         return function_from_doc(user, name, doc) if doc is not None else None
 
     async def list_functions(self, user: str) -> list[Function]:
         """The user's functions by name; empty for an unknown user."""
-        docs = await self._find(self._users, {"name": user}, {"functions": True})
+        docs = await self._find(
+            self._users, {"name": user}, {"functions": True}, op="list_functions"
+        )
         functions = docs[0].get("functions", {}) if docs else {}
         return [function_from_doc(user, name, functions[name]) for name in sorted(functions)]
 
     async def list_secrets(self, user: str) -> list[str] | None:
         """The names of the user's secrets, sorted; None for an unknown user."""
-        docs = await self._find(self._users, {"name": user}, {"secrets": True})
+        docs = await self._find(self._users, {"name": user}, {"secrets": True}, op="list_secrets")
         return sorted(docs[0].get("secrets") or {}) if docs else None
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None (also for a malformed id)."""
         if not is_job_id(job_id):
             return None
-        docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, NO_LOGS)
+        docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, NO_LOGS, op="get_job")
         return job_from_doc(docs[0]) if docs else None
 
     async def get_logs(self, job_id: str) -> str | None:
         """The job's logs ("" until it finishes), or None for an unknown job."""
         if not is_job_id(job_id):
             return None
-        docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, {"logs": True})
+        query = {"_id": ObjectId(job_id)}
+        docs = await self._find(self._jobs, query, {"logs": True}, op="get_logs")
         return str(docs[0].get("logs") or "") if docs else None
 
     async def list_jobs(self, user: str, state: JobState | None, limit: int) -> list[JobRecord]:
@@ -266,9 +304,8 @@ class MongoStore:
         query: Doc = {"u_name": user}
         if state is not None:
             query["state"] = state.value
-        docs = await self._find(
-            self._jobs, query, NO_LOGS, [("created_at", DESCENDING), ("_id", DESCENDING)], limit
-        )
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        docs = await self._find(self._jobs, query, NO_LOGS, order, limit, op="list_jobs")
         return [job_from_doc(doc) for doc in docs]
 
     async def unfinished_jobs(self) -> tuple[list[JobRecord], list[Function]]:
@@ -276,13 +313,20 @@ class MongoStore:
         still exist), by user and name."""
         docs = await self._find(
             self._jobs,
-            {"state": {"$in": UNFINISHED}},
+            {"status": 0, "state": {"$in": UNFINISHED}},  # status: the partial index
             NO_LOGS,
             [("created_at", ASCENDING), ("_id", ASCENDING)],
+            op="unfinished_jobs",
         )
         jobs = [job_from_doc(doc) for doc in docs]
         wanted = {(job.user, job.function) for job in jobs}
-        users = await self._find(self._users, {"name": {"$in": sorted({u for u, _ in wanted})}})
+        names = sorted({u for u, _ in wanted})
+        users = await self._find(
+            self._users,
+            {"name": {"$in": names}},
+            {"name": True, "functions": True},
+            op="unfinished_jobs",
+        )
         functions = [
             with_sealed(function_from_doc(u["name"], name, doc), u)
             for u in users
@@ -299,7 +343,7 @@ class MongoStore:
             query = {"state": {"$in": FINAL}, "finished_at": {"$lt": finished_before}}
             return int(self._jobs.delete_many(query).deleted_count)
 
-        count: int = await self._retrying(lambda: self._run(delete, write=True))
+        count: int = await self._retrying(lambda: self._run(delete, op="sweep", write=True))
         return count
 
     # ---- writes --------------------------------------------------------------------------
@@ -322,49 +366,9 @@ class MongoStore:
             return results
 
     async def _apply_once(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        plan = await self._read_for(ops)
-        plan_batch(plan, ops, time.time(), self._retention)
-        if plan.job_writes:
-            await self._write_jobs(plan)
-        versions = plan.version_writes()
-        if versions:
-            await self._run(lambda: self._versions.bulk_write(versions, ordered=False), write=True)
-        users, ordered = plan.user_bulk()
-        if users:
-            await self._run(lambda: self._users.bulk_write(users, ordered=ordered), write=True)
-        return plan.results
-
-    async def _read_for(self, ops: Sequence[WriteOp]) -> Plan:
-        """Read every user, job and function version the batch's checks need."""
-        reads = batch_reads(ops)
-        users = await self._find_all(self._users, reads.users)
-        jobs = await self._find_all(self._jobs, reads.jobs, NO_LOGS)
-        versions = await self._find_all(self._versions, reads.versions)
-        return Plan.from_reads(reads, users, jobs, versions)
-
-    async def _find_all(
-        self, collection: Collection[Doc], query: Doc | None, projection: Doc | None = None
-    ) -> list[Doc]:
-        """The matching documents (no retry: the batch retries as a whole), or none when
-        there is no ``query``."""
-        if query is None:
-            return []
-        return await self._run(lambda: list(collection.find(query, projection)))
-
-    async def _write_jobs(self, plan: Plan) -> None:
-        """Write the jobs, then correct the planned results where the database disagrees
-        (another writer raced this batch, or a write failed)."""
-        writes, ordered = plan.job_bulk()
-
-        def bulk() -> Doc:
-            try:
-                return dict(self._jobs.bulk_write(writes, ordered=ordered).bulk_api_result)
-            except BulkWriteError as exc:
-                return dict(exc.details)
-
-        outcome = await self._run(bulk, write=True)
-        oids = plan.jobs_to_recheck(outcome)
-        if oids is None:
-            return
-        stored = await self._run(lambda: list(self._jobs.find({"_id": {"$in": oids}}, NO_LOGS)))
-        plan.correct_jobs(outcome, stored)
+        if self._heal_needed:
+            await self._heal()
+        self._heal_needed = True  # until this batch is through
+        results = await self._writer.apply(ops, time.time())
+        self._heal_needed = False
+        return results

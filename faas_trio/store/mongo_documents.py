@@ -7,15 +7,20 @@ Layout, close to the old system's::
     jobs       {_id: ObjectId(job id), u_name, f_name, runtime, args (JSON text), argv (the
                 same as a value), status: 0|1 (1 once final), state, result, value, error,
                 attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
-                date), started_at, finished_at, duration_ms, idempotency_key, callback, logs,
-                expire_at}
+                date), started_at, finished_at, duration_ms, idempotency_key, idem (user and
+                key as one string, only with a key), callback, logs, expire_at, accounted
+                (false while a finish's time is not yet counted), last_write}
     function_versions  {_id: {user, name}, version}: the last version a function ever had,
                 so one deleted and registered again never reuses a version
 
-Indexes (:data:`USER_INDEXES`, :data:`JOB_INDEXES`): ``users.name`` unique;
-``jobs (state, created_at)``; ``jobs (u_name, created_at)``; ``jobs (u_name, idempotency_key)``
-unique where the key is a string; a TTL index on ``jobs.expire_at``, which the store sets when a
-job finishes.
+Indexes (:data:`USER_INDEXES`, :data:`JOB_INDEXES`), each a cost on every insert that must buy
+something: ``users.name`` unique; on ``jobs``: ``idem`` unique where present (a repeated
+submission is refused by it, which is how the store finds it: one field, not the pair
+``(u_name, idempotency_key)``, because a compound unique index is checked by a scan of the
+collection on the MongoDB-protocol test server); ``(u_name, created_at)`` for a user's
+listing; ``created_at`` only over unfinished jobs (``status: 0``), read at each start; the TTL
+index on ``expire_at``, set when a job finishes; ``accounted`` only where false, which is
+almost never. :data:`OBSOLETE_JOB_INDEXES` are the indexes they replace, dropped at start.
 
 The mapping is pure (no I/O) and lossless: :func:`job_from_doc` gives back the record
 :func:`job_doc` was made from, and :func:`function_from_doc` the function given to
@@ -41,15 +46,18 @@ __all__ = [
     "FINAL",
     "JOB_INDEXES",
     "NO_LOGS",
+    "OBSOLETE_JOB_INDEXES",
     "UNFINISHED",
     "USER_INDEXES",
     "Doc",
     "as_date",
     "function_doc",
     "function_from_doc",
+    "idem",
     "job_doc",
     "job_from_doc",
     "key_ok",
+    "with_sealed",
 ]
 
 Doc = dict[str, Any]
@@ -62,15 +70,14 @@ NO_LOGS = {"logs": False}
 
 USER_INDEXES = (IndexModel("name", unique=True),)
 JOB_INDEXES = (
-    IndexModel([("state", ASCENDING), ("created_at", ASCENDING)]),
+    IndexModel("idem", unique=True, partialFilterExpression={"idem": {"$type": "string"}}),
     IndexModel([("u_name", ASCENDING), ("created_at", ASCENDING)]),
-    IndexModel(
-        [("u_name", ASCENDING), ("idempotency_key", ASCENDING)],
-        unique=True,
-        partialFilterExpression={"idempotency_key": {"$type": "string"}},
-    ),
+    IndexModel("created_at", name="unfinished_created_at", partialFilterExpression={"status": 0}),
     IndexModel("expire_at", expireAfterSeconds=0),
+    IndexModel("accounted", partialFilterExpression={"accounted": False}),
 )
+#: Names of the job indexes earlier versions made, which :data:`JOB_INDEXES` replace.
+OBSOLETE_JOB_INDEXES = ("state_1_created_at_1", "u_name_1_idempotency_key_1")
 
 
 def as_date(seconds: float) -> datetime.datetime:
@@ -95,6 +102,11 @@ def function_from_doc(user: str, name: str, doc: Doc) -> Function:
     return msgspec.convert({**doc, "user": user, "name": name}, Function)
 
 
+def idem(user: str, key: str) -> str:
+    """The ``idem`` field of a job of ``user`` submitted with idempotency ``key``."""
+    return json.dumps([user, key])
+
+
 def job_doc(job: JobRecord) -> Doc:
     """``job`` as a ``jobs`` document, with empty logs and no ``expire_at``."""
     doc: Doc = msgspec.to_builtins(job)
@@ -111,6 +123,8 @@ def job_doc(job: JobRecord) -> Doc:
         timestamp=as_date(job.created_at),
         logs="",
     )
+    if job.idempotency_key is not None:
+        doc["idem"] = idem(job.user, job.idempotency_key)
     del doc["id"], doc["user"], doc["function"]
     return doc
 
@@ -128,3 +142,13 @@ def job_from_doc(doc: Doc) -> JobRecord:
     }
     fields.setdefault("state", "succeeded" if doc.get("status") == 1 else "queued")
     return msgspec.convert(fields, JobRecord)
+
+
+def with_sealed(fn: Function, user: Doc) -> Function:
+    """``fn`` with the sealed values of the secrets it names, from its ``user`` document."""
+    if not fn.secrets:
+        return fn
+    stored = user.get("secrets") or {}
+    return msgspec.structs.replace(
+        fn, sealed={name: stored[name] for name in fn.secrets if name in stored}
+    )

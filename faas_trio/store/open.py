@@ -40,9 +40,9 @@ def check_store_url(url: str) -> str:
     )
 
 
-async def _open(url: str, retention: float | None) -> Store:
+async def _open(url: str, retention: float | None, sqlite_sync: str) -> Store:
     if check_store_url(url) == "sqlite":
-        return await SqliteStore.open(url)
+        return await SqliteStore.open(url, sync=sqlite_sync)
     # Imported here so that pymongo loads only for a mongodb: URL.
     from .mongo import MongoStore
 
@@ -50,13 +50,16 @@ async def _open(url: str, retention: float | None) -> Store:
 
 
 @asynccontextmanager
-async def open_store(url: str, *, retention: float | None = None) -> AsyncIterator[Store]:
+async def open_store(
+    url: str, *, retention: float | None = None, sqlite_sync: str = "full"
+) -> AsyncIterator[Store]:
     """Open the store named by ``url`` and close it on exit. ``retention`` (seconds a finished
     job is kept) is for a store that expires jobs itself (MongoDB's TTL index).
 
     ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db`` opens a
-    :class:`~faas_trio.store.sqlite.SqliteStore` (creating the file and its folder);
-    ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore``.
+    :class:`~faas_trio.store.sqlite.SqliteStore` (creating the file and its folder) whose
+    commits are as durable as ``sqlite_sync`` says (``full`` or ``normal``);
+    ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore`` (its write concern is the URL's).
 
     Raises:
         ConfigError: the URL names no supported backend (a ``ValueError``).
@@ -65,7 +68,7 @@ async def open_store(url: str, *, retention: float | None = None) -> AsyncIterat
     Cancellation: opening waits on the database; the store is closed on exit even when the
     block is cancelled (shielded, for at most 10 s).
     """
-    store = await _open(url, retention)
+    store = await _open(url, retention, sqlite_sync)
     try:
         yield store
     finally:

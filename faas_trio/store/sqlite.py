@@ -1,16 +1,20 @@
 """The SQLite backend of the store: one database file, two connections.
 
-Writes commit on the *write connection* in the event loop itself: in WAL mode with
-``synchronous=NORMAL`` a commit appends to the log and never waits for the disk, so a batch of
-writes costs tens of microseconds, less than handing it to a thread and back (measured: the
-dbmanager spends a quarter less CPU per job). What could block the loop is kept off it: the
+Writes commit on the *write connection* in the event loop itself: in WAL mode a commit appends
+to the log, so a batch of writes costs tens of microseconds plus, with the default
+``synchronous=FULL``, one fsync of the log (about 0.2 ms on an idle SSD), less than handing it
+to a thread and back (measured with ``NORMAL``: the dbmanager spends a quarter less CPU per
+job). ``FULL`` makes a committed batch survive a power loss or a kernel crash: a job id is
+answered only once its job is on disk. ``FAAS_SQLITE_SYNC=normal`` (``synchronous=NORMAL``)
+skips that fsync: a commit then survives a crash of the process but the last commits may be
+lost with the machine. What could block the loop is kept off it: the
 write connection never checkpoints (``wal_autocheckpoint = 0``) and never waits for a lock
 (``busy_timeout = 0``); the log is checkpointed every :data:`_CHECKPOINT_EVERY` commits on the
 *read connection* in a worker thread, and a batch that finds the database locked by another
 process is retried there, where it may wait up to :data:`_BUSY_TIMEOUT`. Reads (and the sweep)
-use the read connection in worker threads (:func:`trio.to_thread.run_sync`), one at a time. A
-committed batch survives a crash of the process (not necessarily of the machine), and readers
-in other processes do not block it.
+use the read connection in worker threads (:func:`trio.to_thread.run_sync`), one at a time.
+Readers in other processes do not block a commit. Every call to the file (a batch, a read) is
+counted by a :class:`~faas_trio.store.monitoring.StoreMonitor` as one round trip.
 
 Function versions outlive the functions: ``function_versions`` remembers the last version
 each ``(user, name)`` ever had, so a function deleted (or dropped by a user reset) and then
@@ -35,9 +39,12 @@ from typing import Any, TypeVar
 
 import trio
 
+from ..core.config import ConfigError
 from ..core.errors import InternalError, PeerUnavailable
+from ..core.messages import StoreMetrics
 from ..core.records import Function, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
+from .monitoring import StoreMonitor
 from .sqlite_schema import (
     FINAL,
     FUNCTION_SELECT,
@@ -53,7 +60,10 @@ from .sqlite_schema import (
 )
 from .sqlite_writes import apply_batch
 
-__all__ = ["SqliteStore", "sqlite_path"]
+__all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
+
+#: ``FAAS_SQLITE_SYNC`` values, and the ``synchronous`` pragma each sets.
+SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 
 _T = TypeVar("_T")
 
@@ -92,7 +102,17 @@ def _translate_errors(action: str) -> Iterator[None]:
         raise InternalError(f"sqlite store: {action} failed: {exc}") from exc
 
 
-def _connect(path: str, *, for_writes: bool = False) -> sqlite3.Connection:
+def check_sync(mode: str) -> str:
+    """``mode`` if it is a ``FAAS_SQLITE_SYNC`` value. Raises ``ConfigError`` if not."""
+    if mode not in SYNC_MODES:
+        raise ConfigError(
+            f"FAAS_SQLITE_SYNC={mode!r}: use full (survives a power loss, the default) or "
+            "normal (faster; the last commits may be lost if the machine crashes)"
+        )
+    return mode
+
+
+def _connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Connection:
     """A connection to ``path`` (created with its folder and schema if needed); one
     ``for_writes`` never waits for a lock and never checkpoints (see the module docstring)."""
     with _translate_errors(f"opening {path}"):
@@ -107,7 +127,7 @@ def _connect(path: str, *, for_writes: bool = False) -> sqlite3.Connection:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA synchronous = {SYNC_MODES[sync]}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
             migrate(conn)
@@ -131,6 +151,7 @@ class SqliteStore:
     """
 
     def __init__(self, conn: sqlite3.Connection, writer: sqlite3.Connection, path: str) -> None:
+        self._monitor = StoreMonitor()
         self._conn: sqlite3.Connection | None = conn
         self._writer: sqlite3.Connection | None = writer
         self._limiter = trio.CapacityLimiter(1)
@@ -138,21 +159,24 @@ class SqliteStore:
         self.path = path
 
     @classmethod
-    async def open(cls, url: str) -> SqliteStore:
-        """Open (creating if needed, with its folder) the database named by ``url``.
+    async def open(cls, url: str, *, sync: str = "full") -> SqliteStore:
+        """Open (creating if needed, with its folder) the database named by ``url``, its
+        commits durable as ``sync`` says (``full`` or ``normal``, see the module docstring).
 
         Raises:
-            ValueError: ``url`` is not a valid ``sqlite:`` URL.
+            ValueError: ``url`` is not a valid ``sqlite:`` URL, or ``sync`` no mode
+                (``ConfigError``).
             PeerUnavailable: the file cannot be created or opened.
 
         Cancellation: not cancellable while the file is being opened (a worker thread).
         """
         path = sqlite_path(url)
+        check_sync(sync)
 
         def connect_both() -> tuple[sqlite3.Connection, sqlite3.Connection]:
-            conn = _connect(path)
+            conn = _connect(path, sync)
             try:
-                return conn, _connect(path, for_writes=True)
+                return conn, _connect(path, sync, for_writes=True)
             except BaseException:
                 conn.close()
                 raise
@@ -172,8 +196,12 @@ class SqliteStore:
             conn = self._conn
             if conn is None:
                 raise trio.ClosedResourceError("the store is closed")
-            with _translate_errors(action):
-                return work(conn)
+            began = time.perf_counter()
+            try:
+                with _translate_errors(action):
+                    return work(conn)
+            finally:
+                self._monitor.observe(action, time.perf_counter() - began)
 
         return await trio.to_thread.run_sync(in_thread, limiter=self._limiter)
 
@@ -196,28 +224,31 @@ class SqliteStore:
         if writer is None:
             raise trio.ClosedResourceError("the store is closed")
         self._commits_since_checkpoint += 1
+        began = time.perf_counter()
         try:
             with _translate_errors("write"):
                 return apply_batch(writer, batch, time.time())
         except PeerUnavailable as exc:
             if not _is_locked(exc):
                 raise
+        finally:
+            self._monitor.observe("write", time.perf_counter() - began)
         # Another process holds the write lock: wait for it in a thread, not in the loop.
         return await self._run("write", lambda conn: apply_batch(conn, batch, time.time()))
 
     async def get_user(self, name: str) -> User | None:
-        row = await self._run("read", lambda conn: conn.execute(
+        row = await self._run("get_user", lambda conn: conn.execute(
             "SELECT name, key_hash, execution_time_ms, created_at FROM users WHERE name = ?",
             (name,),
         ).fetchone())  # fmt: skip
         return None if row is None else User(**dict(row))
 
     async def get_function(self, user: str, name: str) -> Function | None:
-        return await self._run("read", lambda conn: get_function(conn, user, name))
+        return await self._run("get_function", lambda conn: get_function(conn, user, name))
 
     async def list_functions(self, user: str) -> list[Function]:
         """The user's functions by name; empty for an unknown user."""
-        rows = await self._run("read", lambda conn: conn.execute(
+        rows = await self._run("list_functions", lambda conn: conn.execute(
             f"{FUNCTION_SELECT} WHERE user = ? ORDER BY name", (user,)
         ).fetchall())  # fmt: skip
         return [function_from_row(row) for row in rows]
@@ -234,14 +265,14 @@ class SqliteStore:
                 ).fetchall()
             return [str(row["name"]) for row in rows]
 
-        return await self._run("read", read)
+        return await self._run("list_secrets", read)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        return await self._run("read", lambda conn: get_job(conn, "id = ?", (job_id,)))
+        return await self._run("get_job", lambda conn: get_job(conn, "id = ?", (job_id,)))
 
     async def get_logs(self, job_id: str) -> str | None:
         """The job's logs ("" until it finishes), or None for an unknown job."""
-        row = await self._run("read", lambda conn: conn.execute(
+        row = await self._run("get_logs", lambda conn: conn.execute(
             "SELECT logs FROM jobs WHERE id = ?", (job_id,)
         ).fetchone())  # fmt: skip
         return None if row is None else str(row["logs"])
@@ -253,7 +284,7 @@ class SqliteStore:
             where, params = "user = ? AND state = ?", [user, state.value]
         sql = f"{JOB_SELECT} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
         rows = await self._run(
-            "read", lambda conn: conn.execute(sql, (*params, max(limit, 0))).fetchall()
+            "list_jobs", lambda conn: conn.execute(sql, (*params, max(limit, 0))).fetchall()
         )
         return [job_from_row(row) for row in rows]
 
@@ -273,7 +304,7 @@ class SqliteStore:
                 ).fetchall()
                 return jobs, [sealed_secrets(conn, function_from_row(row)) for row in functions]
 
-        jobs, functions = await self._run("read", read)
+        jobs, functions = await self._run("unfinished_jobs", read)
         return [job_from_row(row) for row in jobs], functions
 
     async def sweep(self, finished_before: float) -> int:
@@ -286,6 +317,10 @@ class SqliteStore:
             return cursor.rowcount
 
         return await self._run("sweep", delete)
+
+    def metrics(self) -> StoreMetrics:
+        """The calls to the file so far (each one round trip), by store operation."""
+        return self._monitor.snapshot()
 
     async def aclose(self) -> None:
         """Close the connection once the call in progress (if any) is done. Idempotent.

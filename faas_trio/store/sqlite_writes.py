@@ -31,6 +31,7 @@ from ..core.messages import (
 )
 from ..core.records import FINAL_STATES, Function, JobRecord, Submission
 from .base import WriteOp, WriteResult, created_job, stored_function
+from .crash import crash_point
 from .sqlite_schema import (
     FUNCTION_COLUMNS,
     JOB_COLUMNS,
@@ -215,6 +216,7 @@ def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float)
     ).fetchone()
     if row is None:
         return Changed(applied=False)
+    crash_point("finish-before-time")
     if job.duration_ms:
         conn.execute(
             "UPDATE users SET execution_time_ms = execution_time_ms + ? WHERE name = ?",

@@ -38,7 +38,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 import trio
 
-__all__ = ["SUPERVISOR_PID_VAR", "Backoff", "Child", "Emit", "die_with_parent", "write_stdout"]
+from ..core.retry import Backoff
+
+__all__ = [
+    "SUPERVISOR_PID_VAR",
+    "Child",
+    "Emit",
+    "RestartDelays",
+    "die_with_parent",
+    "write_stdout",
+]
 
 log = logging.getLogger("faas.supervisor")
 
@@ -82,23 +91,20 @@ def write_stdout(lines: list[str]) -> None:
     sys.stdout.flush()
 
 
-class Backoff:
-    """Delays between restarts: ``initial``, doubling up to ``maximum``; a child that stayed
-    up ``stable_after`` seconds or more starts the sequence again."""
+class RestartDelays:
+    """Delays between restarts: ``initial``, doubling up to ``maximum`` (no jitter: one
+    supervisor restarts its own children); a child that stayed up ``stable_after`` seconds or
+    more starts the sequence again."""
 
     def __init__(self, initial: float, maximum: float, stable_after: float) -> None:
-        self.initial = initial
-        self.maximum = maximum
+        self._backoff = Backoff(initial, maximum, jitter=0.0)
         self.stable_after = stable_after
-        self._next = initial
 
     def delay_after(self, uptime: float) -> float:
         """The delay before restarting a child that exited after ``uptime`` seconds."""
         if uptime >= self.stable_after:
-            self._next = self.initial
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
+            self._backoff.reset()
+        return self._backoff.next_delay()
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
@@ -132,7 +138,7 @@ class Child:
         argv: Sequence[str],
         env: Mapping[str, str],
         *,
-        backoff: Backoff,
+        backoff: RestartDelays,
         grace: float,
         emit: Emit = write_stdout,
     ) -> None:

@@ -14,7 +14,7 @@ import trio
 
 from ..core.errors import BadRequest, Conflict
 from ..core.messages import Done, Message, Ping, Pong, SetWorkers
-from .children import SUPERVISOR_PID_VAR, Backoff, Child, Emit, write_stdout
+from .children import SUPERVISOR_PID_VAR, Child, Emit, RestartDelays, write_stdout
 from .config import ROLES, SET_FOR_CHILDREN, SupervisorConfig
 
 __all__ = ["STOP_ORDER", "ProcessTree", "role_env"]
@@ -188,7 +188,9 @@ class ProcessTree:
             name,
             config.command(role),
             role_env(config, role, self._supervisor_url),
-            backoff=Backoff(config.restart_delay, config.restart_max_delay, config.stable_after),
+            backoff=RestartDelays(
+                config.restart_delay, config.restart_max_delay, config.stable_after
+            ),
             grace=grace,
             emit=self._emit,
         )

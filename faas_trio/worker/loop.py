@@ -36,6 +36,7 @@ from ..core.errors import (
 from ..core.lifecycle import run_component
 from ..core.messages import Dispatch, Heartbeat, NextJob, NoJob, Report
 from ..core.records import JobState, Outcome
+from ..core.retry import Backoff
 from ..core.rpc import Client, open_client
 from ..core.secrets import SecretBox, load_secret_box
 from .config import WorkerConfig
@@ -72,20 +73,9 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-class _Backoff:
-    """Exponential pauses between retries: 0.1 s doubling up to 2 s."""
-
-    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
-        self._first, self._cap = first, cap
-        self._next = first
-
-    def reset(self) -> None:
-        self._next = self._first
-
-    async def sleep(self) -> None:
-        """Cancellation: a plain sleep."""
-        await trio.sleep(self._next)
-        self._next = min(self._next * 2, self._cap)
+def _backoff() -> Backoff:
+    """Pauses between retries of a request to the jqmanager: 0.1 s doubling up to 2 s."""
+    return Backoff(0.1, 2.0)
 
 
 @dataclass
@@ -127,7 +117,7 @@ class _Worker:
         Cancellation: an ask is abandoned (the request is forgotten); a job in progress is
         shielded and ends only through its own scopes (see :meth:`drain`).
         """
-        backoff = _Backoff()
+        backoff = _backoff()
         while not self.draining:
             reply = None
             with trio.CancelScope() as ask:
@@ -185,7 +175,7 @@ class _Worker:
 
         Cancellation: stops resending; the outcome is lost (only at the end of a drain).
         """
-        backoff = _Backoff()
+        backoff = _backoff()
         while True:
             try:
                 await self.jq.call(Report(self.id, outcome), timeout=REPORT_TIMEOUT)
@@ -209,7 +199,7 @@ class _Worker:
 
         Cancellation: a plain loop of RPCs, each bounded by its timeout.
         """
-        backoff = _Backoff()
+        backoff = _backoff()
         while True:
             sent = trio.current_time()
             beat = Heartbeat(

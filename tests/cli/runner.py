@@ -6,6 +6,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -58,35 +59,79 @@ class Cli:
 
     def on_terminal(self, *argv: str, columns: int = 120) -> Ran:
         """Run with stdout and stderr on a pseudo-terminal; ``out`` is all it drew there."""
+        with Terminal(self, argv, columns) as term:
+            term.read_until(None)
+            return Ran(term.wait(), term.text, "")
+
+    def terminal(self, *argv: str, columns: int = 120) -> Terminal:
+        """Start a command on a pseudo-terminal, to read as it draws and interrupt."""
+        return Terminal(self, argv, columns)
+
+
+class Terminal:
+    """A command running on a pseudo-terminal; use as a context manager (kills it at exit)."""
+
+    def __init__(self, cli: Cli, argv: tuple[str, ...], columns: int) -> None:
         master, slave = pty.openpty()
-        env = {**self.env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"}
-        proc = subprocess.Popen(
+        env = {**cli.env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"}
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "faas_trio", *argv],
             stdin=subprocess.DEVNULL,
             stdout=slave,
             stderr=slave,
             env=env,
-            cwd=self.home,
+            cwd=cli.home,
         )
         os.close(slave)
-        chunks: list[bytes] = []
-        deadline = time.monotonic() + COMMAND_TIMEOUT
-        try:
-            while time.monotonic() < deadline:
-                ready, _, _ = select.select([master], [], [], 0.1)
-                if ready:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:  # the terminal closed: the command ended
-                        break
-                    if not data:
-                        break
-                    chunks.append(data)
-                elif proc.poll() is not None:
-                    break
-        finally:
-            os.close(master)
-            if proc.poll() is None:
-                proc.kill()
-            code = proc.wait()
-        return Ran(code, b"".join(chunks).decode("utf-8", "replace"), "")
+        self.master = master
+        self.chunks: list[bytes] = []
+        self.closed = False
+
+    @property
+    def text(self) -> str:
+        """Everything drawn so far, as the bytes came (escape sequences included)."""
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+    def read_until(self, wanted: str | None, timeout: float = COMMAND_TIMEOUT) -> str:
+        """Read until ``wanted`` (escapes removed) was drawn, or, with None, until the end.
+
+        Raises:
+            TimeoutError: not drawn within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if wanted is not None and wanted in _SGR.sub("", self.text):
+                return self.text
+            if self.closed:
+                break
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:  # the terminal closed: the command ended
+                    data = b""
+                if not data:
+                    self.closed = True
+                self.chunks.append(data)
+            elif self.proc.poll() is not None:
+                self.closed = True
+        if wanted is None and self.closed:
+            return self.text
+        raise TimeoutError(f"{wanted!r} not drawn in {timeout} s; drawn:\n{self.text}")
+
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the command."""
+        self.proc.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float = COMMAND_TIMEOUT) -> int:
+        """The exit code, once the command ended."""
+        return self.proc.wait(timeout)
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)

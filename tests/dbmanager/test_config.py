@@ -19,6 +19,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.bind == "tcp://127.0.0.1:27444"
     assert config.retention == 7 * 24 * 3600
     assert config.sweep_interval == 3600
+    assert config.sqlite_sync == "full"
 
 
 def test_faas_home_holds_the_default_database(tmp_path: Path) -> None:
@@ -34,10 +35,15 @@ def test_overrides() -> None:
             "PORT": "0",
             "FAAS_JOB_RETENTION": "60",
             "FAAS_SWEEP_INTERVAL": "2.5",
+            "FAAS_SQLITE_SYNC": "Normal",
         }
     )
     assert config == DbManagerConfig(
-        store_url="mongodb://db:27017", bind="tcp://0.0.0.0:*", retention=60.0, sweep_interval=2.5
+        store_url="mongodb://db:27017",
+        bind="tcp://0.0.0.0:*",
+        retention=60.0,
+        sweep_interval=2.5,
+        sqlite_sync="normal",
     )
 
 
@@ -48,6 +54,7 @@ def test_overrides() -> None:
         ("FAAS_JOB_RETENTION", "a week"),
         ("FAAS_JOB_RETENTION", "0"),
         ("FAAS_SWEEP_INTERVAL", "-1"),
+        ("FAAS_SQLITE_SYNC", "off"),
     ],
 )
 def test_bad_values_name_their_variable(name: str, value: str) -> None:

@@ -29,6 +29,7 @@ from faas_trio.core.messages import (
     GetJob,
     GetLogs,
     GetStats,
+    GetStoreMetrics,
     GetUser,
     JobCreated,
     JobReply,
@@ -42,6 +43,7 @@ from faas_trio.core.messages import (
     PutFunction,
     PutUser,
     StartJob,
+    StoreMetrics,
     UnfinishedJobs,
     UnfinishedReply,
     UserReply,
@@ -140,6 +142,16 @@ async def test_a_job_from_creation_to_deletion(client: Client) -> None:
     for request in (GetJob(id=job.id), GetLogs(id=job.id), DeleteJob(id=job.id)):
         with pytest.raises(NotFound, match=f"job '{job.id}' not found"):
             await call(client, request)
+
+
+async def test_store_metrics_count_the_calls_to_the_database(client: Client) -> None:
+    await call(client, PutUser(name="ann"))
+    await call(client, GetUser(name="ann"))
+    reply = await call(client, GetStoreMetrics())
+    assert isinstance(reply, StoreMetrics)
+    assert reply.commands_total["write"] >= 1
+    assert reply.commands_total["get_user"] == 1
+    assert reply.roundtrip.count == sum(reply.commands_total.values())
 
 
 async def test_create_job_for_a_missing_function_is_not_found(client: Client) -> None:

@@ -81,8 +81,10 @@ def _report(role: str, stream: JobStream, recovery: float, records: dict[str, di
 
 
 @pytest.mark.parametrize("role", ["worker", "jqmanager", "dbmanager", "frontend"])
-async def test_kill_9_loses_no_accepted_job(launch: Launch, role: str) -> None:
-    up = await launch()
+async def test_kill_9_loses_no_accepted_job(
+    launch: Launch, role: str, store_env: dict[str, str]
+) -> None:
+    up = await launch(**store_env)
     stream, recovery = await _kill_under_load(up, role)
     records = await check_exactly_once(up.url, stream, SETTLE_TIMEOUT)
     _report(role, stream, recovery, records)

@@ -31,8 +31,10 @@ FREEZE_SECONDS = 6.5
 REFUSAL_BOUND = 5.0 + 1.5
 
 
-async def test_a_hung_dbmanager_gives_bounded_503s_then_recovers(launch: Launch) -> None:
-    up = await launch()
+async def test_a_hung_dbmanager_gives_bounded_503s_then_recovers(
+    launch: Launch, store_env: dict[str, str]
+) -> None:
+    up = await launch(**store_env)
     await register(up.url)
     stream = JobStream(up.url)
     recovered: list[float] = []

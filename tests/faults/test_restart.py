@@ -22,8 +22,10 @@ SLOW_SOURCE = f"def slow(x):\n    import time\n    time.sleep({SLOW_SECONDS})\n 
 STOP_BOUND = 5.0
 
 
-async def test_a_full_stop_and_start_runs_every_queued_and_running_job(launch: Launch) -> None:
-    up = await launch()
+async def test_a_full_stop_and_start_runs_every_queued_and_running_job(
+    launch: Launch, store_env: dict[str, str]
+) -> None:
+    up = await launch(**store_env)
     await register(up.url)
     stream = JobStream(up.url)
     async with httpx.AsyncClient(base_url=up.url, timeout=10.0) as http:
@@ -44,7 +46,7 @@ async def test_a_full_stop_and_start_runs_every_queued_and_running_job(launch: L
     print(f"\nfull stop took {took:.2f} s")
     assert took <= STOP_BOUND
 
-    again = await launch(up.home)
+    again = await launch(up.home, **store_env)
     records = await check_exactly_once(again.url, stream, 60.0)
     slow_records = await check_slow(again.url, slow)
     rerun = [r for r in [*records.values(), *slow_records] if r["attempts"] > 1]

@@ -27,6 +27,7 @@ from faas_trio.core.messages import (
     GetJob,
     GetLogs,
     GetMetrics,
+    GetStoreMetrics,
     GetUser,
     JobReply,
     JobsReply,
@@ -42,6 +43,7 @@ from faas_trio.core.messages import (
     PutSecret,
     PutUser,
     SecretsReply,
+    StoreMetrics,
     Submit,
     UserReply,
     WaitBuild,
@@ -58,6 +60,7 @@ AppClient = quart.typing.TestClientProtocol
 _DB_REQUESTS = (
     PutUser, DeleteUser, GetUser, PutFunction, GetFunction, DeleteFunction, ListFunctions,
     GetJob, GetLogs, DeleteJob, ListJobs, WaitBuild, PutSecret, ListSecrets, DeleteSecret,
+    GetStoreMetrics,
 )  # fmt: skip
 _JQ_REQUESTS = (Submit, WaitJob, CancelJob, GetMetrics)
 
@@ -70,6 +73,12 @@ FAKE_METRICS = Metrics(
     running=2,
     workers=1,
     cold_starts_total=2,
+)
+
+#: What the fake dbmanager answers to GetStoreMetrics.
+FAKE_STORE_METRICS = StoreMetrics(
+    commands_total={"write": 7, "get_job": 3},
+    roundtrip=Histogram(bounds=[0.001, 0.01], counts=[8, 10], count=10, sum=0.025),
 )
 
 
@@ -181,6 +190,8 @@ class FakeNeighbours:
                 return FunctionsReply([f for k, f in self.functions.items() if k[0] == u])
             case GetJob(id=job_id):
                 return JobReply(self.job(job_id))
+            case GetStoreMetrics():
+                return FAKE_STORE_METRICS
             case GetLogs(id=job_id):
                 self.job(job_id)
                 return LogsReply(self.logs.get(job_id, ""))

@@ -101,3 +101,21 @@ async def test_jqmanager_down_leaves_job_metrics_out(fake: FakeNeighbours) -> No
         got = samples(await scrape(client))
     assert got[("faas_jqmanager_up", ())] == 0
     assert not any(name.startswith("faas_jobs") for name, _ in got)
+
+
+async def test_store_metrics_come_from_dbmanager(keys_client: AppClient) -> None:
+    got = samples(await scrape(keys_client))
+    assert got[("faas_store_commands_total", (("op", "write"),))] == 7
+    assert got[("faas_store_commands_total", (("op", "get_job"),))] == 3
+    assert got[("faas_store_roundtrip_seconds_bucket", (("le", "0.001"),))] == 8
+    assert got[("faas_store_roundtrip_seconds_bucket", (("le", "+Inf"),))] == 10
+    assert got[("faas_store_roundtrip_seconds_sum", ())] == 0.025
+
+
+async def test_dbmanager_down_leaves_store_metrics_out(fake: FakeNeighbours) -> None:
+    config = dataclasses.replace(KEYS_CONFIG, rpc_timeout=0.2)
+    async with open_client(unused_endpoint()) as db, open_client(fake.jq_url) as jq:
+        client = create_app(config, Peers(db=db, jq=jq, rpc_timeout=0.2)).test_client()
+        got = samples(await scrape(client))
+    assert got[("faas_jqmanager_up", ())] == 1
+    assert not any(name.startswith("faas_store") for name, _ in got)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import msgspec
+import pytest
 import trio
 
 from faas_trio.core.messages import (
@@ -119,7 +120,8 @@ async def test_unreachable_receiver_is_bounded(autojump_clock: trio.testing.Mock
         sender = CallbackSender(nursery, attempts=3, attempt_timeout=1.0, first_backoff=1.0)
         # Port 9 (discard) on loopback: refused at once, every attempt.
         assert await sender.deliver("http://127.0.0.1:9/", b"{}") is False
-    assert sender.deadline == 3 * 1.0 + (1.0 + 2.0) + 1.0
+    # Three attempts, two pauses (up to 10 % longer each: jitter), one second of slack.
+    assert sender.deadline == pytest.approx(3 * 1.0 + (1.0 + 2.0) * 1.1 + 1.0)
 
 
 def fake_db() -> tuple[list[Message], object]:

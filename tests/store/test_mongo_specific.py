@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import trio
 from bson import ObjectId
+from msgspec.structs import replace
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -135,12 +136,30 @@ async def test_indexes_exist(store: MongoStore, db: Database[dict[str, Any]]) ->
     users = {tuple(ix["key"]): ix for ix in db.users.list_indexes()}
     assert users[("name",)].get("unique") is True
     jobs = {tuple(ix["key"]): ix for ix in db.jobs.list_indexes()}
-    assert ("state", "created_at") in jobs
+    assert jobs[("idem",)].get("unique") is True
+    assert jobs[("idem",)]["partialFilterExpression"] == {"idem": {"$type": "string"}}
     assert ("u_name", "created_at") in jobs
-    keyed = jobs[("u_name", "idempotency_key")]
-    assert keyed.get("unique") is True
-    assert keyed["partialFilterExpression"] == {"idempotency_key": {"$type": "string"}}
+    assert jobs[("created_at",)]["partialFilterExpression"] == {"status": 0}
     assert jobs[("expire_at",)]["expireAfterSeconds"] == 0
+    assert jobs[("accounted",)]["partialFilterExpression"] == {"accounted": False}
+    assert len(jobs) == 6  # with _id: nothing else costs an insert
+
+
+async def test_indexes_of_earlier_versions_are_dropped(mongo_url: str) -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
+    try:
+        jobs = client.get_default_database().jobs
+        jobs.create_index([("state", 1), ("created_at", 1)])
+        jobs.create_index(
+            [("u_name", 1), ("idempotency_key", 1)],
+            unique=True,
+            partialFilterExpression={"idempotency_key": {"$type": "string"}},
+        )
+        async with await MongoStore.open(mongo_url):
+            names = {index["name"] for index in jobs.list_indexes()}
+        assert not names & {"state_1_created_at_1", "u_name_1_idempotency_key_1"}
+    finally:
+        client.close()
 
 
 async def test_the_url_names_the_database(mongo_server_uri: str) -> None:
@@ -169,24 +188,97 @@ async def test_a_function_name_that_cannot_be_a_key_is_refused(store: MongoStore
 
 
 async def test_a_finish_that_lost_a_race_does_not_count_time(
-    store: MongoStore, db: Database[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    store: MongoStore, db: Database[dict[str, Any]]
 ) -> None:
     job = new_job()
     await store.apply([PutUser(name="ann"), add_function(), CreateJob(submission_of(job))])
-    read_for = store._read_for
-
-    async def read_then_race(ops: Any) -> Any:
-        plan = await read_for(ops)
-        # Another writer cancels the job between the store's read and its write.
-        db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {"state": "cancelled"}})
-        return plan
-
-    monkeypatch.setattr(store, "_read_for", read_then_race)
+    # Another writer cancels the job; the store's finish, planned without a read, must lose.
+    db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {"state": "cancelled"}})
     assert await store.apply([FinishJob(job=finished(job))]) == [Changed(applied=False)]
     record = await store.get_job(job.id)
     assert record is not None and record.state == JobState.CANCELLED
     user = await store.get_user("ann")
     assert user is not None and user.execution_time_ms == 0.0
+
+
+def writes(store: MongoStore) -> int:
+    """Commands the store has sent for batches of writes so far."""
+    return store.metrics().commands_total.get("write", 0)
+
+
+async def test_job_batches_cost_one_round_trip_per_collection(store: MongoStore) -> None:
+    await store.apply([PutUser(name="ann"), add_function()])
+    jobs = [new_job(f"65f0a1b2c3d4e5f6000000{i:02x}") for i in range(20)]
+    before = writes(store)
+    results = await store.apply(
+        [CreateJob(submission_of(replace(j, idempotency_key=None))) for j in jobs]
+    )
+    assert all(isinstance(r, JobCreated) and not r.existing for r in results)
+    assert writes(store) - before == 1  # the function was cached by its registration: no read
+    before = writes(store)
+    results = await store.apply([FinishJob(job=finished(j)) for j in jobs])
+    assert results == [Changed(applied=True)] * len(jobs)
+    assert writes(store) - before == 2  # the jobs, then the user's time
+    user = await store.get_user("ann")
+    assert user is not None and user.execution_time_ms == 25.0 * len(jobs)
+    assert store.metrics().commands_total.get("get_user") == 1
+    assert store.metrics().roundtrip.count >= 4
+
+
+async def test_a_repeated_submission_is_answered_from_the_unique_index(
+    store: MongoStore,
+) -> None:
+    await store.apply([PutUser(name="ann"), add_function()])
+    (first,) = await store.apply([CreateJob(submission_of(new_job()))])
+    again = new_job("65f0a1b2c3d4e5f6000000ff")  # a new id, the same idempotency key
+    before = writes(store)
+    (second,) = await store.apply([CreateJob(submission_of(again))])
+    assert isinstance(first, JobCreated) and isinstance(second, JobCreated)
+    assert second.existing and second.job.id == first.job.id
+    assert writes(store) - before == 2  # the insert refused as a duplicate, then its read
+
+
+async def test_time_a_crash_left_uncounted_is_counted_once_at_the_next_start(
+    mongo_url: str, db: Database[dict[str, Any]]
+) -> None:
+    job, other = new_job(), new_job("65f0a1b2c3d4e5f600000002")
+    async with await MongoStore.open(mongo_url) as store:
+        await store.apply([PutUser(name="ann"), add_function()])
+        await store.apply(
+            [
+                CreateJob(submission_of(job)),
+                CreateJob(submission_of(replace(other, idempotency_key=None))),
+            ]
+        )
+        await store.apply([FinishJob(job=finished(other))])  # counted: 25 ms
+    # What a crash between the two writes leaves: the job final, its time not counted.
+    done = finished(job)
+    db.jobs.update_one(
+        {"_id": ObjectId(job.id)},
+        {"$set": {"state": "succeeded", "status": 1, "duration_ms": 25.0, "accounted": False}},
+    )
+    # And a job whose time was counted just before the crash, its flag still set.
+    db.jobs.update_one({"_id": ObjectId(other.id)}, {"$set": {"accounted": False}})
+    for _ in range(2):  # a second start finds nothing left to count
+        async with await MongoStore.open(mongo_url) as store:
+            user = await store.get_user("ann")
+            assert user is not None and user.execution_time_ms == 50.0
+            assert await store.apply([FinishJob(job=done)]) == [Changed(applied=False)]
+    assert db.jobs.count_documents({"accounted": False}) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", {"w": "majority", "j": True}), ("w=1&journal=false", {"w": 1, "j": False})],
+)
+async def test_the_write_concern_is_journaled_majority_unless_the_url_says(
+    mongo_url: str, query: str, expected: dict[str, Any]
+) -> None:
+    url = f"{mongo_url}{'&' if '?' in mongo_url else '?'}{query}" if query else mongo_url
+    async with await MongoStore.open(url) as store:
+        assert store._client.write_concern.document == expected
+        await store.apply([PutUser(name="ann")])
+        assert await store.get_user("ann") is not None
 
 
 async def test_a_closed_store_refuses_calls(mongo_url: str) -> None:

@@ -44,6 +44,31 @@ async def test_open_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+@pytest.mark.parametrize(("sync", "pragma"), [("full", 2), ("normal", 1)])
+async def test_commits_are_synced_as_asked(tmp_path: Path, sync: str, pragma: int) -> None:
+    store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db", sync=sync)
+    try:
+        for conn in (store._conn, store._writer):
+            assert conn is not None
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        await store.aclose()
+
+
+async def test_the_default_survives_a_power_loss(tmp_path: Path) -> None:
+    store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
+    try:
+        assert store._writer is not None
+        assert store._writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        await store.aclose()
+
+
+async def test_an_unknown_sync_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="FAAS_SQLITE_SYNC='off': use full"):
+        await SqliteStore.open(f"sqlite://{tmp_path}/faas.db", sync="off")
+
+
 async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/faas.db"
     store = await SqliteStore.open(url)

@@ -10,7 +10,7 @@ import sys
 import pytest
 import trio
 
-from faas_trio.supervisor.children import SUPERVISOR_PID_VAR, Backoff, Child
+from faas_trio.supervisor.children import SUPERVISOR_PID_VAR, Child, RestartDelays
 
 from .conftest import (
     CRASHER,
@@ -30,20 +30,20 @@ def make_child(argv: tuple[str, ...], lines: Lines, *, grace: float = 0.5) -> Ch
         "dummy.1",
         argv,
         {"PATH": os.environ.get("PATH", "")},
-        backoff=Backoff(0.01, 0.04, stable_after=30.0),
+        backoff=RestartDelays(0.01, 0.04, stable_after=30.0),
         grace=grace,
         emit=lines,
     )
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:
-    backoff = Backoff(0.5, 10.0, stable_after=30.0)
+    backoff = RestartDelays(0.5, 10.0, stable_after=30.0)
     delays = [backoff.delay_after(uptime=1.0) for _ in range(8)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
 
 
 def test_backoff_starts_over_after_a_stable_run() -> None:
-    backoff = Backoff(0.5, 10.0, stable_after=30.0)
+    backoff = RestartDelays(0.5, 10.0, stable_after=30.0)
     for _ in range(4):
         backoff.delay_after(uptime=1.0)
     assert backoff.delay_after(uptime=29.9) == 8.0

@@ -19,9 +19,9 @@ export function groupsPage(main) {
     try {
       const groups = await api('GET', userPath('groups'));
       replace(body, groups.length === 0 ? el('p', {}, 'No maps yet: run one from a function page.') : table(
-        ['id', 'function', 'done', 'created (UTC)'],
+        ['id', 'function', 'items', 'created (UTC)'],
         groups.map((g) => [link(`#/groups/${encodeURIComponent(g.id)}`, g.id), g.function,
-          `${doneCount(g)} / ${g.total}`, when(g.created_at)])));
+          g.total, when(g.created_at)])));
       timer = setTimeout(load, 2000);
     } catch (error) {
       replace(body, errorBox(error));
