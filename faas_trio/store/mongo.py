@@ -324,7 +324,7 @@ class MongoStore:
         users = await self._find(
             self._users,
             {"name": {"$in": names}},
-            {"name": True, "functions": True},
+            {"name": True, "functions": True, "secrets": True},
             op="unfinished_jobs",
         )
         functions = [
