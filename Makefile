@@ -1,5 +1,7 @@
-# Developer commands for faas-trio. Every target uses the project's venv in .venv, which is
-# (re)installed only when pyproject.toml changes.
+# Developer commands for faas-trio. Every target uses the project's venv in .venv, installed
+# from the pinned, hashed dependency sets in requirements/ (made by `make lock` from
+# pyproject.toml): `make run` installs only what running needs (run.txt), the other targets
+# also what tests, lint and load tests need (dev.txt). Reinstalled when a lock changes.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -12,18 +14,44 @@ PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p; break; fi; done)
 endif
 
-.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools browser settings-doc
+.PHONY: venv run test lint load chaos clean mongo-venv cue-tool system-tools browser settings-doc \
+	lock test-needs
+
+RUN_LOCK := requirements/run.txt
+DEV_LOCK := requirements/dev.txt
+RUN_STAMP := $(VENV)/.installed-run
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "make: no python >= 3.11 on PATH" >&2; exit 1; }
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -e '.[test,load]'
+	$(PYTHON) -m venv $(VENV)
+
+# The package itself goes in without dependencies: they all come from the lock, by hash.
+$(STAMP): $(DEV_LOCK) pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q --require-hashes -r $(DEV_LOCK)
+	$(VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): $(RUN_LOCK) pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q --require-hashes -r $(RUN_LOCK)
+	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/faas-trio up
+
+# Re-pin every dependency (with hashes) from pyproject.toml, with pip-tools in its own venv.
+# Run it after changing dependencies, and commit requirements/.
+LOCK_VENV := .venv-lock
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install -q 'pip-tools>=7.4'; }
+	$(LOCK_VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o $(RUN_LOCK) pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --extra test --extra load -o $(DEV_LOCK) \
+		pyproject.toml
 
 # ---- what the tests need beside .venv --------------------------------------------------------
 # The MongoDB-protocol test server (mongoeco) needs Python >= 3.13, so it gets its own venv.
@@ -60,7 +88,21 @@ browser:
 	else echo "make: chromium and chromium-driver are missing (apt-get install them as root)" >&2; fi
 # ---------------------------------------------------------------------------------------------
 
-test: $(STAMP) mongo-venv cue-tool system-tools browser
+# What `make test` needs beyond Python >= 3.11, said before anything starts; what cannot be
+# installed from here stops it with the command to run.
+test-needs:
+	@echo "make test needs, beyond Python >= 3.11: Python >= 3.13 (the MongoDB test server)," \
+		"node and npm (the CUE manifest check), iproute2 and systemd (multi-host and unit" \
+		"tests), chromium and chromium-driver (web console tests); it installs what it can."
+	@sh tests/find_python313.sh >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && apt-get install -y -qq python3.13 python3.13-venv; } || \
+		{ echo "make: no Python >= 3.13; run: apt-get install python3.13 python3.13-venv" \
+		"(or: pyenv install 3.13)" >&2; exit 1; }
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get install -y -qq nodejs npm; } || \
+		{ echo "make: npm is missing; run: apt-get install nodejs npm" >&2; exit 1; }
+
+test: test-needs $(STAMP) mongo-venv cue-tool system-tools browser
 	$(VENV)/bin/pytest -q
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
@@ -76,7 +118,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(MONGO_VENV) $(CUE_DIR) build faas_trio.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MONGO_VENV) $(CUE_DIR) $(LOCK_VENV) build faas_trio.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The README's configuration table, regenerated from faas_trio/core/settings.py.

@@ -4,6 +4,10 @@
 #   docker build -f components/base.Dockerfile -t faas-trio-base .
 FROM python:3.11-slim
 
+# No CurveZMQ keys are baked in: each container gets its role's secret key and the public
+# keys as secrets, in FAAS_CURVE_SECRET and FAAS_CURVE_PUBLIC (the Kumori manifests do that)
+# or as files in the folder FAAS_CURVE_KEYS names; without them a component will not start.
+
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -38,6 +38,7 @@ from faas_trio.core.records import Build, BuildState, Function, Runtime
 from faas_trio.dbmanager.builds import Builder, BuildSettings
 from faas_trio.worker.envs import Environments
 from faas_trio.worker.pool import Checkout, WarmPool
+from faas_trio.worker.sandbox.protocol import CallRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 from .stats import percentile
@@ -88,9 +89,10 @@ async def _cold(pool: WarmPool, function: Function) -> float:
     started = time.perf_counter()
     checkout = await pool.acquire(function)
     try:
-        reply = await checkout.sandbox.request({"op": "call", "args": "[4, 7]", "timeout": 60})
+        call = CallRequest(args="[4, 7]", timeout=60.0, result_cap=1 << 20)
+        reply = await checkout.sandbox.request(call)
         elapsed = (time.perf_counter() - started) * 1000.0
-        if reply.get("text") != "11":
+        if reply.text != "11":
             raise RuntimeError(f"unexpected reply {reply!r}")
     finally:
         await pool.release(checkout, reusable=False)

@@ -3,7 +3,8 @@
 Without ``--url`` it starts ``python -m faas_trio up`` itself on free ports with a temporary
 ``FAAS_HOME`` and stops it with SIGTERM at the end; with ``--url`` it loads that platform
 (loopback addresses only). ``baseline`` always runs against its own bare app, before the
-platform starts, so the two never compete for the CPUs. The report goes to
+platform starts, so the two never compete for the CPUs; ``store_burst`` starts its own
+platforms (one per store configuration) after that platform is stopped. The report goes to
 ``load/reports/<UTC timestamp>/`` unless ``--out`` says otherwise. Every scenario is bounded
 in count and time, and is also stopped by a hard cap.
 """
@@ -34,7 +35,7 @@ from load.generator import check_loopback
 from load.machine import describe_machine
 from load.processes import LaunchError, Platform, running_platform
 from load.report import write_report
-from load.scenarios import SCENARIOS, ScenarioContext, ScenarioResult
+from load.scenarios import OWN_PLATFORMS, SCENARIOS, ScenarioContext, ScenarioResult
 
 __all__ = ["RunOptions", "main", "parse_args", "run_kit"]
 
@@ -211,9 +212,16 @@ async def run_kit(options: RunOptions) -> Path:
             options.url or "http://127.0.0.1", options.quick, options.progress, None, run_id
         )
         results["baseline"] = await _run_one("baseline", ctx)
-    platform_names = [n for n in options.scenarios if n != "baseline"]
+    platform_names = [n for n in options.scenarios if n not in OWN_PLATFORMS]
     if platform_names:
         await _run_platform_scenarios(options, platform_names, results, run_id)
+    if "store_burst" in options.scenarios:
+        if options.url is not None:
+            results["store_burst"] = ScenarioResult("store_burst", "")
+            results["store_burst"].failure = "starts platforms of its own: not run with --url"
+        else:
+            ctx = ScenarioContext("http://127.0.0.1", options.quick, options.progress, None, run_id)
+            results["store_burst"] = await _run_one("store_burst", ctx)
     run_info = {
         "started (UTC)": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
         "duration": f"{time.time() - started:.1f} s",

@@ -28,6 +28,7 @@ import trio
 from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.isolation import assess
+from faas_trio.worker.sandbox.protocol import CallRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 from .stats import percentile
@@ -62,9 +63,10 @@ async def _acquire_and_call(pool: WarmPool, function: Function, *, keep: bool) -
     lease = await pool.acquire(function)
     reusable = False
     try:
-        reply = await lease.sandbox.request({"op": "call", "args": "[4, 7]", "timeout": 10.0})
+        call = CallRequest(args="[4, 7]", timeout=10.0, result_cap=1 << 20)
+        reply = await lease.sandbox.request(call)
         elapsed = (time.perf_counter() - started) * 1000.0
-        if reply.get("text") != "11":
+        if reply.text != "11":
             raise RuntimeError(f"unexpected reply {reply!r}")
         reusable = keep
     finally:

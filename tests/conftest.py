@@ -32,6 +32,27 @@ _STOP_TIMEOUT = 10.0
 FreePorts = Callable[[int], list[int]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def curve_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """CurveZMQ keys for every role, in ``FAAS_CURVE_KEYS`` for the whole session: a
+    component a test starts from its ``main()`` finds them there, as a deployment gives
+    them (``faas-trio up`` makes its own in its FAAS_HOME; tests that start it leave FAAS_*
+    variables out)."""
+    from faas_trio.core.curve import ensure_keys
+
+    keys = tmp_path_factory.mktemp("curve") / "keys"
+    ensure_keys(keys)
+    before = os.environ.get("FAAS_CURVE_KEYS")
+    os.environ["FAAS_CURVE_KEYS"] = str(keys)
+    try:
+        yield keys
+    finally:
+        if before is None:
+            os.environ.pop("FAAS_CURVE_KEYS", None)
+        else:
+            os.environ["FAAS_CURVE_KEYS"] = before
+
+
 def _free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:

@@ -6,6 +6,8 @@
 #   deploy.sh secrets ADMIN_KEY_FILE CREDENTIALS_FILE
 #                                                register the frontend's admin key and the
 #                                                scaler's Kumori login (user, password lines)
+#   deploy.sh curve-secrets KEYS_DIR            register the CurveZMQ keys of the component links,
+#                                                made by `FAAS_CURVE_KEYS=KEYS_DIR faas-trio keys`
 #   deploy.sh certificate CERT WILDCARD_DOMAIN CERT_FILE KEY_FILE
 #   deploy.sh register DEPLOYMENT INBOUND HOSTNAME CERT
 #                                                register the HTTP inbound and the deployment
@@ -52,6 +54,18 @@ secrets)
     need 2 "$@"
     run register secret faasadminkey --from-file "$1"
     run register secret faaskumoricreds --from-file "$2"
+    ;;
+curve-secrets)
+    need 1 "$@"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    FAAS_CURVE_KEYS="$1" faas-trio keys --env >"$tmp/keys"
+    sed -n 's/^FAAS_CURVE_PUBLIC=//p' "$tmp/keys" | tr -d '\n' >"$tmp/public"
+    run register secret faascurvepublic --from-file "$tmp/public"
+    for role in dbmanager jqmanager frontend worker scaler; do
+        sed -n "s/^$role: FAAS_CURVE_SECRET=//p" "$tmp/keys" | tr -d '\n' >"$tmp/$role"
+        run register secret "faascurve$role" --from-file "$tmp/$role"
+    done
     ;;
 certificate)
     need 4 "$@"

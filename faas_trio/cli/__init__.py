@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "GROUPS", "main"]
 #: Modules that each add a group of subcommands, in the order ``--help`` lists them.
 GROUPS: tuple[str, ...] = (
     "faas_trio.cli.components",
+    "faas_trio.cli.keys",
     "faas_trio.cli.settings",
     "faas_trio.cli.account",
     "faas_trio.cli.functions",

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import trio
 
+from . import curve
 from .config import ConfigError, value
 from .errors import FaasError
 from .logs import setup_logging
@@ -49,6 +50,11 @@ def run_component(
     try:
         logging.getLogger().setLevel(value("FAAS_LOG_LEVEL").upper())
         config = from_env()
+        if component in curve.ROLES:
+            # Who this process is on the component links (CurveZMQ keys), before any socket.
+            curve.install(curve.identity_from_env(component))
+            if curve.installed() is None:
+                log.warning("FAAS_CURVE=off: component links are not encrypted or checked")
     except ConfigError as exc:
         log.error("%s: bad setting: %s", component, exc)
         raise SystemExit(2) from None

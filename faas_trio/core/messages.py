@@ -354,9 +354,6 @@ class Stats(msgspec.Struct, frozen=True, tag=True):
     running: int
     workers: int
     slots: int
-    #: Mean duration of recently finished jobs, ms (0 when none finished yet).
-    recent_duration_ms: float = 0.0
-    finished_total: int = 0
 
 
 class GetStats(Request[Stats], frozen=True, tag=True):

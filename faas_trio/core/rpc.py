@@ -5,18 +5,18 @@ call through it at once, each request tagged with its own id so that replies fin
 caller. :func:`serve_rpc` binds a ROUTER socket and runs a handler task per request, so a
 handler may hold its reply (a long poll) without blocking the others.
 
-How trio waits on ZeroMQ: a socket's ``zmq.FD`` is edge-triggered — it signals that the
-socket's state *may* have changed, and any send, receive or ``EVENTS`` read can consume that
-signal. So exactly one task (the socket's reader) ever waits on the FD, every operation is
-``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
-``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
+Sockets are driven by :class:`.socket_io.SocketIO` (one reader task per socket).
 
 A reply whose peer is gone (its connection closed: the process died, or it reconnected
 under a new identity) cannot be routed; the ROUTER reports it (``ROUTER_MANDATORY``) and
 :func:`serve_rpc` hands the request and its reply to its ``on_undelivered`` callback, so a
 server can take back what the reply gave away (a job dispatched to a dead worker) at once.
 
-Only this module imports :mod:`zmq`.
+Every socket uses CurveZMQ when the process has an identity (:mod:`.curve`): a client then
+names the role of the server it connects to (``peer``), and each server has a ZeroMQ context
+of its own whose ZAP handler, a task beside the server, lets in only allowed clients.
+
+Only this module, :mod:`.socket_io` and :mod:`.curve` import :mod:`zmq`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,17 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar, cast
+from typing import Literal, TypeVar, cast
 
 import trio
 import zmq
 
+from . import curve
+from .config import ConfigError
 from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
 from .messages import ErrorReply, Message, Request, reply_types
 from .retry import Backoff
+from .socket_io import SocketIO, Unroutable
 from .wire import decode_body, decode_header, encode_body, encode_header
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
@@ -51,87 +54,8 @@ log = logging.getLogger("faas.rpc")
 # Messages a socket may queue per peer before sends would block; generous, because the
 # queue limits live in jqmanager, not here.
 _HIGH_WATER_MARK = 100_000
-# Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
-_SEND_BACKOFF_FIRST = 0.002
-_SEND_BACKOFF_MAX = 0.1
 # How long a reply may wait for a peer whose queue is full before it counts as undelivered.
 _REPLY_SEND_TIMEOUT = 10.0
-
-
-class _Unroutable(Exception):
-    """A ROUTER has no connection to the peer a message is addressed to."""
-
-
-def _readable(sock: zmq.Socket[bytes]) -> bool:
-    events = sock.getsockopt(zmq.EVENTS)
-    assert isinstance(events, int)
-    return bool(events & zmq.POLLIN)
-
-
-class _SocketIO:
-    """Nonblocking sends and a receive loop for one ZeroMQ socket, on trio."""
-
-    def __init__(self, sock: zmq.Socket[bytes]) -> None:
-        self.sock = sock
-        self._fd = int(sock.getsockopt(zmq.FD))
-        self._wait_scope: trio.CancelScope | None = None
-
-    def try_send(self, frames: list[bytes]) -> bool:
-        """Send at once if the socket can take the message; False if it cannot.
-
-        Raises:
-            _Unroutable: a ROUTER has no peer of that identity (it is gone).
-        """
-        try:
-            self.sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                raise _Unroutable() from None
-            raise
-        finally:
-            self._wake_reader_if_readable()
-        return True
-
-    async def send(self, frames: list[bytes]) -> None:
-        """Send, retrying with backoff while the socket cannot take the message.
-
-        Raises:
-            _Unroutable: as :meth:`try_send`.
-
-        Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
-        """
-        backoff = Backoff(_SEND_BACKOFF_FIRST, _SEND_BACKOFF_MAX)
-        while not self.try_send(frames):
-            await backoff.sleep()
-
-    def _wake_reader_if_readable(self) -> None:
-        # The send may have consumed the FD's edge while input was arriving.
-        if self._wait_scope is not None and _readable(self.sock):
-            self._wait_scope.cancel()
-
-    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
-        """Call ``on_frames`` for every message received, in order, forever.
-
-        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
-        """
-        sock = self.sock
-        while True:
-            while True:
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                on_frames(frames)
-            if _readable(sock):
-                continue
-            with trio.CancelScope() as scope:
-                self._wait_scope = scope
-                try:
-                    await trio.lowlevel.wait_readable(self._fd)
-                finally:
-                    self._wait_scope = None
 
 
 class _PendingCall:
@@ -146,7 +70,7 @@ class Client:
     """A connection to one peer. Made by :func:`open_client`; safe to share between tasks."""
 
     def __init__(self, sock: zmq.Socket[bytes], endpoint: str, name: str) -> None:
-        self._io = _SocketIO(sock)
+        self._io = SocketIO(sock)
         self._endpoint = endpoint
         self._name = name
         self._pending: dict[int, _PendingCall] = {}
@@ -262,16 +186,33 @@ async def _bind(sock: zmq.Socket[bytes], endpoint: str, *, patience: float = 5.0
 
 
 @asynccontextmanager
-async def open_client(endpoint: str, *, name: str = "client") -> AsyncIterator[Client]:
-    """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``).
+async def open_client(
+    endpoint: str,
+    *,
+    name: str = "client",
+    peer: str | None = None,
+    identity: curve.CurveIdentity | None | Literal["installed"] = "installed",
+) -> AsyncIterator[Client]:
+    """Connect to the ROUTER at ``endpoint`` (e.g. ``tcp://127.0.0.1:27444``), the server of
+    the ``peer`` role (``dbmanager``, ``jqmanager``, ``supervisor``), whose public key a
+    CurveZMQ client needs. ``identity``: the process's (:func:`.curve.install`) unless given.
+
+    Raises:
+        ConfigError: CurveZMQ is on and ``peer`` is not given or has no known key.
 
     Connecting never fails: ZeroMQ reconnects in the background with backoff (100 ms growing
     to 2 s), and a request made while the peer is down waits for it until its timeout. On
     exit the reader task is cancelled and the socket closed; pending calls fail.
     """
+    if identity == "installed":
+        identity = curve.installed()
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     try:
         _configure(sock)
+        if identity is not None:
+            if peer is None:
+                raise ConfigError(f"{name}: a CurveZMQ client must name its server's role")
+            curve.configure_client(sock, identity, peer)
         # Queue nothing for a peer that is not connected: a request sent while it is down
         # waits in our backoff (bounded by its timeout) instead of arriving stale later.
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -295,7 +236,42 @@ async def serve_rpc(
     *,
     name: str = "server",
     on_undelivered: Undelivered | None = None,
+    identity: curve.CurveIdentity | None | Literal["installed"] = "installed",
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``handler`` at ``endpoint``; see :func:`_serve_router`. With CurveZMQ on (the
+    process's ``identity``, :func:`.curve.install`, unless given), the server gets a context
+    of its own, whose ZAP handler runs beside it and is bound before the server, so that no
+    connection is let in unchecked.
+
+    Cancellation: as :func:`_serve_router`; the context and its handler go with it.
+    """
+    if identity == "installed":
+        identity = curve.installed()
+    if identity is None:
+        await _serve_router(
+            zmq.Context.instance(), None, endpoint, handler, name, on_undelivered, task_status
+        )
+        return
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(curve.serve_zap, context, identity)
+            await _serve_router(
+                context, identity, endpoint, handler, name, on_undelivered, task_status
+            )
+    finally:
+        context.destroy(linger=0)
+
+
+async def _serve_router(
+    context: zmq.Context[zmq.Socket[bytes]],
+    identity: curve.CurveIdentity | None,
+    endpoint: str,
+    handler: Handler,
+    name: str,
+    on_undelivered: Undelivered | None,
+    task_status: trio.TaskStatus[str],
 ) -> None:
     """Bind a ROUTER at ``endpoint`` (``tcp://host:*`` picks a free port) and serve requests.
 
@@ -309,13 +285,15 @@ async def serve_rpc(
     Cancellation: runs until cancelled; then cancels in-flight handlers (their callers time
     out) and closes the socket.
     """
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
     try:
         _configure(sock)
+        if identity is not None:
+            curve.configure_server(sock, identity)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         await _bind(sock, endpoint)
         bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        io = _SocketIO(sock)
+        io = SocketIO(sock)
 
         async def answer(identity: bytes, header: bytes, request: Message) -> None:
             try:
@@ -335,7 +313,7 @@ async def serve_rpc(
                 with trio.move_on_after(_REPLY_SEND_TIMEOUT):
                     await io.send(frames)
                     return
-            except _Unroutable:
+            except Unroutable:
                 pass
             log.debug("%s: the reply to %s was not delivered", name, type(request).__name__)
             if on_undelivered is not None:
@@ -356,7 +334,7 @@ async def serve_rpc(
                 error = ErrorReply(code=exc.code, message=exc.message)
                 try:
                     io.try_send([identity, header, encode_body(error)])
-                except _Unroutable:
+                except Unroutable:
                     pass
                 return
             nursery.start_soon(answer, identity, header, request)

@@ -51,12 +51,21 @@ SETTINGS: tuple[Setting, ...] = (
     S(name="FAAS_HOST", type=str, default="127.0.0.1",
       readers=("frontend", "dbmanager", "jqmanager"),
       help="the address servers bind (containers: 0.0.0.0)"),
-    S(name="FAAS_HOME", type=str, default=".faas",
-      readers=("up", "dbmanager", "worker", "frontend"),
-      help="state folder: the SQLite store, sandbox scratch folders, package environments,"
-      " the secrets key file"),
+    S(name="FAAS_HOME", type=str, default=".faas", readers=_ALL,
+      help="state folder: the SQLite store, sandbox scratch folders, CurveZMQ keys, package"
+      " environments, the secrets key file"),
     S(name="FAAS_LOG_LEVEL", type=str, default="info", readers=_ALL,
       choices=("debug", "info", "warning", "error", "critical"), help="log level"),
+    # ---- component links (CurveZMQ) -------------------------------------------------------
+    S(name="FAAS_CURVE", type=str, default="on", readers=_ALL, choices=("on", "off"),
+      help="encrypt and authenticate every component link; `off` only on a network nobody "
+      "else can reach"),
+    S(name="FAAS_CURVE_KEYS", type=str, default=None, readers=_ALL, shown="$FAAS_HOME/keys",
+      help="folder of the component key pairs (`faas-trio keys` writes it)"),
+    S(name="FAAS_CURVE_SECRET", type=str, default=None, readers=_ALL, secret=True,
+      help="instead of the folder: this component's secret key (Z85), as a container secret"),
+    S(name="FAAS_CURVE_PUBLIC", type=str, default=None, readers=_ALL,
+      help="with `FAAS_CURVE_SECRET`: the public keys, `role=key,...` (Z85)"),
     # ---- frontend ------------------------------------------------------------------------
     S(name="FAAS_AUTH", type=str, default=None, readers=("frontend",), choices=("keys", "open"),
       shown="open on loopback, else keys",
@@ -84,6 +93,17 @@ SETTINGS: tuple[Setting, ...] = (
       above=True, help="seconds a call to dbmanager or jqmanager may take beyond its wait"),
     S(name="FAAS_READY_TIMEOUT", type=float, default=1.0, readers=("frontend",), low=0,
       above=True, help="seconds each ping made by `/readyz` may take"),
+    S(name="FAAS_MAX_FUNCTIONS", type=int, default=200, readers=("frontend",), low=1,
+      help="functions one user may hold (429 beyond)"),
+    S(name="FAAS_MAX_SOURCE_BYTES", type=int, default=8 * _MIB, readers=("frontend",), low=1,
+      help="bytes all of one user's function sources may add up to (413 beyond)"),
+    S(name="FAAS_REGISTRATION", type=str, default="open", readers=("frontend",),
+      choices=("open", "admin"),
+      help="who creates users in keys mode: `open` (anyone, at FAAS_REGISTRATION_RATE) or"
+      " `admin` (the admin key only)"),
+    S(name="FAAS_REGISTRATION_RATE", type=float, default=20.0, readers=("frontend",), low=0,
+      above=True, help="new users one client address may create an hour in keys mode (429"
+      " beyond; the admin key is not limited)"),
     # ---- jqmanager -----------------------------------------------------------------------
     S(name="FAAS_MAX_QUEUE", type=int, default=100_000, readers=("jqmanager",), low=1,
       help="queued jobs at most (429 beyond)"),
@@ -125,8 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
       help="the interpreter of Python functions (the dbmanager resolves packages for it)"),
     S(name="FAAS_NODE", type=str, default=None, readers=("worker",), shown="node on PATH",
       help="the Node.js executable of JavaScript functions"),
-    S(name="FAAS_SANDBOX_UID_BASE", type=int, default=61000, readers=("worker",), low=1,
-      help="the first uid sandboxes run as"),
+    S(name="FAAS_SANDBOX_UID_BASE", type=int, default=2_000_000_000, readers=("worker",), low=1,
+      help="the first uid sandboxes run as (in no range systemd assigns; a range overlapping"
+      " its DynamicUser uids 61184-65519 is refused)"),
     S(name="FAAS_SANDBOX_UID_COUNT", type=int, default=1000, readers=("worker",), low=1,
       help="uids sandboxes may use, shared by all workers (>= concurrency + warm max)"),
     S(name="FAAS_SANDBOX_NPROC", type=int, default=64, readers=("worker",), low=1,

@@ -57,6 +57,7 @@ from ..core.messages import (
 from ..core.records import Function
 from ..core.rpc import Handler, serve_rpc
 from ..store import Store, open_store
+from .admission import admitted
 from .builds import Builder
 from .committer import GroupCommitter
 from .config import DbManagerConfig
@@ -112,7 +113,7 @@ def make_handler(
                 | StartJob() | RequeueJob() | FinishJob() | DeleteJob() | SetBuild()
                 | PutSecret() | DeleteSecret()
             ):  # fmt: skip
-                return await committer.write(request)
+                return await committer.write(admitted(request))
             case GetUser(name=name):
                 user = await store.get_user(name)
                 if user is None:

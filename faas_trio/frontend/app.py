@@ -39,6 +39,7 @@ from . import console, functions, health, jobs, metrics, openapi, secrets, users
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
+from .registration import Registration
 from .responses import register_error_handlers
 
 __all__ = ["create_app"]
@@ -65,7 +66,7 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
         return response
 
     auth = Auth(config, peers)
-    users.register(app, peers, auth)
+    users.register(app, peers, auth, Registration(config.registration, config.registration_rate))
     functions.register(app, peers, config, auth)
     secrets.register(app, peers, auth)
     jobs.register(app, peers, config, auth)

@@ -140,6 +140,13 @@ class Auth:
             return None
         return key.strip()
 
+    def presents_admin_key(self) -> bool:
+        """Whether the current request carries the admin key (checked without dbmanager)."""
+        key = self.presented_key()
+        if key is None or self._admin_hash is None:
+            return False
+        return hmac.compare_digest(hash_key(key), self._admin_hash)
+
     async def caller(self) -> Caller:
         """Who sent the current request.
 

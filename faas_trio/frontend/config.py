@@ -69,6 +69,11 @@ class FrontendConfig:
     #: The workers' ``FAAS_SANDBOX`` (read here too: unconfined functions are refused in
     #: ``keys`` mode, where users are strangers to each other and to the host).
     sandbox: str = setting("FAAS_SANDBOX")
+    max_functions: int = setting("FAAS_MAX_FUNCTIONS")
+    max_source_bytes: int = setting("FAAS_MAX_SOURCE_BYTES")
+    #: Who creates users in ``keys`` mode (see :mod:`.registration`).
+    registration: str = setting("FAAS_REGISTRATION")
+    registration_rate: float = setting("FAAS_REGISTRATION_RATE")
 
     def __post_init__(self) -> None:
         check_fields(self)

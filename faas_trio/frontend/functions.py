@@ -42,8 +42,9 @@ from . import inputs
 from .auth import Auth
 from .callbacks import check_callback
 from .config import FrontendConfig
+from .function_registration import read_registration
 from .peers import Peers
-from .registration import read_registration
+from .quotas import check_function_room
 from .responses import envelope
 
 __all__ = ["register"]
@@ -125,6 +126,12 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         await auth.require_user(user)
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         function = await read_registration(user, fn, config)
+        await check_function_room(
+            peers,
+            function,
+            max_functions=config.max_functions,
+            max_source_bytes=config.max_source_bytes,
+        )
         stored = (await peers.ask_db(PutFunction(function))).function
         if wait == 0 or stored.build is None:
             return envelope(1) if wait == 0 else envelope(function_view(stored))

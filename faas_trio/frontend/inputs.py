@@ -12,6 +12,7 @@ import re
 
 import msgspec
 
+from ..core.bounds import MAX_JSON_DEPTH, stored_json_problem
 from ..core.errors import BadRequest
 from ..core.ids import is_job_id
 from ..core.records import JobState, Runtime
@@ -34,6 +35,7 @@ __all__ = [
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _MAX_IDEMPOTENCY_KEY = 200
 _NOT_AN_ARRAY = "arguments must be a JSON array, e.g. [4,7]"
+_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def is_name(name: str) -> bool:
@@ -74,11 +76,28 @@ def args_text(body: bytes) -> str:
         return "[]"
     try:
         args = msgspec.json.decode(text)
+    except RecursionError:
+        raise BadRequest(_too_deep()) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"arguments are not valid JSON ({exc}); {_NOT_AN_ARRAY}") from None
     if not isinstance(args, list):
         raise BadRequest(_NOT_AN_ARRAY)
+    # Only texts with many brackets or long digit runs can hold what a store cannot.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH or _LONG_DIGITS.search(text):
+        problem = stored_json_problem(args)
+        if problem is not None:
+            raise BadRequest(
+                f"arguments cannot be stored: they hold {problem}; pass that part as a"
+                " JSON string instead"
+            )
     return msgspec.json.encode(args, order="sorted").decode()
+
+
+def _too_deep() -> str:
+    return (
+        f"arguments cannot be stored: they hold a value nested deeper than {MAX_JSON_DEPTH}"
+        " levels of arrays and objects; pass that part as a JSON string instead"
+    )
 
 
 def _number(name: str, raw: str) -> float:

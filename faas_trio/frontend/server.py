@@ -50,8 +50,8 @@ async def serve(
     submitted stay submitted) and closes both RPC clients before returning.
     """
     async with (
-        open_client(config.db_url, name="frontend->dbmanager") as db,
-        open_client(config.jq_url, name="frontend->jqmanager") as jq,
+        open_client(config.db_url, name="frontend->dbmanager", peer="dbmanager") as db,
+        open_client(config.jq_url, name="frontend->jqmanager", peer="jqmanager") as jq,
     ):
         app = create_app(config, Peers(db=db, jq=jq, rpc_timeout=config.rpc_timeout))
         async with trio.open_nursery() as nursery:

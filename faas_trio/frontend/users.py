@@ -1,9 +1,11 @@
 """Routes for users: register (reset), remove, read the execution time, list recent jobs.
 
 In ``keys`` mode registering answers ``{"user", "api_key"}``: the only time the key is shown
-(only its hash is stored). Anyone may register a new name; re-registering an existing user
-(which resets it and replaces its key) needs that user's key or the admin key. In ``open``
-mode registration answers 1, as the old API did.
+(only its hash is stored). Who may register a new name, and how often, is
+:mod:`.registration`'s policy; re-registering an existing user (which resets it and replaces
+its key) needs that user's key or the admin key. In ``open`` mode registration answers 1, as
+the old API did. Removing a user removes its jobs and their logs too, so whoever registers the
+name next starts empty.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..core.public import public_record
 from . import inputs
 from .auth import Auth, hash_key, new_key
 from .peers import Peers
+from .registration import Registration
 from .responses import envelope
 
 __all__ = ["DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "register"]
@@ -27,7 +30,7 @@ DEFAULT_LIST_LIMIT = 50
 MAX_LIST_LIMIT = 1000
 
 
-def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
+def register(app: QuartTrio, peers: Peers, auth: Auth, registration: Registration) -> None:
     """Add the ``/u/<user>`` routes to ``app``."""
 
     @app.post("/u/<user>")
@@ -48,7 +51,11 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
             new_name = False
         except NotFound:
             new_name = True  # anyone may take it, but only once: see create_only
-        if not new_name:
+        if new_name:
+            registration.check_new_user(
+                admin=auth.presents_admin_key(), address=request.remote_addr or "unknown"
+            )
+        else:
             await auth.require_user(user)
         key = new_key(user)
         try:
@@ -64,7 +71,8 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
 
     @app.delete("/u/<user>")
     async def delete_user(user: str) -> TrioResponse:
-        """Remove ``user`` and its functions. res: 1; 404 for an unknown user.
+        """Remove ``user``, its functions, and its jobs with their logs. res: 1; 404 for an
+        unknown user.
 
         Cancellation: blocks on dbmanager; a cancel may leave the write done or not.
         """

@@ -12,7 +12,7 @@ with an event that wakes its held heartbeat.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import trio
@@ -79,9 +79,6 @@ class LeaseTable:
             state.last_seen = max(state.last_seen, now)
         return state
 
-    def worker(self, worker: str) -> WorkerState | None:
-        return self._workers.get(worker)
-
     def grant(self, job: JobRecord, function: Function, worker: str, now: float) -> JobLease:
         """Lease ``job`` (its record as running) to ``worker``, which counts as seen now."""
         lease = JobLease(job, function, worker, now)
@@ -140,9 +137,6 @@ class LeaseTable:
             # Wake its held heartbeat, so it answers now rather than at its deadline.
             state.wakeup.set()
         return dead
-
-    def workers(self) -> Iterator[WorkerState]:
-        return iter(self._workers.values())
 
     @property
     def running(self) -> int:

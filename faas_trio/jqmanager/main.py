@@ -30,7 +30,7 @@ async def serve(
     Cancellation: runs until cancelled; then held requests and background writes are
     cancelled (writes not yet stored are redone from the store's state at the next start).
     """
-    async with open_client(config.db_url, name="jqmanager-db") as db:
+    async with open_client(config.db_url, name="jqmanager-db", peer="dbmanager") as db:
         async with trio.open_nursery() as nursery:
             manager = JobManager(config, db, nursery)
             endpoint: str = await nursery.start(

@@ -11,6 +11,7 @@ import time
 
 import msgspec
 
+from ..core.bounds import bounded_record
 from ..core.records import JobRecord, JobState, Outcome
 
 __all__ = [
@@ -70,8 +71,10 @@ def cancelled(job: JobRecord) -> JobRecord:
 
 
 def reported(job: JobRecord, outcome: Outcome, worker: str) -> JobRecord:
-    """The final record of ``job`` as ``worker`` reported it."""
-    return msgspec.structs.replace(
+    """The final record of ``job`` as ``worker`` reported it, with what a store cannot hold
+    clamped or refused (:func:`~faas_trio.core.bounds.bounded_record`): a worker's report is
+    checked like any input, so a bad number can never make the final write fail forever."""
+    record = msgspec.structs.replace(
         job,
         state=outcome.state,
         result=outcome.result,
@@ -85,3 +88,4 @@ def reported(job: JobRecord, outcome: Outcome, worker: str) -> JobRecord:
         finished_at=outcome.finished_at or time.time(),
         duration_ms=outcome.duration_ms,
     )
+    return bounded_record(record)

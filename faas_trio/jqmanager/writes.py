@@ -64,11 +64,6 @@ class JobWrites:
             self._nursery.start_soon(self._send_deferred)
         self._deferred.append((trio.current_time() + delay, job_id, request, wanted))
 
-    @property
-    def pending(self) -> int:
-        """Jobs with writes not yet answered."""
-        return len(self._backlog)
-
     async def _drain(self, job_id: str) -> None:
         """Send the backlog of ``job_id`` until it is empty.
 

@@ -169,7 +169,7 @@ async def serve(
     """
     status = ScalerStatus()
     policy = make_policy(config)
-    async with open_client(config.jq_url, name="scaler-jq") as jq:
+    async with open_client(config.jq_url, name="scaler-jq", peer="jqmanager") as jq:
         task_status.started(status)
         log.info(
             "scaling workers in %d..%d every %g s with the %s policy and the %s actuator",

@@ -16,6 +16,8 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   MongoDB counts the time idempotently and applies, when it opens, what a crash left
   uncounted (:mod:`.mongo_jobs`).
 - ``PutUser`` on an existing user resets it: its functions are dropped, its time kept at zero.
+- ``DeleteUser`` deletes the user's jobs too (records and logs): a name registered again
+  starts empty, and no one who takes it can read the jobs of its former owner.
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).

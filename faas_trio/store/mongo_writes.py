@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 from bson import ObjectId
-from pymongo import DeleteOne, UpdateOne
+from pymongo import DeleteMany, DeleteOne, UpdateOne
 
 from ..core.errors import BadRequest, Conflict, FaasError, InternalError, NotFound
 from ..core.ids import is_job_id
@@ -139,7 +139,8 @@ class Plan:
         return plan
 
     def job_bulk(self) -> list[Any]:
-        """The deletions of ``jobs`` (each job at most once: a second one fails its check)."""
+        """The deletions of ``jobs`` (each job at most once: a second one fails its check; a
+        deleted user's jobs all at once)."""
         return [w for w, _, _ in self.job_writes]
 
     def fail_jobs(self, outcome: Doc) -> None:
@@ -195,6 +196,8 @@ def _plan_op(plan: Plan, index: int, op: AdminOp, now: float) -> WriteResult:
         _user(plan, op.name)
         plan.users[op.name] = None
         plan.user_writes.append((DeleteOne({"name": op.name}), op.name))
+        # Its jobs (records and logs) go with it: a name registered again starts empty.
+        plan.job_writes.append((DeleteMany({"u_name": op.name}), f"user:{op.name}", index))
         return Done()
     if isinstance(op, PutFunction):
         fn = op.function

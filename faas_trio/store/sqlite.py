@@ -145,9 +145,10 @@ class SqliteStore:
 
     Every method raises ``trio.ClosedResourceError`` once :meth:`aclose` was called.
 
-    Cancellation (every method): a cancel while waiting for the connection abandons the call;
-    a call that has started runs to completion in its thread (a transaction is never cut
-    short) and the cancel is delivered after it.
+    Cancellation (every method): a cancel while waiting for the connection abandons the call.
+    A batch of writes commits in the event loop, with no await inside, so a cancel cannot cut
+    it short; a read (or a batch retried after a lock) that has started runs to completion in
+    its worker thread and the cancel is delivered after it.
     """
 
     def __init__(self, conn: sqlite3.Connection, writer: sqlite3.Connection, path: str) -> None:

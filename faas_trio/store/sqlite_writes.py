@@ -101,6 +101,8 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
         case DeleteUser(name=name):
             if conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
                 raise NotFound(f"user '{name}' not found")
+            # Its jobs (records and logs) go with it: a name registered again starts empty.
+            conn.execute("DELETE FROM jobs WHERE user = ?", (name,))
             return Done()
         case PutFunction(function=function):
             return FunctionReply(function=_put_function(conn, function, now))

@@ -14,6 +14,7 @@ from functools import partial
 
 import trio
 
+from ..core import curve
 from ..core.lifecycle import run_component
 from ..core.rpc import serve_rpc
 from .children import Emit, write_stdout
@@ -155,5 +156,10 @@ async def _stop_in_order(supervisor: Supervisor) -> None:
 
 def main() -> None:
     """The ``faas-trio up`` command: runs until SIGINT/SIGTERM, exits 0 once every child is
-    gone, 2 on a bad setting."""
+    gone, 2 on a bad setting. Makes the CurveZMQ keys of every role first when they are
+    missing (``faas-trio keys``), so that a first run needs no step from the user."""
+    if curve.wants_key_files():
+        made = curve.ensure_keys(curve.keys_dir())
+        if made:
+            log.info("made CurveZMQ keys in %s for %s", curve.keys_dir(), ", ".join(made))
     run_component("supervisor", SupervisorConfig.from_env, serve, before_stop=_stop_in_order)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..core.config import ConfigError, check_fields, from_env, read, setting
 from ..core.packages import PipSource
-from .sandbox.spawn import SpawnSettings
+from .sandbox.spawn import DEFAULT_UID_BASE, SpawnSettings
 
 __all__ = ["WorkerConfig"]
 
@@ -20,6 +20,14 @@ _SYSTEM_PYTHON = "/usr/bin/python3"
 
 def _default_python() -> str:
     return _SYSTEM_PYTHON if os.path.exists(_SYSTEM_PYTHON) else sys.executable
+
+
+#: Uids a sandbox must never run as: a function could then signal or trace what runs as them.
+_RESERVED_UIDS = (
+    (61184, 65519, "systemd's DynamicUser range"),
+    (65534, 65535, "nobody and the 16-bit (uid_t) -1"),
+    (4294967295, 1 << 40, "the 32-bit (uid_t) -1"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,15 @@ class WorkerConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        last_uid = self.sandbox_uid_base + self.sandbox_uid_count - 1
+        for low, high, what in _RESERVED_UIDS:
+            if self.sandbox_uid_base <= high and low <= last_uid:
+                raise ConfigError(
+                    f"FAAS_SANDBOX_UID_BASE={self.sandbox_uid_base} and FAAS_SANDBOX_UID_COUNT="
+                    f"{self.sandbox_uid_count} take uids {self.sandbox_uid_base}-{last_uid},"
+                    f" which overlap {what} ({low}-{high}); the default base is"
+                    f" {DEFAULT_UID_BASE}"
+                )
         if self.sandbox_uid_count < self.concurrency + self.warm_max:
             raise ConfigError(
                 f"FAAS_SANDBOX_UID_COUNT={self.sandbox_uid_count} must be at least"
@@ -82,7 +99,8 @@ class WorkerConfig:
 
     @property
     def spawn_settings(self) -> SpawnSettings:
-        """What spawning a runner child needs."""
+        """What spawning a runner child needs (the confinement mode and cgroups are the
+        worker's to find out at start: see :mod:`.sandbox.isolation`)."""
         return SpawnSettings(
             python=self.sandbox_python,
             node=self.node,
@@ -91,4 +109,6 @@ class WorkerConfig:
             uid_base=self.sandbox_uid_base,
             uid_count=self.sandbox_uid_count,
             nproc=self.sandbox_nproc,
+            mode="off" if self.sandbox == "off" else "",
+            scratch_mb=self.sandbox_scratch_mb,
         )

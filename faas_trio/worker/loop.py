@@ -317,7 +317,7 @@ async def serve(
         # that still talks to the jqmanager, not an abort.
         with trio.CancelScope(shield=True):
             async with (
-                open_client(config.jq_url, name="worker") as jq,
+                open_client(config.jq_url, name="worker", peer="jqmanager") as jq,
                 trio.open_nursery() as nursery,
             ):
                 envs = Environments(

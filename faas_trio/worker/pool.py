@@ -28,6 +28,8 @@ from ..core.records import Function
 from ..core.secrets import SecretBox
 from .envs import Environment, EnvironmentFailed, Environments
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
+from .sandbox.protocol import LoadRequest, Reply
+from .sandbox.scratch import ScratchTrash
 from .sandbox.spawn import SpawnSettings
 from .variables import VariablesFailed, sandbox_variables, variables_digest
 from .zygotes import ZygoteKey, ZygoteSet
@@ -114,6 +116,7 @@ class WarmPool:
         self._zygotes = ZygoteSet(settings.python, max_env=zygotes_max, preload=preload)
         #: Live children (idle or in use) by the zygote that forked them.
         self._children: dict[ZygoteKey, set[int]] = {}
+        self._trash = ScratchTrash(settings.scratch_root, nursery)
 
     @property
     def idle_pids(self) -> list[int]:
@@ -138,7 +141,10 @@ class WarmPool:
         """
         key: Key = (function.user, function.name, function.version, variables_digest(function))
         await self._kill_idle(
-            lambda entry: (entry.key[:2] == key[:2] and entry.key != key) or not entry.sandbox.alive
+            lambda entry: (
+                (entry.key[:2] == key[:2] and entry.key != key)
+                or not (entry.sandbox.alive and entry.sandbox.quiet)
+            )
         )
         for pid in reversed(self._idle):
             entry = self._idle[pid]
@@ -196,18 +202,13 @@ class WarmPool:
             self._envs.in_use = self._zygotes.env_ids()
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
         sandbox = await start_sandbox(
-            self._nursery, function.runtime, memory_mb, self._settings, zygote,
+            self._nursery, function.runtime, memory_mb, self._settings, zygote, self._trash,
             variables=variables, readable=() if env is None else (str(env.path),),
         )  # fmt: skip
         self._children.setdefault(zkey, set()).add(sandbox.pid)
         self._busy.add(sandbox.pid)
-        load = {
-            "op": "load",
-            "name": function.name,
-            "source": function.source,
-            "timeout": self._init_timeout,
-        }
-        reply: dict[str, object] = {"ok": False, "timeout": True}
+        load = LoadRequest(function.name, function.source, self._init_timeout)
+        reply = Reply(ok=False, error="TimeoutError", timeout=True)
         try:
             with trio.move_on_after(self._init_timeout + RUNNER_SLACK):
                 reply = await sandbox.request(load)
@@ -216,15 +217,15 @@ class WarmPool:
             self._children[zkey].discard(sandbox.pid)
             await sandbox.kill()
             raise
-        logs = str(reply.get("logs", "")) + sandbox.take_stderr()
-        if reply.get("ok") is not True:
+        logs = reply.logs + sandbox.take_stderr()
+        if not reply.ok:
             self._busy.discard(sandbox.pid)
             self._children[zkey].discard(sandbox.pid)
             await sandbox.kill()
-            if reply.get("timeout"):
+            if reply.timeout:
                 raise SandboxTimeout(self._init_timeout)
-            error = str(reply.get("error", "Error: the function did not load"))
-            raise LoadFailed(error, str(reply.get("message", error)), logs)
+            error = reply.error or "Error: the function did not load"
+            raise LoadFailed(error, reply.message or error, logs)
         init_ms = (trio.current_time() - started) * 1000.0
         return Checkout(sandbox, key, True, init_ms, logs, zkey)
 
@@ -235,7 +236,13 @@ class WarmPool:
         """
         sandbox = checkout.sandbox
         self._busy.discard(sandbox.pid)
-        keep = reusable and not self._closed and sandbox.alive and self.size < self._max_warm
+        keep = (
+            reusable
+            and not self._closed
+            and sandbox.alive
+            and sandbox.quiet
+            and self.size < self._max_warm
+        )
         if not keep:
             self._children.get(checkout.zygote, set()).discard(sandbox.pid)
             await sandbox.kill()
@@ -263,14 +270,16 @@ class WarmPool:
 
     async def aclose(self) -> None:
         """Kill every idle child, then the zygote, which takes any child still in use with
-        it (each is also killed when released); no child starts after this. Idempotent.
+        it (each is also killed when released), then empty the scratch trash as far as a
+        small budget allows; no child starts after this. Idempotent.
 
-        Cancellation: the kills are shielded and bounded.
+        Cancellation: the kills and the last sweep are shielded and bounded.
         """
         self._closed = True
         await self._kill_idle(lambda entry: True)
         for zygote in self._zygotes.all():
             await zygote.aclose()
+        await self._trash.empty()
 
     async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
         """Cancellation: each kill is shielded and bounded, so all of them complete."""

@@ -1,7 +1,8 @@
 """The scenarios, by name, in the order a full run takes them.
 
 Each is ``async def scenario(ctx: ScenarioContext) -> ScenarioResult``. ``deep_queue`` comes
-last because it leaves the platform busiest.
+last of those on the shared platform because it leaves it busiest; ``store_burst`` starts
+platforms of its own, after the shared one is stopped.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from .burst import async_burst
 from .cold import cold_node, cold_python
 from .context import Figure, ScenarioContext, ScenarioResult
 from .deep_queue import deep_queue
+from .store_burst import store_burst
 from .sync import baseline, warm_sync_c1, warm_sync_c16
 
-__all__ = ["SCENARIOS", "Figure", "Scenario", "ScenarioContext", "ScenarioResult"]
+__all__ = ["OWN_PLATFORMS", "SCENARIOS", "Figure", "Scenario", "ScenarioContext", "ScenarioResult"]
 
 Scenario = Callable[[ScenarioContext], Awaitable[ScenarioResult]]
 
@@ -28,4 +30,8 @@ SCENARIOS: dict[str, Scenario] = {
     "async_burst": async_burst,
     "mixed_autoscale": mixed_autoscale,
     "deep_queue": deep_queue,
+    "store_burst": store_burst,
 }
+
+#: Scenarios that start the platforms they load themselves (never run with ``--url``).
+OWN_PLATFORMS = ("baseline", "store_burst")

@@ -28,6 +28,8 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "add": ("async function add(a, b) { return a + b; }", ""),
     "boom": ("def boom(x):\n    raise ValueError(f'boom {x}')\n", ""),
     "nap": ("def nap(x):\n    import time\n    time.sleep(3)\n    return x\n", "?timeout=1"),
+    # Only called to be cancelled (and deleted); may end cancelled but stored when the
+    # DELETE was answered 503 between the cancel and the removal.
     "hold": ("def hold(x):\n    import time\n    time.sleep(1.5)\n    return x\n", ""),
 }
 #: Operation -> weight. ``cancel`` submits ``hold`` and deletes it 0-1 s later.
@@ -75,6 +77,8 @@ def wrong_outcome(record: dict[str, Any]) -> str | None:
     state, result = expected(record["function"], record["args"])
     if record["state"] == "failed" and WORKER_LOST in (record.get("error") or ""):
         return None
+    if record["function"] == "hold" and record["state"] == "cancelled":
+        return None  # its DELETE cancelled it, then failed to remove it (answered 503)
     if record["state"] != state:
         return f"{record['state']} (want {state}): {record.get('error')}"
     if result is None:

@@ -142,8 +142,14 @@ async def soak(
             nursery.start_soon(load.run, rate, stop)
             for fault in plan:
                 await trio.sleep(fault.calm)
-                if time.monotonic() - began >= seconds:
+                elapsed = time.monotonic() - began
+                if elapsed >= seconds:
                     break
+                if fault.kind.endswith("-up") and elapsed > seconds / 2:
+                    # Recoveries made the run slower than the schedule's estimate: keep the
+                    # second half free of whole-platform restarts, for the leak check.
+                    emit(f"[{elapsed:6.1f}s] {fault.kind} skipped: past the first half")
+                    continue
                 what, since = await inject(up, fault)
                 try:
                     recovery: float | None = await probe(url, since, RECOVERY_TIMEOUT)
@@ -169,7 +175,7 @@ async def soak(
         problems.append(f"the last faas-trio up exited with {code} on SIGTERM")
     await trio.sleep(0.5)  # the kernel reaps what the stop killed
     problems += check_leftovers(home, workers, uid_base, UID_COUNT, report)
-    problems += check_rss(samples, min(60.0, seconds / 5), report)
+    problems += check_rss(samples, min(60.0, seconds / 8), report)
     report["faults injected"] = len(injected)
     recovery_by_kind: dict[str, str] = {}
     for kind in sorted({k for k, _, _ in injected}):

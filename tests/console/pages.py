@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -77,8 +78,10 @@ def console_errors(driver: WebDriver) -> list[str]:
     """Script errors and Content-Security-Policy refusals in the browser's console (not the
     failed requests a page shows as errors itself, such as a 403)."""
     signs = ("Uncaught", "Refused", "Content Security Policy", "SyntaxError", "TypeError")
+    # get_log is Chromium's, not every WebDriver's.
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[attr-defined]
     return [
         entry["message"]
-        for entry in driver.get_log("browser")
+        for entry in entries
         if entry["level"] == "SEVERE" and any(sign in entry["message"] for sign in signs)
     ]

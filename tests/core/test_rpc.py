@@ -173,6 +173,19 @@ async def test_server_cancel_closes_socket_so_port_can_be_reused(
         async with trio.open_nursery() as nursery:
             await start_echo(nursery, endpoint)
             nursery.cancel_scope.cancel()
+        # A plain bind, without serve_rpc's wait for a port still in use: only ZeroMQ's own
+        # asynchronous close may delay it, briefly.
+        raw = zmq.Context.instance().socket(zmq.ROUTER)
+        try:
+            with trio.fail_after(1.0):
+                while True:
+                    try:
+                        raw.bind(endpoint)
+                        break
+                    except zmq.ZMQError:
+                        await trio.sleep(0.01)
+        finally:
+            raw.close(linger=0)
 
 
 async def test_a_reply_whose_client_is_gone_is_handed_to_on_undelivered(

@@ -113,6 +113,9 @@ NODE_BATTERY = [
      "failed:"),
     ("require", "function f() { return require('child_process').execSync('id').toString(); }",
      "failed:"),
+    ("import_escape", "async function f() { try { await import('fs'); } catch (e) {"
+     " return e.constructor.constructor('return process')().pid; } }",
+     "failed:Code generation from strings disallowed"),
     ("async_loop", "async function f() { for (;;) { await null; } }", "timeout:"),
     ("sync_loop", "function f() { for (;;) {} }", "timeout:"),
     ("heap_bomb", "function f() { const a = []; for (;;) { a.push(new Array(1e6).fill(1)); } }",

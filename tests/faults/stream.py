@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -185,3 +186,33 @@ async def check_exactly_once(url: str, stream: JobStream, bound: float) -> dict[
     durations = sum(r["duration_ms"] or 0.0 for r in everything.values())
     assert math.isclose(spent, durations, rel_tol=1e-6, abs_tol=1e-3), (spent, durations)
     return records
+
+
+_README = Path(__file__).resolve().parents[2] / "README.md"
+#: How much slower than the README's figure a recovery may be here (times it, plus seconds):
+#: those figures come from an idle machine, and the suite runs on shared, busy ones, where
+#: starting a Python process alone can take seconds. A recovery past it is a regression (or a
+#: stale README), not noise.
+RECOVERY_SLACK = (3.0, 5.0)
+
+
+def readme_recovery(fault: str) -> float:
+    """The longest recovery time, seconds, the README's fault table gives for ``fault`` (the
+    row starting ``| fault |``): the largest number in its recovery column."""
+    for line in _README.read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"| {fault} |"):
+            recovery = line.rstrip(" |").rsplit("|", 1)[1]
+            figures = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", recovery)]
+            if figures:
+                return max(figures)
+    raise LookupError(f"README.md has no recovery time for {fault!r}")
+
+
+def assert_recovery(fault: str, measured: float) -> None:
+    """``measured`` is within the README's recovery time for ``fault`` (times the slack)."""
+    factor, extra = RECOVERY_SLACK
+    bound = readme_recovery(fault) * factor + extra
+    assert measured <= bound, (
+        f"{fault}: recovered in {measured:.2f} s, README says {readme_recovery(fault):g} s"
+        f" (bound here {bound:g} s)"
+    )

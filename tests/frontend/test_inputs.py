@@ -60,3 +60,26 @@ def test_runtime() -> None:
     assert inputs.runtime("node") is not None
     with pytest.raises(BadRequest):
         inputs.runtime("Python")
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 64"),
+        ("[" + "[" * 64 + "]" * 64 + "]", "nested deeper than 64"),
+        ('[{"a": ' * 70 + "1" + "}]" * 70, "nested deeper than 64"),
+        ("[123456789012345678901234567890]", "an integer outside 64 bits"),
+        ("[1e999]", "not valid JSON"),
+        ("[NaN]", "not valid JSON"),
+    ],
+)
+def test_args_a_store_cannot_hold_are_bad_requests(body: str, problem: str) -> None:
+    with pytest.raises(BadRequest, match=problem):
+        inputs.args_text(body.encode())
+
+
+def test_args_at_the_depth_limit_and_int64_bounds_pass() -> None:
+    deep = "[" * 64 + "]" * 64
+    assert inputs.args_text(deep.encode()) == deep
+    edge = f"[{(1 << 63) - 1},{-(1 << 63)},1e300]"
+    assert inputs.args_text(edge.encode()) == edge

@@ -36,6 +36,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 NETNS = HERE / "netns.sh"
 RELAY = HERE / "relay.py"
+INTRUDER = HERE / "intruder.py"
 
 CORE = "10.199.0.1"
 FRONT_PUB = "10.199.1.2"
@@ -108,7 +109,9 @@ class Cluster:
             for k, v in os.environ.items()
             if not k.startswith("FAAS_") and k not in ("PORT", "DB_URL", "JQ_URL")
         }
-        full_env.update(FAAS_HOME=str(home), PYTHONUNBUFFERED="1", **env)
+        full_env.update(
+            FAAS_HOME=str(home), FAAS_CURVE_KEYS=str(self.keys), PYTHONUNBUFFERED="1", **env
+        )
         with (self.root / f"{role}.log").open("ab") as out:
             proc = subprocess.Popen(
                 ["ip", "netns", "exec", f"{self.name}-{host}", *argv],
@@ -126,8 +129,20 @@ class Cluster:
         command = role.rstrip("0123456789")
         return self.start(role, host, [sys.executable, "-m", "faas_trio", command], **env)
 
+    @property
+    def keys(self) -> Path:
+        """The CurveZMQ keys every host is given, as a container gets them from a secret."""
+        return self.root / "keys"
+
     def start_platform(self) -> None:
-        """Start every component and the client's relay (not waiting for them)."""
+        """Make the keys (``faas-trio keys``), then start every component and the client's
+        relay (not waiting for them)."""
+        subprocess.run(
+            [sys.executable, "-m", "faas_trio", "keys"],
+            env={**os.environ, "FAAS_CURVE_KEYS": str(self.keys)},
+            check=True,
+            capture_output=True,
+        )
         core = CORE
         self.start_component(
             "dbmanager",

@@ -11,8 +11,11 @@ Skipped where network namespaces cannot be made, failed under ``CI=true``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,17 @@ import httpx
 import pytest
 import trio
 
-from .cluster import ADMIN_KEY, Cluster, netns, require_namespaces, wait_until
+from .cluster import (
+    ADMIN_KEY,
+    CORE,
+    DB_PORT,
+    INTRUDER,
+    JQ_PORT,
+    Cluster,
+    netns,
+    require_namespaces,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -241,3 +254,35 @@ async def test_a_frontend_cut_off_from_the_jqmanager_answers_503_then_recovers(
             f"{', '.join(f'{t:.2f}' for _, t in answers)} s; calls work {back:.2f} s after "
             "the link came back"
         )
+
+
+def test_the_component_ports_answer_no_one_without_a_key(cluster: Cluster) -> None:
+    """From another host on the component network, a client without CurveZMQ, or with a key
+    pair of its own, gets nothing from the dbmanager or the jqmanager; the frontend's key
+    (which that host should never have) shows the ports are reachable from there."""
+    targets = [f"dbmanager=tcp://{CORE}:{DB_PORT}", f"jqmanager=tcp://{CORE}:{JQ_PORT}"]
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            f"{cluster.name}-intruder",
+            sys.executable,
+            str(INTRUDER),
+            str(cluster.keys),
+            *targets,
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    print(f"\nknocking from the intruder host: {answers}")
+    for role in ("dbmanager", "jqmanager"):
+        assert answers[role] == {
+            "plain": "nothing",
+            "own key": "nothing",
+            "frontend key": "answered",
+        }, answers

@@ -6,6 +6,7 @@ import itertools
 
 import msgspec
 import pytest
+import trio
 from msgspec.structs import replace
 
 from faas_trio.core.errors import BadRequest, Conflict, FaasError, NotFound
@@ -132,13 +133,34 @@ async def test_put_existing_user_resets_it(store: Store) -> None:
     assert await store.get_function("ann", "add") is None
 
 
-async def test_delete_user_drops_functions_keeps_jobs(store: Store) -> None:
+async def test_delete_user_drops_its_functions_jobs_and_logs(store: Store) -> None:
     await user_with_function(store)
-    record = (await created(store, job())).job
+    await user_with_function(store, user="bob")
+    done = (await created(store, job())).job
+    await changed(store, FinishJob(job=finished(done), logs="ann's secret\n"))
+    queued = (await created(store, job(idempotency_key="k"))).job
+    kept = (await created(store, job(user="bob"))).job
     assert await ok(store, DeleteUser(name="ann")) == Done()
     assert await store.get_user("ann") is None
     assert await store.get_function("ann", "add") is None
-    assert await store.get_job(record.id) == record
+    for gone in (done, queued):
+        assert await store.get_job(gone.id) is None
+        assert await store.get_logs(gone.id) is None
+    assert await store.get_job(kept.id) == kept
+
+    # Whoever registers the name next starts empty, idempotency keys included.
+    await user_with_function(store)
+    assert await store.list_jobs("ann", None, 100) == []
+    again = await created(store, job(idempotency_key="k"))
+    assert not again.existing
+
+
+async def test_a_user_deleted_in_a_batch_takes_the_jobs_made_before_it(store: Store) -> None:
+    await user_with_function(store)
+    record = job()
+    results = await store.apply([CreateJob(submission_of(record)), DeleteUser(name="ann")])
+    assert isinstance(results[0], JobCreated) and results[1] == Done()
+    assert await store.get_job(record.id) is None
 
 
 async def test_delete_unknown_user_is_not_found(store: Store) -> None:
@@ -511,7 +533,9 @@ async def test_sweep_removes_final_jobs_finished_before_the_cutoff(store: Store)
 
 async def test_aclose_is_idempotent(store: Store) -> None:
     await store.aclose()
-    await store.aclose()
+    await store.aclose()  # no error
+    with pytest.raises(trio.ClosedResourceError):
+        await store.get_user("ann")
 
 
 async def test_a_create_only_put_user_refuses_an_existing_user(store: Store) -> None:

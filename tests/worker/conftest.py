@@ -17,6 +17,7 @@ from faas_trio.core.records import Function, JobRecord, Runtime
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.cgroups import detect
 from faas_trio.worker.sandbox.process import Sandbox, start_sandbox
+from faas_trio.worker.sandbox.protocol import CallRequest, LoadRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
 
@@ -176,11 +177,16 @@ def keeper_of(uid: int) -> int:
     raise LookupError(f"no sandbox runs as uid {uid}")
 
 
+def call_request(timeout: float, args: str = "[]") -> CallRequest:
+    """A call of the loaded function with ``args``, a result of up to 1 MiB."""
+    return CallRequest(args=args, timeout=timeout, result_cap=1 << 20)
+
+
 async def loaded_python(
     nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
 ) -> Sandbox:
     """A new Python sandbox from ``zygote`` with ``source`` loaded (its function is ``f``)."""
     sandbox = await start_sandbox(nursery, Runtime.PYTHON, 128, settings, zygote)
-    reply = await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
-    assert reply["ok"] is True, reply
+    reply = await sandbox.request(LoadRequest("f", source, 5))
+    assert reply.ok is True, reply
     return sandbox

@@ -37,6 +37,8 @@ def test_overrides() -> None:
             "FAAS_SANDBOX_UID_BASE": "70000",
             "FAAS_SANDBOX_UID_COUNT": "10",
             "FAAS_SANDBOX_NPROC": "16",
+            "FAAS_SANDBOX": "off",
+            "FAAS_SANDBOX_SCRATCH_MB": "32",
         }
     )
     assert (config.jq_url, config.concurrency, config.drain_timeout) == ("tcp://jq:1", 8, 1.5)
@@ -47,6 +49,7 @@ def test_overrides() -> None:
     assert config.spawn_settings.scratch_root == Path("/srv/faas/scratch")
     settings = config.spawn_settings
     assert (settings.uid_base, settings.uid_count, settings.nproc) == (70000, 10, 16)
+    assert (settings.mode, settings.scratch_mb) == ("off", 32)
 
 
 @pytest.mark.parametrize(
@@ -65,3 +68,18 @@ def test_overrides() -> None:
 def test_bad_values_are_rejected(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         WorkerConfig.from_env(env)
+
+
+def test_the_default_sandbox_uids_are_in_no_range_systemd_assigns() -> None:
+    config = WorkerConfig.from_env({})
+    first, last = config.sandbox_uid_base, config.sandbox_uid_base + config.sandbox_uid_count - 1
+    # Unused by systemd (UIDS-GIDS: 1879048192-2147352575), and representable as a signed int.
+    assert 1879048192 <= first and last <= 2147352575 and last < 2**31
+
+
+@pytest.mark.parametrize(
+    ("base", "count"), [("61000", "1000"), ("65000", "100"), ("65534", "1"), ("4294967000", "500")]
+)
+def test_sandbox_uids_overlapping_reserved_ranges_are_refused(base: str, count: str) -> None:
+    with pytest.raises(ConfigError, match="FAAS_SANDBOX_UID_BASE=.*overlap"):
+        WorkerConfig.from_env({"FAAS_SANDBOX_UID_BASE": base, "FAAS_SANDBOX_UID_COUNT": count})

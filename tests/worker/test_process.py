@@ -13,7 +13,14 @@ from faas_trio.worker.sandbox.process import SandboxError
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
 
-from .conftest import children_of, loaded_python, needs_node, pid_exists, processes_of_uid
+from .conftest import (
+    call_request,
+    children_of,
+    loaded_python,
+    needs_node,
+    pid_exists,
+    processes_of_uid,
+)
 
 
 async def test_stderr_flood_does_not_stall_the_child(
@@ -28,8 +35,8 @@ async def test_stderr_flood_does_not_stall_the_child(
     )
     sandbox = await loaded_python(nursery, settings, zygote, source)
     with trio.fail_after(10):
-        reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 10})
-    assert reply["text"] == "done"
+        reply = await sandbox.request(call_request(10))
+    assert reply.text == "done"
     logs = sandbox.take_stderr()
     assert logs.startswith("eeee") and logs.endswith("[… output truncated]\n")
     await sandbox.kill()
@@ -49,7 +56,7 @@ async def test_kill_does_not_wait_for_a_grandchild_holding_stderr(
 
     async def call() -> None:
         with pytest.raises(SandboxError):
-            await sandbox.request({"op": "call", "args": "[]", "timeout": 60})
+            await sandbox.request(call_request(60))
 
     nursery.start_soon(call)
     logs = ""
@@ -89,7 +96,7 @@ async def test_crash_during_a_call_is_reported_with_its_stderr(
         "import os\ndef f():\n    os.write(2, b'dying')\n    os._exit(7)\n",
     )
     try:
-        await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+        await sandbox.request(call_request(5))
     except SandboxError as exc:
         assert "exit code 7" in str(exc)
     else:
@@ -97,7 +104,7 @@ async def test_crash_during_a_call_is_reported_with_its_stderr(
     assert "dying" in sandbox.take_stderr()
     assert not sandbox.alive
     try:
-        await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+        await sandbox.request(call_request(5))
     except SandboxError as exc:
         assert "not running" in str(exc)
     else:
@@ -109,8 +116,8 @@ async def test_kill_is_idempotent_and_removes_scratch(
 ) -> None:
     source = "import os\ndef f():\n    return os.getcwd()\n"
     sandbox = await loaded_python(nursery, settings, zygote, source)
-    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
-    scratch = reply["text"]
+    reply = await sandbox.request(call_request(5))
+    scratch = reply.text
     assert scratch.startswith(str(settings.scratch_root))
     await sandbox.kill()
     await sandbox.kill()
@@ -125,8 +132,8 @@ async def test_child_sees_only_a_minimal_environment(
     sandbox = await loaded_python(
         nursery, settings, zygote, "import os\ndef f():\n    return sorted(os.environ)\n"
     )
-    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
-    assert reply["value"] == '["HOME", "LANG", "PATH", "TMPDIR"]'
+    reply = await sandbox.request(call_request(5))
+    assert reply.value == '["HOME", "LANG", "PATH", "TMPDIR"]'
     await sandbox.kill()
 
 
@@ -135,6 +142,7 @@ import sys, trio
 from pathlib import Path
 from faas_trio.core.records import Runtime
 from faas_trio.worker.sandbox.process import start_sandbox
+from faas_trio.worker.sandbox.protocol import CallRequest, LoadRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote
 
@@ -148,9 +156,9 @@ async def main():
             "python": "import time\ndef f():\n    time.sleep(60)\n",
             "node": "async function f() { await new Promise((r) => setTimeout(r, 60000)); }",
         }[runtime]
-        await sandbox.request({"op": "load", "name": "f", "source": source, "timeout": 5})
+        await sandbox.request(LoadRequest("f", source, 5))
         print(zygote.pid, sandbox.pid, flush=True)
-        await sandbox.request({"op": "call", "args": "[]", "timeout": 60})
+        await sandbox.request(CallRequest("[]", 60, 1024))
 
 trio.run(main)
 """

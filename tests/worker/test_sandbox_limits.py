@@ -8,6 +8,7 @@ import ctypes
 import dataclasses
 import json
 import os
+import subprocess
 
 import pytest
 import trio
@@ -16,6 +17,7 @@ from faas_trio.core.records import JobState, Outcome
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox import syscall_filter
+from faas_trio.worker.sandbox.cgroups import detect
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 from .conftest import UID_BASE, MakeDispatch, needs_root
@@ -203,3 +205,21 @@ async def test_a_reused_uid_carries_no_keyring_over(
         await pool.aclose()
     assert outcome.result == str(uid)  # tenant B got that uid...
     assert _as_uid(uid, "find") != 0  # ...and nothing of A's keyring was left for it
+
+
+@needs_cgroups
+def test_cgroups_left_by_a_killed_worker_are_swept_at_the_next_start() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid no process has now
+    first = detect(dead.pid)
+    assert first is not None
+    left = first.create(64 << 20, 8)  # a sandbox cgroup its worker never removed
+    assert all(folder.is_dir() for folder in left.folders)
+    second = detect()  # another worker starts
+    assert second is not None
+    try:
+        assert not any(folder.exists() for folder in left.folders)
+        assert not first.memory.exists() and not first.pids.exists()
+        assert second.memory.is_dir()  # its own, of a live worker, is kept
+    finally:
+        second.remove()

@@ -25,11 +25,13 @@ from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.process import SandboxError, start_sandbox
+from faas_trio.worker.sandbox.protocol import SpawnRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 from faas_trio.worker.sandbox.zygote_client import Zygote, ZygoteFailed
 
 from .conftest import (
     MakeDispatch,
+    call_request,
     children_of,
     keeper_of,
     loaded_python,
@@ -148,13 +150,7 @@ async def test_a_runner_that_cannot_start_reports_its_failure(
     zygote: Zygote, tmp_path: Path
 ) -> None:
     pipes = [os.pipe() for _ in range(4)]
-    request = {
-        "runtime": "node",
-        "argv": [str(tmp_path / "no-such-node"), "runner.js"],
-        "env": {},
-        "home": str(tmp_path),
-        "confine": None,
-    }
+    request = SpawnRequest("node", (str(tmp_path / "no-such-node"), "runner.js"), {}, str(tmp_path))
     given = [pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1]]
     pid, pidfd = await zygote.spawn(request, given)
     for fd in given:
@@ -176,7 +172,7 @@ async def test_refused_request_leaves_the_zygote_running(
     first = zygote.pid
     pipes = [os.pipe() for _ in range(4)]
     with pytest.raises(ZygoteFailed, match="runtime"):
-        request = {"runtime": "cobol", "argv": [], "env": {}, "home": "/", "confine": None}
+        request = SpawnRequest("cobol", (), {}, "/")
         await zygote.spawn(request, [pipes[0][0], *(w for _, w in pipes[1:])])
     for read_end, write_end in pipes:
         os.close(read_end)
@@ -206,7 +202,7 @@ async def test_runner_exit_is_reported_through_the_status_pipe(
     source = f"import ctypes, os\ndef f():\n    {body}\n"
     sandbox = await loaded_python(nursery, settings, zygote, source)
     with pytest.raises(SandboxError, match=description):
-        await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
+        await sandbox.request(call_request(5))
     assert (sandbox.returncode, sandbox.exit_description()) == (returncode, description)
     assert not sandbox.alive and not pid_exists(sandbox.pid)
 
@@ -215,7 +211,7 @@ async def test_killed_keeper_is_reported_as_sigkill_and_takes_its_runner(
     zygote: Zygote, settings: SpawnSettings, nursery: trio.Nursery
 ) -> None:
     sandbox = await loaded_python(nursery, settings, zygote, UID)
-    uid = int((await sandbox.request({"op": "call", "args": "[]", "timeout": 5}))["text"])
+    uid = int((await sandbox.request(call_request(5))).text)
     (runner,) = children_of(sandbox.pid)
     os.kill(sandbox.pid, signal.SIGKILL)
     with trio.fail_after(5):
@@ -248,8 +244,8 @@ async def test_sandbox_holds_only_its_own_pipes(
         "    return found\n"
     )
     sandbox = await loaded_python(nursery, settings, zygote, source)
-    reply = await sandbox.request({"op": "call", "args": "[]", "timeout": 5})
-    found = json.loads(reply["value"])
+    reply = await sandbox.request(call_request(5))
+    found = json.loads(reply.value or "")
     # 0 is /dev/null, 1 and 2 the stderr pipe, 3 and 4 the protocol pipes: no socket to the
     # zygote, no status pipe.
     assert [fd for fd, _, _ in found] == [0, 1, 2, 3, 4], found
@@ -344,6 +340,7 @@ from pathlib import Path
 import faas_trio
 from faas_trio.core.records import Function, Runtime
 from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox.protocol import CallRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
 def children(pid):
@@ -368,8 +365,8 @@ async def main():
     async with trio.open_nursery() as nursery:
         pool = WarmPool(nursery, settings, ttl=60, max_warm=2, init_timeout=5, default_memory_mb=64)
         lease = await pool.acquire(function)
-        reply = await lease.sandbox.request({"op": "call", "args": "[]", "timeout": 5})
-        uid, runner, keeper, sleeper = json.loads(reply["value"])
+        reply = await lease.sandbox.request(CallRequest("[]", 5, 1024))
+        uid, runner, keeper, sleeper = json.loads(reply.value or "")
         (zygote,) = children(os.getpid())
         tree = children(zygote) == [keeper] == [lease.sandbox.pid] and children(keeper) == [runner]
         await pool.release(lease, reusable=False)

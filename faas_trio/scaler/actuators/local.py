@@ -63,7 +63,7 @@ async def open_local_actuator(
 ) -> AsyncIterator[LocalActuator]:
     """A :class:`LocalActuator` connected to the supervisor at ``supervisor_url``; the
     connection is closed on exit."""
-    async with open_client(supervisor_url, name="scaler-supervisor") as client:
+    async with open_client(supervisor_url, name="scaler-supervisor", peer="supervisor") as client:
         actuator = LocalActuator(client, observed, timeout=call_timeout)
         try:
             yield actuator

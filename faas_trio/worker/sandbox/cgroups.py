@@ -9,7 +9,8 @@ rather than per uid.
 Where: cgroup v2 when this process's cgroup is delegated to it (``memory`` and ``pids`` in its
 ``cgroup.controllers``, and writable); else cgroup v1's ``memory`` and ``pids`` hierarchies when
 mounted and writable (as root). Sandbox cgroups are made under the worker's own cgroup (in a
-``faas-trio-<pid>`` folder removed at close), so whatever bounds the worker bounds them too.
+``faas-trio-<pid>`` folder removed at close, or by the next worker to start if this one was
+killed), so whatever bounds the worker bounds them too.
 When neither exists, :func:`detect` returns None and the runner's rlimits are all there is
 (the worker says so at start).
 
@@ -30,6 +31,8 @@ from pathlib import Path
 __all__ = ["CgroupRoot", "SandboxCgroup", "detect"]
 
 _COUNTER = itertools.count(1)
+#: A worker's folder is this and its pid.
+_PREFIX = "faas-trio-"
 
 
 def _own_cgroups() -> dict[str, str]:
@@ -61,8 +64,40 @@ def _folder(point: str, root: str, path: str) -> Path:
     return Path(point + path.rstrip("/"))
 
 
+def _sweep_stale(parent: Path) -> None:
+    """Remove the folders that workers no longer running left in ``parent`` (a worker killed
+    outright cannot remove its own): their sandbox cgroups, then the folder. A cgroup that
+    still holds a process cannot be removed, and stays."""
+    try:
+        folders = [entry for entry in parent.iterdir() if entry.name.startswith(_PREFIX)]
+    except OSError:
+        return
+    for folder in folders:
+        owner = folder.name[len(_PREFIX) :]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        with contextlib.suppress(OSError):
+            for sandbox in folder.iterdir():
+                if sandbox.is_dir():
+                    with contextlib.suppress(OSError):
+                        sandbox.rmdir()
+            folder.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def _writable_dir(path: Path) -> bool:
-    """Create ``path`` (a cgroup folder) if needed; whether it exists and we may write there."""
+    """Create ``path`` (a cgroup folder) if needed, first sweeping what dead workers left
+    beside it; whether it exists and we may write there."""
+    _sweep_stale(path.parent)
     try:
         path.mkdir(exist_ok=True)
     except OSError:
@@ -178,7 +213,7 @@ class SandboxCgroup:
 def detect(worker_pid: int | None = None) -> CgroupRoot | None:
     """Where this worker can make sandbox cgroups with both the memory and pids controllers
     (see the module docstring), creating its folder(s); None when it cannot."""
-    folder_name = f"faas-trio-{worker_pid or os.getpid()}"
+    folder_name = f"{_PREFIX}{worker_pid or os.getpid()}"
     try:
         owned, mounts = _own_cgroups(), _mounts()
     except (OSError, ValueError):

@@ -2,32 +2,49 @@
 //
 // Run as `node --max-old-space-size=<memory_mb> node_runner.js <log_cap>` in a sandbox forked
 // by faas_trio/worker/sandbox/zygote.py; the worker drives it through sandbox/process.py.
-// Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON), requests on
-// stdin, replies on stdout; exits when stdin ends.
+// Protocol: the runner frames of sandbox/protocol.py (4-byte big-endian length, then UTF-8
+// JSON), requests on stdin, replies on stdout; exits when stdin ends. A reply is a flat object
+// of strings and booleans only: ok, logs, value, text, error, message, timeout.
 //
 // - {"op":"load","name":n,"source":s,"timeout":t} runs the source in a fresh vm context and
 //   picks the function to call: the binding named n if it is a function, else the function
 //   declared last at top level. -> {"ok":true} or {"ok":false,"error":"SyntaxError: ..."}.
-// - {"op":"call","args":"<JSON array>","timeout":t} calls it. -> {"ok":true,"value":"<JSON>",
-//   "text":...,"logs":...,"duration_ms":x} or {"ok":false,"error":"Name: msg","message":msg,
-//   ...}, with "timeout":true when t seconds passed (the worker then kills this process).
-//   A value of `undefined` gives value "null" and text "undefined"; a value JSON cannot
-//   encode (a cycle, a BigInt, a function) is sent as the JSON string of String(value).
+// - {"op":"call","args":"<JSON array>","timeout":t,"result_cap":b} calls it.
+//   -> {"ok":true,"value":"<JSON>","text":...,"logs":...} or {"ok":false,"error":"Name: msg",
+//   "message":msg,...}, with "timeout":true when t seconds passed (the worker then kills this
+//   process). A value of `undefined` gives value "null" and text "undefined"; a value JSON
+//   cannot encode (a cycle, a BigInt, a function) is sent as the JSON string of String(value);
+//   one over result_cap bytes fails the call (ResultTooLarge). The worker measures durations.
 //
-// Isolation: the context is made from a null-prototype object and receives NO host function
-// or host object: a host function's .constructor is the host Function, from which
-// `this.constructor.constructor('return process')()` would reach the process. Timers and
-// console are therefore implemented by code evaluated inside the context (PRELUDE), and only
-// strings cross back to the host (JSON made inside the context, checked with typeof). The
-// host drives the in-context timer queue: it evaluates `__faas_tick()` repeatedly, each run
+// Isolation: no object of this (the host's) realm may reach user code, since a host
+// function's .constructor is the host Function, from which `x.constructor.constructor('return
+// process')()` reaches the process. So:
+// - the context is made from a null-prototype object and receives NO host function or object:
+//   timers and console are implemented by code evaluated inside the context (PRELUDE), and only
+//   strings cross back to the host (JSON made inside the context, checked with typeof);
+// - every script is compiled with an importModuleDynamically callback (which needs node's
+//   --experimental-vm-modules) that rejects import() with an error made in the context: without
+//   it, node rejects with a host error;
+// - the context runs with code generation from strings and wasm off, and node itself runs with
+//   --disallow-code-generation-from-strings, so even a host Function that leaked could not
+//   compile anything;
+// - values thrown or returned by user code are never inspected here (no instanceof, which
+//   would run a Proxy's traps outside any timeout): they are described inside the context.
+// The host drives the in-context timer queue: it evaluates `__faas_tick()` repeatedly, each run
 // under a vm timeout, sleeping on a host timer until the next timer is due.
+// tests/worker/test_node_escapes.py runs every known way out.
 'use strict';
 
 const fs = require('fs');
 const vm = require('vm');
+const { types } = require('util');
 const { performance } = require('perf_hooks');
 
 const LOG_CAP = Math.max(1024, Number(process.argv[2]) || 1048576);
+// protocol.MAX_ERROR_CHARS: characters of an error or message sent at most.
+const MAX_ERROR_CHARS = 16384;
+// How long a call with nothing left to run may wait for the host to settle its promise, ms.
+const IDLE_GRACE_MS = 100;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 const PRELUDE = `(function (global, logCap) {
@@ -191,13 +208,30 @@ const PRELUDE = `(function (global, logCap) {
 let context = null;
 
 function hostError(e) {
-  // Only host-realm errors are inspected: a value thrown from the context could run user
-  // code (getters, proxies) outside any timeout.
-  return e instanceof Error;
+  // Only host-realm errors are inspected. The prototype chain is walked without running any
+  // user code: a Proxy anywhere in it (whose traps would run here, untimed) is not ours.
+  let link = e;
+  for (let depth = 0; depth < 64; depth++) {
+    if (link === null || (typeof link !== 'object' && typeof link !== 'function')) return false;
+    if (types.isProxy(link)) return false;
+    link = Object.getPrototypeOf(link);
+    if (link === Error.prototype) return true;
+  }
+  return false;
+}
+
+// The error every import() is rejected with, made in the context before any user code runs.
+let importRefusal = null;
+
+function refuseImport() {
+  throw importRefusal;
 }
 
 function evaluate(code, timeoutMs, filename) {
-  const script = new vm.Script(code, { filename: filename || 'faas-runner.js' });
+  const script = new vm.Script(code, {
+    filename: filename || 'faas-runner.js',
+    importModuleDynamically: refuseImport,
+  });
   return script.runInContext(context, { timeout: Math.max(1, Math.ceil(timeoutMs)) });
 }
 
@@ -233,6 +267,9 @@ function load(request) {
     codeGeneration: { strings: false, wasm: false },
     microtaskMode: 'afterEvaluate',
   });
+  importRefusal = evaluate(
+    'Object.freeze(new TypeError("import() is not available: a function has no modules"))', 1000,
+  );
   evaluate(`${PRELUDE}(globalThis, ${LOG_CAP})`, 5000);
   evaluate('__faas_snapshot()', 1000);
   const deadline = performance.now() + seconds * 1000;
@@ -263,12 +300,14 @@ async function call(request) {
   const seconds = Number(request.timeout) || 30;
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  const finish = (reply) => Object.assign(reply, { duration_ms: performance.now() - started });
+  const resultCap = Number(request.result_cap) || 0;
+  const finish = (reply) => capResult(reply, resultCap);
   if (context === null) {
     return finish({ ok: false, error: 'Error: no function loaded', message: 'no function loaded', logs: '' });
   }
   try {
     evaluate(`__faas_start(${JSON.stringify(String(request.args || '[]'))})`, deadline - performance.now());
+    let idleSince = null;
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return finish(timeoutReply(seconds, safeLogs()));
@@ -278,10 +317,17 @@ async function call(request) {
         return finish(state);
       }
       if (state.state === 'pending') {
+        idleSince = null;
         await sleep(Math.min(Math.max(0, state.wait), remaining));
       } else if (state.state === 'idle') {
-        const message = 'function returned a promise that never settles';
-        return finish({ ok: false, error: `Error: ${message}`, message, logs: safeLogs() });
+        // No timer left, but work of the host may still settle a promise (an import() being
+        // refused, a wasm compilation): give it a moment before deciding nothing will.
+        idleSince = idleSince === null ? performance.now() : idleSince;
+        if (performance.now() - idleSince > IDLE_GRACE_MS) {
+          const message = 'function returned a promise that never settles';
+          return finish({ ok: false, error: `Error: ${message}`, message, logs: safeLogs() });
+        }
+        await sleep(Math.min(2, remaining));
       }
     }
   } catch (e) {
@@ -290,8 +336,31 @@ async function call(request) {
   }
 }
 
+function capResult(reply, resultCap) {
+  if (reply.ok !== true) return reply;
+  const size = Math.max(Buffer.byteLength(reply.value, 'utf8'), Buffer.byteLength(reply.text, 'utf8'));
+  if (size <= resultCap) return reply;
+  const message = `the result is ${size} bytes, over the FAAS_RESULT_CAP of ${resultCap}`;
+  return { ok: false, error: `ResultTooLarge: ${message}`, message, logs: reply.logs };
+}
+
+// Only the protocol's fields, as strings and booleans: the context's code chose the rest.
+function protocolReply(reply) {
+  const out = { ok: reply.ok === true, logs: typeof reply.logs === 'string' ? reply.logs : '' };
+  for (const name of ['value', 'text']) {
+    if (typeof reply[name] === 'string') out[name] = reply[name];
+  }
+  for (const name of ['error', 'message']) {
+    if (typeof reply[name] === 'string') out[name] = reply[name].slice(0, MAX_ERROR_CHARS);
+  }
+  if (!out.ok && out.error === undefined) out.error = 'Error: unknown failure';
+  if (reply.timeout === true) out.timeout = true;
+  return out;
+}
+
 function writeFrame(message) {
-  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  // Buffer.from writes a lone surrogate as U+FFFD: the frame is always valid UTF-8.
+  const body = Buffer.from(JSON.stringify(protocolReply(message)), 'utf8');
   const frame = Buffer.alloc(4 + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, 4);

@@ -3,9 +3,11 @@
 A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) held
 by its keeper (:mod:`.confine`) in its own session and process group, with a fresh scratch
 directory as its working directory and home, and a minimal environment. The worker talks to it
-in length-prefixed JSON frames over its stdin and stdout; its stderr is drained continuously
-into a capped buffer that the caller takes as the current call's logs, so the child can never
-stall on a full pipe.
+in the frames of :mod:`.protocol` over its stdin and stdout, and trusts nothing it reads: a
+reply header over :func:`.protocol.reply_cap` kills the child without reading the body, and a
+body that is not a well-formed reply kills it too (:func:`.protocol.parse_reply`). Its stderr
+is drained continuously into a capped buffer that the caller takes as the current call's logs,
+so the child can never stall on a full pipe.
 
 How it is started is :mod:`.spawn`'s business: the worker's zygote forks it, so the worker is
 not its parent and cannot wait for it. It watches the keeper through a pidfd instead (readable
@@ -16,19 +18,21 @@ exits without writing one was itself killed, which is reported as killed by SIGK
 
 from __future__ import annotations
 
-import json
+import array
+import fcntl
+import logging
 import os
 import select
-import shutil
 import signal
-import struct
+import termios
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import trio
 
 from ...core.records import Runtime
 from .logbuffer import LogBuffer
+from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
+from .scratch import ScratchTrash, remove_tree
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .uids import processes_of_uid
 from .zygote_client import Zygote
@@ -39,12 +43,12 @@ __all__ = [
     "SandboxError",
     "SandboxOutOfMemory",
     "SandboxTimeout",
+    "SandboxUnused",
     "start_sandbox",
 ]
 
-_HEADER = struct.Struct("!I")
-#: Replies larger than this are treated as a broken child.
-MAX_REPLY_BYTES = 64 * 1024 * 1024
+log = logging.getLogger("faas.worker.sandbox")
+
 #: How long a kill may wait for the child to be reaped, seconds.
 KILL_GRACE = 2.0
 #: After the child closes its stdout, how long it gets to exit on its own before it is killed.
@@ -59,8 +63,20 @@ class SandboxError(Exception):
     """The child could not start, died, or broke the protocol; it is no longer running."""
 
 
+class SandboxUnused(SandboxError):
+    """The child had ended before it read the whole request (a warm child that died while
+    idle): the request did not run, so it may be sent to another child."""
+
+
 class SandboxOutOfMemory(SandboxError):
     """The sandbox went over its memory cgroup's limit and the kernel killed it."""
+
+    def __init__(self, memory_mb: int) -> None:
+        super().__init__(
+            f"out of memory: the function went over its {memory_mb} MiB (all its processes,"
+            " memfds, shared memory and scratch files together) and was killed; give it a"
+            " larger memory_mb"
+        )
 
 
 class SandboxTimeout(Exception):
@@ -79,13 +95,16 @@ async def start_sandbox(
     memory_mb: int,
     settings: SpawnSettings,
     zygote: Zygote,
+    trash: ScratchTrash | None = None,
     *,
     variables: Mapping[str, str] | None = None,
     readable: Sequence[str] = (),
 ) -> Sandbox:
     """Spawn a runner child through ``zygote`` (with ``variables`` in its environment, and
     ``readable`` paths it may read: see :func:`.spawn.build_request`); its stderr drain runs
-    in ``nursery`` until the child is killed.
+    in ``nursery`` until the child is killed. Its scratch directory goes to ``trash`` when it
+    ends (without one, it is removed there and then, as far as :func:`.scratch.remove_tree`'s
+    budget allows).
 
     Raises:
         SandboxError: the child could not be started.
@@ -99,7 +118,7 @@ async def start_sandbox(
         )
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
-    sandbox = Sandbox(spawned, settings.log_cap, memory_mb)
+    sandbox = Sandbox(spawned, settings.log_cap, memory_mb, trash)
     try:
         await nursery.start(sandbox.drain_stderr)
     except BaseException:
@@ -114,7 +133,13 @@ class Sandbox:
     One request at a time: the caller (the warm pool) never shares a sandbox between calls.
     """
 
-    def __init__(self, spawned: Spawned, log_cap: int, memory_mb: int = 0) -> None:
+    def __init__(
+        self,
+        spawned: Spawned,
+        log_cap: int,
+        memory_mb: int = 0,
+        trash: ScratchTrash | None = None,
+    ) -> None:
         #: The keeper's pid (the process group's and session's id too).
         self.pid = spawned.pid
         self._pidfd = spawned.pidfd
@@ -122,13 +147,16 @@ class Sandbox:
         self._returncode: int | None = None
         self._stdin = trio.lowlevel.FdStream(spawned.stdin_fd)
         self._stdout = trio.lowlevel.FdStream(spawned.stdout_fd)
+        self._stdout_fd = self._stdout.fileno()
         self._stdout_buffer = bytearray()
         self._stderr_fd: int | None = spawned.stderr_fd
         self._stderr = LogBuffer(log_cap)
+        self._log_cap = log_cap
         self._drain_scope = trio.CancelScope()
         self._reap_lock = trio.Lock()
         self._kill_lock = trio.Lock()
         self._home = spawned.home
+        self._trash = trash
         self._uid = spawned.uid
         self._cgroup = spawned.cgroup
         self._memory_mb = memory_mb
@@ -139,6 +167,16 @@ class Sandbox:
     def alive(self) -> bool:
         """False once the child was killed or has exited (checked without blocking)."""
         return not self._closed and not self._exited()
+
+    @property
+    def quiet(self) -> bool:
+        """False when the child wrote on its reply pipe (or closed it) while nothing was
+        asked: it is then unfit for another request. Checked without blocking."""
+        if self._closed:
+            return False
+        poller = select.poll()
+        poller.register(self._stdout_fd, select.POLLIN)
+        return not self._stdout_buffer and not poller.poll(0)
 
     @property
     def returncode(self) -> int | None:
@@ -152,12 +190,13 @@ class Sandbox:
         self._read_stderr_available()
         return self._stderr.take()
 
-    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
-        """Send ``frame`` and return the child's reply frame. Callers bound it with
+    async def request(self, request: Request) -> Reply:
+        """Send ``request`` and return the child's reply. Callers bound it with
         ``trio.move_on_after`` (a call's timeout is such a deadline).
 
         Raises:
-            SandboxError: the child died or sent garbage; it was killed and reaped.
+            SandboxError: the child died, or broke the protocol (a reply over its cap,
+                malformed, or bytes sent when nothing was asked); it was killed and reaped.
             SandboxOutOfMemory: the sandbox went over its memory cgroup (some process of
                 it was OOM-killed); it was killed and reaped.
 
@@ -167,32 +206,31 @@ class Sandbox:
         """
         if not self.alive:
             raise SandboxError("sandbox is not running")
-        body = json.dumps(frame).encode()
         try:
-            reply = await self._exchange(_HEADER.pack(len(body)) + body)
+            reply = await self._exchange(request)
+        except ProtocolError as exc:
+            await self.kill()
+            raise SandboxError(f"the sandbox broke the protocol: {exc}") from None
         except _ChildGone as exc:
             with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
                 await self._reap()
+            unread = self._unread_request_bytes()
             await self.kill()
             if self._oom_killed:
-                raise SandboxOutOfMemory(self._out_of_memory()) from None
+                raise SandboxOutOfMemory(self._memory_mb) from None
+            if unread:
+                raise SandboxUnused(
+                    f"sandbox had ended before it read the request: {self.exit_description()}"
+                ) from None
             raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
         except BaseException:
             await self.kill()
             raise
         if self._cgroup is not None and self._cgroup.oom_killed():
-            # A process of the sandbox (not the runner) was killed for its memory: the call
-            # went over the sandbox's limit as surely as if the runner had been.
+            # Another of its processes was OOM-killed: the call went over its memory all the same.
             await self.kill()
-            raise SandboxOutOfMemory(self._out_of_memory())
+            raise SandboxOutOfMemory(self._memory_mb)
         return reply
-
-    def _out_of_memory(self) -> str:
-        return (
-            f"out of memory: the function went over its {self._memory_mb} MiB (all its"
-            " processes, memfds, shared memory and scratch files together) and was killed;"
-            " give it a larger memory_mb"
-        )
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""
@@ -262,7 +300,10 @@ class Sandbox:
         os.close(self._status_fd)
         trio.lowlevel.notify_closing(self._pidfd)
         os.close(self._pidfd)
-        shutil.rmtree(self._home, ignore_errors=True)
+        if self._trash is not None:
+            self._trash.discard(self._home)
+        elif not remove_tree(self._home):
+            log.warning("scratch directory %s left behind", self._home)
         if self._cgroup is not None:
             self._oom_killed = self._cgroup.oom_killed()
             self._cgroup.remove()  # stays, as does the uid below, if a process is left in it
@@ -377,29 +418,64 @@ class Sandbox:
                 return
             await trio.sleep(0.001)
 
-    async def _exchange(self, data: bytes) -> dict[str, Any]:
-        """Write a request frame and read the reply frame.
+    async def _exchange(self, request: Request) -> Reply:
+        """Write a request frame and read the reply frame, of at most its
+        :func:`.protocol.reply_cap`.
+
+        Raises:
+            ProtocolError: the reply is over its cap (its body is not read) or malformed, or
+                the child had written something before it was asked.
+            _ChildGone: its pipes closed.
 
         Cancellation: may leave a partial frame in a pipe; :meth:`request` then kills the child.
         """
+        self._check_quiet()
+        cap = reply_cap(request, self._log_cap)
         try:
-            await self._stdin.send_all(data)
-            (length,) = _HEADER.unpack(await self._read_exactly(_HEADER.size))
-            if length > MAX_REPLY_BYTES:
-                raise _ChildGone(f"reply of {length} bytes is over the limit")
-            reply = json.loads(await self._read_exactly(length))
+            await self._stdin.send_all(encode_request(request))
+            (length,) = HEADER.unpack(await self._read_exactly(HEADER.size))
+            if length > cap:
+                raise ProtocolError(
+                    f"a reply of {length} bytes is over the limit of {cap} bytes for this"
+                    " request (FAAS_RESULT_CAP and FAAS_LOG_CAP set it)"
+                )
+            return parse_reply(await self._read_exactly(length), request)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _ChildGone("its pipes closed") from exc
-        except ValueError as exc:
-            raise _ChildGone("it sent a malformed reply") from exc
-        if not isinstance(reply, dict):
-            raise _ChildGone("it sent a malformed reply")
-        return reply
+
+    def _unread_request_bytes(self) -> int:
+        """Bytes still in the child's request pipe (so never read by it); 0 once closed."""
+        count = array.array("i", [0])
+        if self._closed:
+            return 0
+        try:
+            fcntl.ioctl(self._stdin.fileno(), termios.FIONREAD, count)
+        except (OSError, ValueError):
+            return 0
+        return count[0]
+
+    def _check_quiet(self) -> None:
+        """Raise unless the reply pipe is empty: a frame no request asked for may be a forged
+        answer to the next one.
+
+        Raises:
+            ProtocolError: it holds bytes.
+            _ChildGone: it is closed.
+        """
+        if self.quiet:
+            return
+        try:
+            data = bytes(self._stdout_buffer) or os.read(self._stdout_fd, 1)
+        except BlockingIOError:
+            return
+        if not data:
+            raise _ChildGone("it closed its output")
+        raise ProtocolError("it wrote on its reply pipe when nothing was asked")
 
     async def _read_exactly(self, size: int) -> bytes:
         """Cancellation: bytes already read stay buffered (only :meth:`request` reads)."""
         while len(self._stdout_buffer) < size:
-            chunk = await self._stdout.receive_some(65536)
+            chunk = await self._stdout.receive_some(min(size - len(self._stdout_buffer), 65536))
             if not chunk:
                 raise _ChildGone("it closed its output")
             self._stdout_buffer += chunk

@@ -5,24 +5,22 @@ Run by the zygote (:mod:`faas_trio.worker.sandbox.zygote`) in each sandbox it fo
 forked, already confined interpreter; it is never imported by the worker. The zygote imports
 every module it needs beforehand, so none is loaded per sandbox.
 
-Protocol: length-prefixed frames (4-byte big-endian length, then UTF-8 JSON) read from the
-original stdin and written to the original stdout. Both are moved to private descriptors at
-start, fd 0 becomes ``/dev/null`` and fd 1 is pointed at stderr, so stray output from user code
-(or from anything it starts) can never corrupt the protocol; the worker drains stderr into the
-current call's logs.
+Protocol: the runner frames of :mod:`.protocol`, read from the original stdin and written to
+the original stdout. Both are moved to private descriptors at start, fd 0 becomes
+``/dev/null`` and fd 1 is pointed at stderr, so stray output from user code (or from anything
+it starts) can never corrupt the protocol; the worker drains stderr into the current call's
+logs.
 
-- ``{"op": "load", "name": n, "source": s, "timeout": t}`` runs the source in a fresh namespace
-  and picks the function to call: the global named ``n`` if it is callable, else the function
-  defined last in the source (by line). Reply ``{"ok": true, "logs": ...}`` or
-  ``{"ok": false, "error": "SyntaxError: ...", "message": ..., "logs": ...}``.
-- ``{"op": "call", "args": "<JSON array>", "timeout": t}`` calls ``fn(*args)``; a coroutine
-  result is run with :func:`asyncio.run`. Reply ``{"ok": true, "value": "<JSON>", "text": ...,
-  "logs": ..., "duration_ms": x}`` or ``{"ok": false, "error": "Type: msg", "message": "msg",
-  "logs": ..., "duration_ms": x}``, plus ``"timeout": true`` when ``t`` seconds passed (the
-  worker then kills this process; the alarm here only gets the logs out first).
+- A ``LoadRequest`` runs the source in a fresh namespace and picks the function to call: the
+  global named ``name`` if it is callable, else the function defined last in the source (by
+  line). The reply is ok, or the error (``SyntaxError: ...``).
+- A ``CallRequest`` calls ``fn(*args)``; a coroutine result is run with :func:`asyncio.run`.
+  The reply carries the value, or the error, and ``timeout`` when the call's seconds passed
+  (the worker then kills this process; the alarm here only gets the logs out first).
 
 A value that is not JSON-serialisable is sent as the JSON string of ``str(value)``. ``text`` is
-the old API's string form: a string as is, anything else its JSON text.
+the old API's string form: a string as is, anything else its JSON text. A value or text over
+the request's ``result_cap`` bytes fails the call (``ResultTooLarge``) instead of being sent.
 
 Limits set before any user code runs: address space (memory + a base for the interpreter),
 file size, open files, and a CPU-time backstop renewed before each call. Before it starts, its
@@ -38,9 +36,7 @@ import json
 import os
 import resource
 import signal
-import struct
 import sys
-import time
 import types
 
 TYPE_CHECKING = False
@@ -48,9 +44,10 @@ if TYPE_CHECKING:  # for the type checker only
     from collections.abc import Callable
     from typing import Any
 
-    Reply = dict[str, Any]
+    from . import protocol
+else:
+    import protocol  # loaded by the zygote, beside this file
 
-_HEADER = struct.Struct("!I")
 #: Room for the interpreter itself on top of the function's memory allowance.
 _BASE_MEMORY_MB = 128
 _MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -145,26 +142,36 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _read_frame(fd: int) -> Reply | None:
-    header = _read_exactly(fd, _HEADER.size)
+def _read_frame(fd: int) -> bytes | None:
+    """The next request frame's body; None at end of input (or for a frame over the limit:
+    the worker never sends one, so the stream cannot be trusted any more)."""
+    header = _read_exactly(fd, protocol.HEADER.size)
     if header is None:
         return None
-    (length,) = _HEADER.unpack(header)
-    body = _read_exactly(fd, length)
-    return None if body is None else json.loads(body)
+    (length,) = protocol.HEADER.unpack(header)
+    if length > protocol.MAX_REQUEST_BYTES:
+        return None
+    return _read_exactly(fd, length)
 
 
-def _write_frame(fd: int, message: Reply) -> None:
-    body = json.dumps(message).encode("utf-8", "surrogatepass")
-    data = memoryview(_HEADER.pack(len(body)) + body)
+def _write_frame(fd: int, reply: protocol.Reply) -> None:
+    data = memoryview(protocol.encode_reply(reply))
     while data:
         data = data[os.write(fd, data) :]
 
 
-def _describe(exc: BaseException) -> Reply:
+def _failure(exc: BaseException, *, timeout: bool = False) -> protocol.Reply:
     name = type(exc).__name__
-    message = str(exc)
-    return {"error": f"{name}: {message}" if message else name, "message": message or name}
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: B036 - a user exception's __str__ may raise anything
+        message = ""
+    error = f"{name}: {message[: protocol.MAX_ERROR_CHARS]}" if message else name
+    return protocol.Reply(ok=False, error=error, message=message or name, timeout=timeout)
+
+
+def _utf8_size(text: str) -> int:
+    return len(protocol.valid_text(text).encode("utf-8"))
 
 
 class _Runner:
@@ -172,37 +179,33 @@ class _Runner:
         self.log_cap = log_cap
         self.fn: Callable[..., Any] | None = None
 
-    def _captured(self, timeout: float, action: Callable[[], Reply]) -> Reply:
-        """Run ``action()`` with stdout/stderr captured and an alarm after ``timeout``.
-
-        Returns (reply fields, logs): the fields are ``action``'s, or an error description.
-        """
+    def _captured(self, timeout: float, action: Callable[[], protocol.Reply]) -> protocol.Reply:
+        """Run ``action()`` with stdout/stderr captured and an alarm after ``timeout``: its
+        reply, or the error it raised, with the output as logs."""
         capture = _Capture(self.log_cap)
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = capture
         try:
             signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
             try:
-                fields = action()
+                reply = action()
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _CallTimeout:
-            fields = {"ok": False, "timeout": True}
-            fields.update(_describe(TimeoutError(f"timed out after {timeout:g}s")))
+            reply = _failure(TimeoutError(f"timed out after {timeout:g}s"), timeout=True)
         except BaseException as exc:  # noqa: B036 - user code may raise anything, SystemExit too
-            fields = {"ok": False}
-            fields.update(_describe(exc))
+            reply = _failure(exc)
         finally:
             sys.stdout, sys.stderr = saved
-        fields["logs"] = capture.text()
-        return fields
+        return protocol.Reply(
+            ok=reply.ok, logs=capture.text(), value=reply.value, text=reply.text,
+            error=reply.error, message=reply.message, timeout=reply.timeout,
+        )  # fmt: skip
 
-    def load(self, request: Reply) -> Reply:
-        name = str(request.get("name", ""))
-        source = str(request.get("source", ""))
-        return self._captured(float(request.get("timeout", 10.0)), lambda: self._load(name, source))
+    def load(self, request: protocol.LoadRequest) -> protocol.Reply:
+        return self._captured(request.timeout, lambda: self._load(request.name, request.source))
 
-    def _load(self, name: str, source: str) -> Reply:
+    def _load(self, name: str, source: str) -> protocol.Reply:
         filename = f"<function {name}>"
         namespace = {"__name__": "__faas__", "__builtins__": builtins}
         exec(compile(source, filename, "exec"), namespace)
@@ -217,20 +220,16 @@ class _Runner:
                 raise LookupError(f"no function named {name!r} and no function defined")
             chosen = max(defined, key=lambda fn: fn.__code__.co_firstlineno)
         self.fn = chosen
-        return {"ok": True}
+        return protocol.Reply(ok=True)
 
-    def call(self, request: Reply) -> Reply:
-        timeout = float(request.get("timeout", 30.0))
-        _renew_cpu_backstop(timeout)
-        started = time.perf_counter()
-        fields = self._captured(timeout, lambda: self._call(request.get("args", "[]")))
-        fields["duration_ms"] = (time.perf_counter() - started) * 1000.0
-        return fields
+    def call(self, request: protocol.CallRequest) -> protocol.Reply:
+        _renew_cpu_backstop(request.timeout)
+        return self._captured(request.timeout, lambda: self._call(request))
 
-    def _call(self, args_text: str) -> Reply:
+    def _call(self, request: protocol.CallRequest) -> protocol.Reply:
         if self.fn is None:
             raise RuntimeError("no function loaded")
-        args = json.loads(args_text)
+        args = json.loads(request.args)
         if not isinstance(args, list):
             raise TypeError("arguments must be a JSON array")
         value = self.fn(*args)
@@ -246,7 +245,16 @@ class _Runner:
             value_json = json.dumps(str(value))
             value = str(value)
         text = value if isinstance(value, str) else value_json
-        return {"ok": True, "value": value_json, "text": text}
+        size = max(_utf8_size(text), _utf8_size(value_json))
+        if size > request.result_cap:
+            return protocol.Reply(
+                ok=False,
+                error=f"ResultTooLarge: the result is {size} bytes, over the FAAS_RESULT_CAP"
+                f" of {request.result_cap}",
+                message=f"the result is {size} bytes, over the FAAS_RESULT_CAP of"
+                f" {request.result_cap}",
+            )
+        return protocol.Reply(ok=True, value=value_json, text=text)
 
 
 def _end_strays() -> None:
@@ -281,16 +289,18 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     runner = _Runner(log_cap)
     while True:
-        request = _read_frame(proto_in)
-        if request is None:
+        body = _read_frame(proto_in)
+        if body is None:
             os._exit(0)
-        op = request.get("op")
-        if op == "load":
-            reply = runner.load(request)
-        elif op == "call":
-            reply = runner.call(request)
+        try:
+            request = protocol.parse_request(body)
+        except protocol.ProtocolError as exc:
+            reply = _failure(exc)
         else:
-            reply = {"ok": False, "error": f"ValueError: unknown op {op!r}", "message": "bad op"}
+            if isinstance(request, protocol.LoadRequest):
+                reply = runner.load(request)
+            else:
+                reply = runner.call(request)
         _end_strays()
         _write_frame(proto_out, reply)
 

@@ -22,23 +22,31 @@ thread cache does after a few idle seconds, killing it and every sandbox with it
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ...core.records import Runtime
 from .cgroups import CgroupRoot, SandboxCgroup
+from .protocol import ConfineOptions, SpawnRequest
+from .scratch import remove_tree
 from .uids import UidClaim, UidsExhausted, claim_uid, default_lock_dir
 from .zygote_client import Zygote, ZygoteFailed
 
-__all__ = ["SpawnFailed", "SpawnSettings", "Spawned", "build_request", "spawn_runner"]
+__all__ = [
+    "DEFAULT_UID_BASE",
+    "SpawnFailed",
+    "SpawnSettings",
+    "Spawned",
+    "build_request",
+    "spawn_runner",
+]
 
 log = logging.getLogger("faas.worker.sandbox")
 
@@ -50,6 +58,15 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 #: Address space Node needs on top of the function's memory: V8 reserves much more than it
 #: uses (it does not start with less than about 800 MB).
 _NODE_BASE_MEMORY_MB = 1024
+#: What node_runner.js needs to keep user code in its realm: import() rejected by a callback
+#: of its own (the flag enables such callbacks), and no code compiled from strings anywhere.
+_NODE_FLAGS = ("--experimental-vm-modules", "--disallow-code-generation-from-strings")
+
+
+#: The first sandbox uid by default: ``2000000000`` up, in the range systemd leaves unused
+#: (1879048192-2147352575), clear of its DynamicUser range (61184-65519), its container
+#: ranges (524288-1879048191), the usual subordinate-uid ranges (from 100000) and ``nobody``.
+DEFAULT_UID_BASE = 2_000_000_000
 #: What a sandbox's memory cgroup allows on top of the function's ``memory_mb``: room for the
 #: interpreter itself (measured resident sizes: Python about 10 MiB, Node about 45 MiB).
 _CGROUP_BASE_MB = {Runtime.PYTHON: 32, Runtime.NODE: 96}
@@ -72,7 +89,7 @@ class SpawnSettings:
     #: Bytes of output kept per call.
     log_cap: int
     #: Sandboxes run as uids ``[uid_base, uid_base + uid_count)``, one each.
-    uid_base: int = 61000
+    uid_base: int = DEFAULT_UID_BASE
     uid_count: int = 1000
     #: Processes (and threads) a sandbox may have at once.
     nproc: int = 64
@@ -107,7 +124,7 @@ def build_request(
     *,
     variables: Mapping[str, str] | None = None,
     readable: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> SpawnRequest:
     """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
     whose HOME and TMPDIR are ``home``, plus the function's ``variables`` (its env and
     secrets; they never replace those four); the Python runner gets its limits as arguments
@@ -121,19 +138,18 @@ def build_request(
     """
     env = dict(variables or {})
     env.update({"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)})
-    confine: dict[str, Any] | None = None
+    confine: ConfineOptions | None = None
     rootless = settings.isolation_mode == "rootless"
     if uid is not None or rootless:
-        confine = {
-            "uid": os.getuid() if uid is None else uid,
-            "nproc": None if cgroup is not None else settings.nproc,
-            "read": list(readable),
-            "address_space_mb": None,
-            "scratch_mb": settings.scratch_mb,
-            "cgroup_procs": [] if cgroup is None else cgroup.procs_files,
-            "seccomp": True,
-            "userns": rootless,
-        }
+        confine = ConfineOptions(
+            uid=os.getuid() if uid is None else uid,
+            nproc=None if cgroup is not None else settings.nproc,
+            read=tuple(readable),
+            scratch_mb=settings.scratch_mb,
+            cgroup_procs=() if cgroup is None else tuple(cgroup.procs_files),
+            seccomp=True,
+            userns=rootless,
+        )
     if runtime is Runtime.PYTHON:
         argv = ["--memory-mb", str(memory_mb), "--log-cap", str(settings.log_cap)]
     else:
@@ -141,19 +157,16 @@ def build_request(
             raise SpawnFailed("the node runtime is not installed on this worker")
         script = str(_RUNNER_DIR / "node_runner.js") if uid is None else _shared_node_runner()
         argv = [
-            settings.node, f"--max-old-space-size={max(memory_mb, 16)}", script,
+            settings.node, *_NODE_FLAGS, f"--max-old-space-size={max(memory_mb, 16)}", script,
             str(settings.log_cap),
         ]  # fmt: skip
         if confine is not None:
-            confine["read"] = [script, settings.node]
-            confine["address_space_mb"] = memory_mb + _NODE_BASE_MEMORY_MB
-    return {
-        "runtime": runtime.value,
-        "argv": argv,
-        "env": env,
-        "home": str(home),
-        "confine": confine,
-    }
+            confine = dataclasses.replace(
+                confine,
+                read=(script, settings.node),
+                address_space_mb=memory_mb + _NODE_BASE_MEMORY_MB,
+            )
+    return SpawnRequest(runtime.value, tuple(argv), env, str(home), confine)
 
 
 @functools.cache
@@ -251,7 +264,7 @@ async def spawn_runner(
     except BaseException as exc:
         for fd in pipes:
             os.close(fd)
-        shutil.rmtree(home, ignore_errors=True)
+        remove_tree(home)  # nothing ran in it: empty
         if cgroup is not None:
             cgroup.kill()
             cgroup.remove()

@@ -14,20 +14,13 @@ modules too, so a function importing them finds them loaded: the import is not p
 sandbox. That import runs the packages' module code in the zygote (as the worker's user);
 the packages come from wheels of the index the operator configured.
 
-Protocol: one request is one message, UTF-8 JSON plus four descriptors (``SCM_RIGHTS``): the
-runner's stdin read end, stdout write end, stderr write end, and the write end of a *status*
-pipe::
-
-    {"runtime": "python" | "node", "argv": [...], "env": {...}, "home": "/scratch/dir",
-     "confine": null | {"uid": U, "nproc": N | null, "read": [paths],
-                        "address_space_mb": M | null, "scratch_mb": S | null,
-                        "cgroup_procs": [paths], "seccomp": true, "userns": false}}
-
-For ``python``, ``argv`` are the runner's arguments; for ``node``, the whole command executed.
-The reply is ``{"pid": N}`` with the child's pidfd as its one descriptor, or
-``{"error": "..."}`` with none, after which the zygote serves the next request as before. It
-exits at end of file on the socket. Run with ``--probe root|rootless`` instead, it prints what
-confinement works on this machine as JSON and exits (:func:`.confine.probe`).
+Protocol (:mod:`.protocol`): one request is one message, a
+:class:`~.protocol.SpawnRequest` plus four descriptors (``SCM_RIGHTS``): the runner's stdin
+read end, stdout write end, stderr write end, and the write end of a *status* pipe. The reply
+is a :class:`~.protocol.SpawnReply`: the pid with the child's pidfd as its one descriptor, or
+an error with none, after which the zygote serves the next request as before. It exits at end
+of file on the socket. Run with ``--probe root|rootless`` instead, it prints what confinement
+works on this machine as JSON and exits (:func:`.confine.probe`).
 
 The child, before anything else, restores the signal handling the zygote changed, closes the
 socket and every descriptor it was not given, starts a new session, takes the pipes as 0-2, and
@@ -55,21 +48,17 @@ sys.path.insert(0, _HERE)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from . import confine
+    from . import confine, protocol
 else:
     import confine
+    import protocol
 
 #: What the Python runner imports (``asyncio`` only for async functions), imported here once.
 _PRELOADED = ("asyncio", "json", "resource", "struct", "time", "types")
 _RUNNER = os.path.join(_HERE, "python_runner.py")
-_MAX_REQUEST_BYTES = 64 * 1024
 #: stdin, stdout, stderr, status.
 _FDS_PER_REQUEST = 4
 _FD_SIZE = array("i").itemsize
-
-
-class _BadRequest(Exception):
-    pass
 
 
 def main() -> None:
@@ -114,15 +103,18 @@ def _serve(sock: socket.socket, runner: Any) -> None:
         pidfd: int | None = None
         try:
             if truncated:
-                raise _BadRequest("the request or its descriptors were truncated")
+                raise protocol.ProtocolError("the request or its descriptors were truncated")
             if len(fds) != _FDS_PER_REQUEST:
-                raise _BadRequest(f"expected {_FDS_PER_REQUEST} descriptors, got {len(fds)}")
-            run, confinement, home, env = _parse(data, runner)
-            pid, pidfd = _fork(sock, fds, run, confinement, home, env)
+                raise protocol.ProtocolError(
+                    f"expected {_FDS_PER_REQUEST} descriptors, got {len(fds)}"
+                )
+            request = protocol.parse_spawn_request(data)
+            run = _run(request, runner)
+            pid, pidfd = _fork(sock, fds, run, _confinement(request), request.home, request.env)
         except Exception as exc:  # a request that cannot be served must not end the zygote
-            reply: dict[str, object] = {"error": str(exc) or type(exc).__name__}
+            reply = protocol.SpawnReply(error=str(exc) or type(exc).__name__)
         else:
-            reply = {"pid": pid}
+            reply = protocol.SpawnReply(pid=pid)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -138,7 +130,7 @@ def _serve(sock: socket.socket, runner: Any) -> None:
 def _receive(sock: socket.socket) -> tuple[bytes, list[int], bool]:
     """One message: its bytes, its descriptors, and whether either was truncated."""
     data, ancdata, flags, _ = sock.recvmsg(
-        _MAX_REQUEST_BYTES,
+        protocol.MAX_SPAWN_MESSAGE_BYTES,
         socket.CMSG_SPACE(_FDS_PER_REQUEST * _FD_SIZE),
         socket.MSG_CMSG_CLOEXEC,
     )
@@ -149,77 +141,33 @@ def _receive(sock: socket.socket) -> tuple[bytes, list[int], bool]:
     return data, list(fds), bool(flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC))
 
 
-def _send(sock: socket.socket, reply: dict[str, object], fd: int | None) -> None:
+def _send(sock: socket.socket, reply: protocol.SpawnReply, fd: int | None) -> None:
     ancdata = [] if fd is None else [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [fd]))]
-    sock.sendmsg([json.dumps(reply).encode()], ancdata)
+    sock.sendmsg([protocol.encode_spawn_reply(reply)], ancdata)
 
 
-def _parse(
-    data: bytes, runner: Any
-) -> tuple[Callable[[], object], confine.Confinement | None, str, dict[str, str]]:
-    """What the child will run, its confinement, scratch directory and environment.
-
-    Raises:
-        _BadRequest: not a well-formed request.
-    """
-    try:
-        request = json.loads(data)
-    except ValueError as exc:
-        raise _BadRequest(f"the request is not JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise _BadRequest("the request is not a JSON object")
-    argv = _strings(request.get("argv"), "argv")
-    env = request.get("env")
-    home = request.get("home")
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise _BadRequest("env must map names to strings")
-    if not isinstance(home, str) or not os.path.isabs(home):
-        raise _BadRequest("home must be an absolute path")
-    runtime = request.get("runtime")
-    run: Callable[[], object]
-    if runtime == "python":
-        run = _python_runner(runner, argv)
-    elif runtime == "node" and argv:
-        run = _executable(argv, env)
-    else:
-        raise _BadRequest(f"no runner for runtime {runtime!r} with argv {argv!r}")
-    return run, _confinement(request.get("confine"), home), home, env
+def _run(request: protocol.SpawnRequest, runner: Any) -> Callable[[], object]:
+    """What the child will run."""
+    if request.runtime == "python":
+        return _python_runner(runner, list(request.argv))
+    return _executable(list(request.argv), request.env)
 
 
-def _confinement(options: object, home: str) -> confine.Confinement | None:
+def _confinement(request: protocol.SpawnRequest) -> confine.Confinement | None:
+    options = request.confine
     if options is None:
         return None
-    if not isinstance(options, dict):
-        raise _BadRequest("confine must be an object or null")
-    uid, nproc = options.get("uid"), options.get("nproc")
-    address_space, scratch = options.get("address_space_mb"), options.get("scratch_mb")
-    if not isinstance(uid, int) or uid <= 0:
-        raise _BadRequest("confine needs a positive uid")
-    for name, value in (("nproc", nproc), ("address_space_mb", address_space),
-                        ("scratch_mb", scratch)):  # fmt: skip
-        if value is not None and (not isinstance(value, int) or value <= 0):
-            raise _BadRequest(f"{name} must be a positive integer or null")
-    flags = {name: options.get(name, default) for name, default in
-             (("seccomp", True), ("userns", False))}  # fmt: skip
-    if not all(isinstance(flag, bool) for flag in flags.values()):
-        raise _BadRequest("seccomp and userns must be booleans")
     return confine.Confinement(
-        uid,
-        home,
-        nproc,
-        tuple(_strings(options.get("read", []), "read")),
-        address_space,
-        seccomp=flags["seccomp"],
-        userns=flags["userns"],
-        scratch_mb=scratch,
-        cgroup_procs=tuple(_strings(options.get("cgroup_procs", []), "cgroup_procs")),
+        options.uid,
+        request.home,
+        options.nproc,
+        options.read,
+        options.address_space_mb,
+        seccomp=options.seccomp,
+        userns=options.userns,
+        scratch_mb=options.scratch_mb,
+        cgroup_procs=options.cgroup_procs,
     )
-
-
-def _strings(value: object, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _BadRequest(f"{what} must be a list of strings")
-    return value
 
 
 def _python_runner(runner: Any, argv: list[str]) -> Callable[[], object]:

@@ -14,15 +14,23 @@ the zygote's clean interpreter, not from a copy of the worker's memory.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
+
+from .protocol import (
+    MAX_SPAWN_MESSAGE_BYTES,
+    ProtocolError,
+    SpawnReply,
+    SpawnRequest,
+    encode_spawn_request,
+    parse_spawn_reply,
+)
 
 __all__ = ["SPAWN_TIMEOUT", "Zygote", "ZygoteFailed"]
 
@@ -39,7 +47,6 @@ _ENV = {
 SPAWN_TIMEOUT = 5.0
 #: How long a kill of the zygote may wait for it to be reaped, seconds.
 _KILL_GRACE = 2.0
-_MAX_REPLY_BYTES = 4096
 _FD_SIZE = array("i").itemsize
 
 
@@ -82,10 +89,10 @@ class Zygote:
         """The running zygote's pid, or None when none is started."""
         return None if self._process is None else self._process.pid
 
-    async def spawn(self, request: Mapping[str, object], fds: Sequence[int]) -> tuple[int, int]:
+    async def spawn(self, request: SpawnRequest, fds: Sequence[int]) -> tuple[int, int]:
         """Have the zygote fork a child for ``request`` with ``fds`` (see :mod:`.zygote` for
-        both); returns the child's pid and a pidfd for it, owned by the caller. ``fds`` are
-        sent, not closed: the caller closes its copies.
+        the descriptors); returns the child's pid and a pidfd for it, owned by the caller.
+        ``fds`` are sent, not closed: the caller closes its copies.
 
         Raises:
             ZygoteFailed: no child was started (see the class).
@@ -107,14 +114,13 @@ class Zygote:
                 try:
                     with trio.fail_after(SPAWN_TIMEOUT + (self._preload_timeout * starting)):
                         reply, pidfd = await _exchange(sock, request, fds)
-                except (trio.TooSlowError, OSError, ValueError) as exc:
+                except (trio.TooSlowError, OSError, ProtocolError) as exc:
                     await self._stop()
                     reason = "did not answer in time" if isinstance(exc, trio.TooSlowError) else exc
                     raise ZygoteFailed(f"the zygote failed: {reason}") from None
-        pid = reply.get("pid")
-        if pidfd is None or not isinstance(pid, int):
-            raise ZygoteFailed(str(reply.get("error", "the zygote refused the request")))
-        return pid, pidfd
+        if reply.pid is None or pidfd is None:
+            raise ZygoteFailed(reply.error or "the zygote refused the request")
+        return reply.pid, pidfd
 
     async def aclose(self) -> None:
         """Kill and reap the zygote (its children die with it); no spawn succeeds after this.
@@ -178,21 +184,22 @@ class Zygote:
 
 
 async def _exchange(
-    sock: trio.socket.SocketType, request: Mapping[str, object], fds: Sequence[int]
-) -> tuple[dict[str, object], int | None]:
+    sock: trio.socket.SocketType, request: SpawnRequest, fds: Sequence[int]
+) -> tuple[SpawnReply, int | None]:
     """Send one request and receive its reply and the descriptor that came with it.
 
     Raises:
         OSError: the socket broke.
-        ValueError: the reply is not what the protocol allows (its descriptors are closed).
+        ProtocolError: the reply is not what the protocol allows (its descriptors are closed).
 
     Cancellation: may leave a request unanswered; the caller then kills the zygote.
     """
     await sock.sendmsg(
-        [json.dumps(request).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", fds))]
+        [encode_spawn_request(request)],
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", fds))],
     )
     data, ancdata, flags, _ = await sock.recvmsg(
-        _MAX_REPLY_BYTES, socket.CMSG_SPACE(_FD_SIZE), socket.MSG_CMSG_CLOEXEC
+        MAX_SPAWN_MESSAGE_BYTES, socket.CMSG_SPACE(_FD_SIZE), socket.MSG_CMSG_CLOEXEC
     )
     received = array("i")
     for level, kind, payload in ancdata:
@@ -202,10 +209,8 @@ async def _exchange(
         if not data:
             raise ConnectionResetError("the zygote closed its socket")
         if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(received) > 1:
-            raise ValueError("the reply was truncated")
-        reply = json.loads(data)
-        if not isinstance(reply, dict) or ("pid" in reply) != (len(received) == 1):
-            raise ValueError(f"malformed reply {data[:200]!r}")
+            raise ProtocolError("the reply was truncated")
+        reply = parse_spawn_reply(data, len(received))
     except BaseException:
         for fd in received:
             os.close(fd)

@@ -1,0 +1,99 @@
+"""Nonblocking sends and a receive loop for one ZeroMQ socket, on trio, without threads.
+
+How trio waits on ZeroMQ: a socket's ``zmq.FD`` is edge-triggered — it signals that the
+socket's state *may* have changed, and any send, receive or ``EVENTS`` read can consume that
+signal. So exactly one task (the socket's reader) ever waits on the FD, every operation is
+``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
+``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+import zmq
+
+from .retry import Backoff
+
+__all__ = ["SocketIO", "Unroutable"]
+
+# Backoff while a send cannot proceed (peer not connected yet, or its queue is full).
+_SEND_BACKOFF_FIRST = 0.002
+_SEND_BACKOFF_MAX = 0.1
+
+
+class Unroutable(Exception):
+    """A ROUTER has no connection to the peer a message is addressed to."""
+
+
+def _readable(sock: zmq.Socket[bytes]) -> bool:
+    events = sock.getsockopt(zmq.EVENTS)
+    assert isinstance(events, int)
+    return bool(events & zmq.POLLIN)
+
+
+class SocketIO:
+    """Nonblocking sends and a receive loop for one ZeroMQ socket, on trio."""
+
+    def __init__(self, sock: zmq.Socket[bytes]) -> None:
+        self.sock = sock
+        self._fd = int(sock.getsockopt(zmq.FD))
+        self._wait_scope: trio.CancelScope | None = None
+
+    def try_send(self, frames: list[bytes]) -> bool:
+        """Send at once if the socket can take the message; False if it cannot.
+
+        Raises:
+            Unroutable: a ROUTER has no peer of that identity (it is gone).
+        """
+        try:
+            self.sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                raise Unroutable() from None
+            raise
+        finally:
+            self._wake_reader_if_readable()
+        return True
+
+    async def send(self, frames: list[bytes]) -> None:
+        """Send, retrying with backoff while the socket cannot take the message.
+
+        Raises:
+            Unroutable: as :meth:`try_send`.
+
+        Cancellation: waits only while the peer is unreachable; a cancel leaves nothing sent.
+        """
+        backoff = Backoff(_SEND_BACKOFF_FIRST, _SEND_BACKOFF_MAX)
+        while not self.try_send(frames):
+            await backoff.sleep()
+
+    def _wake_reader_if_readable(self) -> None:
+        # The send may have consumed the FD's edge while input was arriving.
+        if self._wait_scope is not None and _readable(self.sock):
+            self._wait_scope.cancel()
+
+    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
+        """Call ``on_frames`` for every message received, in order, forever.
+
+        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
+        """
+        sock = self.sock
+        while True:
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                on_frames(frames)
+            if _readable(sock):
+                continue
+            with trio.CancelScope() as scope:
+                self._wait_scope = scope
+                try:
+                    await trio.lowlevel.wait_readable(self._fd)
+                finally:
+                    self._wait_scope = None
