@@ -1,7 +1,8 @@
 """Every message that crosses a process boundary between components: the one schema.
 
 Requests and replies are frozen, tagged :mod:`msgspec` structs (the tag is the class name);
-the records they carry are in :mod:`faas_trio.core.records` and the wire encoding in
+the records they carry are in :mod:`faas_trio.core.records`, the metrics messages in
+:mod:`.metrics_messages` (re-exported here) and the wire encoding in
 :mod:`faas_trio.core.wire`. Each request names its reply type, as in
 ``class GetJob(Request[JobReply])``.
 :meth:`faas_trio.core.rpc.Client.call` returns exactly that type (checked on arrival, a reply
@@ -17,13 +18,11 @@ version would misread.
 
 from __future__ import annotations
 
-import functools
-import typing
-from typing import Any, Generic, TypeVar
-
 import msgspec
 
-from .records import Build, Function, Histogram, JobRecord, JobState, Outcome, Submission, User
+from .metrics_messages import GetMetrics, GetStoreMetrics, Metrics, StoreMetrics
+from .records import Build, Function, JobRecord, JobState, Outcome, Submission, User
+from .request import Request, reply_types
 
 __all__ = [
     "CancelJob",
@@ -81,14 +80,6 @@ __all__ = [
     "WaitJob",
     "reply_types",
 ]
-
-#: The reply type of a request (a union when it has several).
-R = TypeVar("R")
-
-
-class Request(msgspec.Struct, Generic[R], frozen=True):
-    """A message that asks for something; ``R`` is what a successful answer is."""
-
 
 # ---- any -> any -----------------------------------------------------------------------------
 
@@ -426,111 +417,13 @@ class SetWorkers(Request[Done], frozen=True, tag=True):
     count: int
 
 
-# ---- frontend -> jqmanager: metrics ---------------------------------------------------------
-
-
-class Metrics(msgspec.Struct, frozen=True, tag=True):
-    """Job counters of the jqmanager, which sees every finish (counted once, whichever
-    frontend asks). Durations are in seconds."""
-
-    #: Jobs that reached each final state, by state value.
-    jobs_total: dict[str, int]
-    #: How long finished jobs ran.
-    job_duration: Histogram
-    #: How long finished jobs waited from submission to their (last) start.
-    queue_wait: Histogram
-    queued: int
-    running: int
-    workers: int
-    cold_starts_total: int = 0
-    #: The scaler's last decision; None when no scaler reported within three of its intervals.
-    desired_workers: int | None = None
-    #: Workers alive, by the confinement their sandboxes get (see ``Heartbeat.confinement``).
-    confinement: dict[str, int] = {}
-
-
-class GetMetrics(Request[Metrics], frozen=True, tag=True):
-    """The jqmanager's job counters since it started. -> Metrics."""
-
-
-# ---- frontend -> dbmanager: store metrics ---------------------------------------------------
-
-
-class StoreMetrics(msgspec.Struct, frozen=True, tag=True):
-    """What the dbmanager's store sent to its database: commands (each one a round trip)
-    by store operation (``write`` for a batch of writes, else the read's name), and how long
-    each round trip took, in seconds."""
-
-    commands_total: dict[str, int]
-    roundtrip: Histogram
-
-
-class GetStoreMetrics(Request[StoreMetrics], frozen=True, tag=True):
-    """The dbmanager's store counters since it started. -> StoreMetrics."""
-
-
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong
-    | Ping
-    | Done
-    | ErrorReply
-    | PutUser
-    | DeleteUser
-    | UserReply
-    | GetUser
-    | FunctionReply
-    | PutFunction
-    | GetFunction
-    | FunctionsReply
-    | ListFunctions
-    | DeleteFunction
-    | JobCreated
-    | CreateJob
-    | Changed
-    | StartJob
-    | RequeueJob
-    | FinishJob
-    | DeleteJob
-    | JobReply
-    | GetJob
-    | LogsReply
-    | GetLogs
-    | JobsReply
-    | ListJobs
-    | UnfinishedReply
-    | UnfinishedJobs
-    | Submit
-    | WaitJob
-    | CancelJob
-    | Stats
-    | GetStats
-    | Dispatch
-    | NoJob
-    | NextJob
-    | Commands
-    | Heartbeat
-    | Report
-    | SetWorkers
-    | Metrics
-    | GetMetrics
-    | SetBuild
-    | WaitBuild
-    | PutSecret
-    | DeleteSecret
-    | SecretsReply
-    | ListSecrets
-    | StoreMetrics
-    | GetStoreMetrics
+    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
+    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated
+    | CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob
+    | LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit
+    | WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat
+    | Report | SetWorkers | Metrics | GetMetrics | StoreMetrics | GetStoreMetrics | SetBuild
+    | WaitBuild | PutSecret | DeleteSecret | SecretsReply | ListSecrets
 )
-
-
-@functools.cache
-def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:
-    """The reply types ``request_type`` may be answered with (besides :class:`ErrorReply`);
-    empty for a message that is not a request."""
-    for base in getattr(request_type, "__orig_bases__", ()):
-        if typing.get_origin(base) is Request:
-            (reply,) = typing.get_args(base)
-            return typing.get_args(reply) or (reply,)
-    return ()
