@@ -161,6 +161,38 @@ def evaluate(results: Mapping[str, ScenarioResult]) -> list[Check]:
             "x",
             _sample(results, "deep_queue", "enqueue"),
         ),
+        *_map_checks(results),
+    ]
+
+
+def _map_checks(results: Mapping[str, ScenarioResult]) -> list[Check]:
+    """The map targets: throughput end to end, memory per queued item, fairness."""
+    return [
+        _check(
+            f"map 10k items end to end ({runtime})",
+            ">= 5000 items/s",
+            _figure(results, f"map_10k_{runtime}", "items/s"),
+            lambda v: v >= 5000,
+            "items/s",
+            _sample(results, f"map_10k_{runtime}", "items"),
+        )
+        for runtime in ("python", "node")
+    ] + [
+        _check(
+            "jqmanager memory per queued map item",
+            "<= 1 KB (1024 B)",
+            _figure(results, "map_100k", "jqmanager bytes per queued item"),
+            lambda v: v <= 1024,
+            "B",
+        ),
+        _check(
+            "single call p99 behind a big map vs idle",
+            "<= 3x",
+            _figure(results, "map_mixed", "p99 behind map / idle"),
+            lambda v: v <= 3,
+            "x",
+            _sample(results, "map_mixed", "behind a map"),
+        ),
     ]
 
 

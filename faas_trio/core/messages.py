@@ -21,12 +21,24 @@ from __future__ import annotations
 import msgspec
 
 from .metrics_messages import GetMetrics, GetStoreMetrics, Metrics, StoreMetrics
-from .records import Build, Function, JobRecord, JobState, Outcome, Submission, User
+from .records import (
+    Build,
+    Function,
+    GroupCounts,
+    GroupRecord,
+    JobRecord,
+    JobState,
+    Outcome,
+    Submission,
+    User,
+)
 from .request import Request, reply_types
 
 __all__ = [
+    "CancelGroup",
     "CancelJob",
     "Changed",
+    "ChangedMany",
     "DeleteSecret",
     "ListSecrets",
     "PutSecret",
@@ -34,6 +46,7 @@ __all__ = [
     "SetBuild",
     "WaitBuild",
     "Commands",
+    "CreateGroup",
     "CreateJob",
     "DeleteFunction",
     "DeleteJob",
@@ -42,20 +55,30 @@ __all__ = [
     "Done",
     "ErrorReply",
     "FinishJob",
+    "FinishJobs",
     "FunctionReply",
     "FunctionsReply",
     "GetFunction",
+    "GetGroup",
     "GetJob",
     "GetLogs",
     "GetMetrics",
     "GetStats",
     "GetStoreMetrics",
     "GetUser",
+    "GroupAccepted",
+    "GroupCancelled",
+    "GroupCreated",
+    "GroupItems",
+    "GroupProgress",
+    "GroupReply",
+    "GroupsReply",
     "Heartbeat",
     "JobCreated",
     "JobReply",
     "JobsReply",
     "ListFunctions",
+    "ListGroups",
     "ListJobs",
     "LogsReply",
     "Message",
@@ -74,10 +97,12 @@ __all__ = [
     "Stats",
     "StoreMetrics",
     "Submit",
+    "SubmitGroup",
     "UnfinishedJobs",
     "UnfinishedReply",
     "UserReply",
     "WaitJob",
+    "WatchGroup",
     "reply_types",
 ]
 
@@ -219,6 +244,18 @@ class FinishJob(Request[Changed], frozen=True, tag=True):
     logs: str = ""
 
 
+class ChangedMany(msgspec.Struct, frozen=True, tag=True):
+    """Per write of a ``FinishJobs``: whether it applied, or None when its job is gone."""
+
+    applied: list[bool | None]
+
+
+class FinishJobs(Request[ChangedMany], frozen=True, tag=True):
+    """Several ``FinishJob`` writes in one message, applied in order in the next commits."""
+
+    finishes: list[FinishJob]
+
+
 class DeleteJob(Request[Done], frozen=True, tag=True):
     """Remove a job and its logs. -> Done, or NotFound."""
 
@@ -315,6 +352,62 @@ class ListSecrets(Request[SecretsReply], frozen=True, tag=True):
     user: str
 
 
+# ---- frontend, jqmanager -> dbmanager: groups (maps) ------------------------------------------
+
+
+class GroupCreated(msgspec.Struct, frozen=True, tag=True):
+    """The group as stored. For a new group its items are the jobs the submission described
+    (``unfinished`` is empty); for an ``existing`` one, ``unfinished`` lists its items still
+    queued or running."""
+
+    group: GroupRecord
+    function: Function
+    existing: bool = False
+    unfinished: list[JobRecord] = []
+
+
+class CreateGroup(Request[GroupCreated], frozen=True, tag=True):
+    """Store a group and one queued job per item of ``args`` (JSON array texts) in one
+    batch; idempotent on the group id and on ``(user, idempotency_key)``. NotFound for an
+    unknown user or function."""
+
+    group: GroupRecord
+    args: list[str]
+
+
+class GroupReply(msgspec.Struct, frozen=True, tag=True):
+    group: GroupRecord
+    counts: GroupCounts
+
+
+class GetGroup(Request[GroupReply], frozen=True, tag=True):
+    """-> GroupReply, or NotFound."""
+
+    id: str
+
+
+class GroupItems(Request[JobsReply], frozen=True, tag=True):
+    """Items of group ``id`` in input order: ``limit`` from index ``offset``, or those at
+    ``indices``; ``final_only`` leaves out items not final yet. -> JobsReply."""
+
+    id: str
+    offset: int = 0
+    limit: int = 1000
+    indices: list[int] | None = None
+    final_only: bool = False
+
+
+class GroupsReply(msgspec.Struct, frozen=True, tag=True):
+    groups: list[GroupRecord]
+
+
+class ListGroups(Request[GroupsReply], frozen=True, tag=True):
+    """``user``'s groups, newest first, at most ``limit``. -> GroupsReply."""
+
+    user: str
+    limit: int = 50
+
+
 # ---- frontend, worker, scaler -> jqmanager --------------------------------------------------
 
 
@@ -340,6 +433,54 @@ class CancelJob(Request[JobReply], frozen=True, tag=True):
     id: str
 
 
+class GroupAccepted(msgspec.Struct, frozen=True, tag=True):
+    """The group as stored (an ``existing`` one for a repeated submission)."""
+
+    group: GroupRecord
+    existing: bool = False
+
+
+class SubmitGroup(Request[GroupAccepted], frozen=True, tag=True):
+    """Queue one job per item of ``args`` as ``group`` (persisted in one batch before the
+    reply)."""
+
+    group: GroupRecord
+    args: list[str]
+
+
+class GroupProgress(msgspec.Struct, frozen=True, tag=True):
+    """``finished``: indices of items that finished, in finish order, from ``after`` up to
+    ``cursor``. ``remaining``: items not final yet, or None when this jqmanager holds none of
+    the group (all final, or not loaded). ``epoch`` changes when the jqmanager restarts (its
+    finish logs start again empty)."""
+
+    epoch: str
+    cursor: int
+    finished: list[int]
+    remaining: int | None
+
+
+class WatchGroup(Request[GroupProgress], frozen=True, tag=True):
+    """The items of group ``id`` that finished after position ``after`` of this jqmanager's
+    finish log of the group; held up to ``wait`` s until there is one (or, with
+    ``until_done``, until every item is final)."""
+
+    id: str
+    after: int = 0
+    wait: float = 0.0
+    until_done: bool = False
+
+
+class GroupCancelled(msgspec.Struct, frozen=True, tag=True):
+    cancelled: int
+
+
+class CancelGroup(Request[GroupCancelled], frozen=True, tag=True):
+    """Cancel every item of group ``id`` not final yet (running ones are killed)."""
+
+    id: str
+
+
 class Stats(msgspec.Struct, frozen=True, tag=True):
     queued: int
     running: int
@@ -361,6 +502,8 @@ class Dispatch(msgspec.Struct, frozen=True, tag=True):
 
     job: JobRecord
     function: Function
+    #: Further jobs of the same function (and user), to run after ``job`` in the same slot.
+    more: list[JobRecord] = []
 
 
 class NoJob(msgspec.Struct, frozen=True, tag=True):
@@ -368,10 +511,15 @@ class NoJob(msgspec.Struct, frozen=True, tag=True):
 
 
 class NextJob(Request[Dispatch | NoJob], frozen=True, tag=True):
-    """A worker's free slot asks for work; held up to ``wait`` s. -> Dispatch | NoJob."""
+    """A worker's free slot asks for work; held up to ``wait`` s. -> Dispatch | NoJob.
+    ``max_jobs`` > 1 lets the slot take several queued jobs of one function at once."""
 
     worker: str
     wait: float
+    max_jobs: int = 1
+    #: Which of the worker's slots asks: a new request of a slot replaces its older one, which
+    #: the worker no longer waits for (None: no replacement).
+    slot: int | None = None
 
 
 class Commands(msgspec.Struct, frozen=True, tag=True):
@@ -406,6 +554,8 @@ class Report(Request[Done], frozen=True, tag=True):
 
     worker: str
     outcome: Outcome
+    #: Outcomes of further jobs of the same dispatch, reported in the same message.
+    more: list[Outcome] = []
 
 
 # ---- scaler -> supervisor (faas-trio up) ----------------------------------------------------
@@ -419,11 +569,70 @@ class SetWorkers(Request[Done], frozen=True, tag=True):
 
 #: Any message: what the wire decoder accepts.
 Message = (
-    Pong | Ping | Done | ErrorReply | PutUser | DeleteUser | UserReply | GetUser | FunctionReply
-    | PutFunction | GetFunction | FunctionsReply | ListFunctions | DeleteFunction | JobCreated
-    | CreateJob | Changed | StartJob | RequeueJob | FinishJob | DeleteJob | JobReply | GetJob
-    | LogsReply | GetLogs | JobsReply | ListJobs | UnfinishedReply | UnfinishedJobs | Submit
-    | WaitJob | CancelJob | Stats | GetStats | Dispatch | NoJob | NextJob | Commands | Heartbeat
-    | Report | SetWorkers | Metrics | GetMetrics | StoreMetrics | GetStoreMetrics | SetBuild
-    | WaitBuild | PutSecret | DeleteSecret | SecretsReply | ListSecrets
+    Pong
+    | Ping
+    | Done
+    | ErrorReply
+    | PutUser
+    | DeleteUser
+    | UserReply
+    | GetUser
+    | FunctionReply
+    | PutFunction
+    | GetFunction
+    | FunctionsReply
+    | ListFunctions
+    | DeleteFunction
+    | JobCreated
+    | CreateJob
+    | Changed
+    | StartJob
+    | RequeueJob
+    | FinishJob
+    | DeleteJob
+    | JobReply
+    | GetJob
+    | LogsReply
+    | GetLogs
+    | JobsReply
+    | ListJobs
+    | UnfinishedReply
+    | UnfinishedJobs
+    | Submit
+    | WaitJob
+    | CancelJob
+    | Stats
+    | GetStats
+    | Dispatch
+    | NoJob
+    | NextJob
+    | Commands
+    | Heartbeat
+    | Report
+    | SetWorkers
+    | Metrics
+    | GetMetrics
+    | StoreMetrics
+    | GetStoreMetrics
+    | ChangedMany
+    | FinishJobs
+    | GroupCreated
+    | CreateGroup
+    | GroupReply
+    | GetGroup
+    | GroupItems
+    | GroupsReply
+    | ListGroups
+    | GroupAccepted
+    | SubmitGroup
+    | GroupProgress
+    | WatchGroup
+    | GroupCancelled
+    | CancelGroup
+    | SetBuild
+    | WaitBuild
+    | PutSecret
+    | DeleteSecret
+    | SecretsReply
+    | ListSecrets
 )

@@ -17,6 +17,8 @@ __all__ = [
     "Build",
     "BuildState",
     "Function",
+    "GroupCounts",
+    "GroupRecord",
     "Histogram",
     "JobRecord",
     "JobState",
@@ -166,10 +168,44 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: float | None = None
     idempotency_key: str | None = None
     callback: str | None = None
+    #: The map this job is an item of, and its place in the map's input (None: a single call).
+    group_id: str | None = None
+    group_index: int | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+class GroupRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A map: ``function`` called once per item of a list of argument arrays. Item ``i`` is
+    the ordinary job :func:`~faas_trio.core.groups.item_job_id` ``(id, i)``; the group holds
+    no state of its own (its counts are its items')."""
+
+    id: str
+    user: str
+    function: str
+    total: int
+    created_at: float = 0.0
+    idempotency_key: str | None = None
+
+
+class GroupCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """A group's items by state, and when its first item started and its last one ended."""
+
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timeout: int = 0
+    cancelled: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def final(self) -> int:
+        """Items in a final state."""
+        return self.succeeded + self.failed + self.timeout + self.cancelled
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

@@ -78,6 +78,28 @@ class GroupCommitter:
             raise InternalError("a write finished without a result")
         return result
 
+    async def write_many(self, ops: list[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops`` in order, in the next batches, and return each one's reply or error
+        once all are committed (their batches may hold other writers' writes too).
+
+        Raises:
+            PeerUnavailable: the committer is not running.
+
+        Cancellation: as :meth:`write`; writes already queued may still commit.
+        """
+        pending = [_PendingWrite(op) for op in ops]
+        try:
+            for each in pending:
+                await self._send.send(each)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise PeerUnavailable("dbmanager is not accepting writes (stopping)") from exc
+        results: list[WriteResult] = []
+        for each in pending:
+            await each.done.wait()
+            result = each.result
+            results.append(result if result is not None else InternalError("no result"))
+        return results
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Commit batches of queued writes until cancelled. Run it once, in a nursery.
 

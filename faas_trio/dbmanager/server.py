@@ -16,26 +16,34 @@ from functools import partial
 
 import trio
 
-from ..core.errors import BadRequest, FaasError, NotFound
+from ..core.errors import BadRequest, FaasError, InternalError, NotFound
 from ..core.lifecycle import run_component
 from ..core.messages import (
     Changed,
+    ChangedMany,
+    CreateGroup,
     CreateJob,
     DeleteFunction,
     DeleteJob,
     DeleteSecret,
     DeleteUser,
     FinishJob,
+    FinishJobs,
     FunctionReply,
     FunctionsReply,
     GetFunction,
+    GetGroup,
     GetJob,
     GetLogs,
     GetStoreMetrics,
     GetUser,
+    GroupItems,
+    GroupReply,
+    GroupsReply,
     JobReply,
     JobsReply,
     ListFunctions,
+    ListGroups,
     ListJobs,
     ListSecrets,
     LogsReply,
@@ -56,7 +64,7 @@ from ..core.messages import (
 )
 from ..core.records import Function
 from ..core.rpc import Handler, serve_rpc
-from ..store import Store, open_store
+from ..store import Store, WriteResult, open_store
 from .admission import admitted
 from .builds import Builder
 from .committer import GroupCommitter
@@ -68,8 +76,29 @@ __all__ = ["MAX_LIST_LIMIT", "main", "make_handler", "serve", "serve_store", "sw
 MAX_LIST_LIMIT = 1000
 #: The longest a ``WaitBuild`` is held, seconds (callers ask again).
 MAX_BUILD_WAIT = 600.0
+#: The most items one ``GroupItems`` may ask for.
+MAX_GROUP_PAGE = 10_000
 
 log = logging.getLogger("faas.dbmanager")
+
+
+def _applied(results: list[WriteResult]) -> list[bool | None]:
+    """Each ``FinishJob`` result of a ``FinishJobs`` as ``ChangedMany`` says it.
+
+    Raises:
+        FaasError: a write failed for another reason than its job being gone (the first).
+    """
+    out: list[bool | None] = []
+    for result in results:
+        if isinstance(result, Changed):
+            out.append(result.applied)
+        elif isinstance(result, NotFound):
+            out.append(None)
+        elif isinstance(result, FaasError):
+            raise result
+        else:
+            raise InternalError(f"a FinishJob answered {type(result).__name__}")
+    return out
 
 
 def make_handler(
@@ -148,6 +177,27 @@ def make_handler(
             case UnfinishedJobs():
                 jobs, functions = await store.unfinished_jobs()
                 return UnfinishedReply(jobs=jobs, functions=functions)
+            case FinishJobs(finishes=finishes):
+                return ChangedMany(_applied(await committer.write_many(list(finishes))))
+            case CreateGroup(group=group, args=args):
+                return await store.create_group(group, args)
+            case GetGroup(id=group_id):
+                found = await store.get_group(group_id)
+                if found is None:
+                    raise NotFound(f"group '{group_id}' not found")
+                return GroupReply(*found)
+            case GroupItems(id=group_id, offset=offset, limit=limit, indices=indices):
+                if indices is None and not 0 <= limit <= MAX_GROUP_PAGE:
+                    raise BadRequest(f"limit must be from 0 to {MAX_GROUP_PAGE}, not {limit}")
+                if indices is not None and len(indices) > MAX_GROUP_PAGE:
+                    raise BadRequest(f"at most {MAX_GROUP_PAGE} indices at once")
+                return JobsReply(
+                    await store.group_items(group_id, offset, limit, indices, request.final_only)
+                )
+            case ListGroups(user=user_name, limit=limit):
+                if not 1 <= limit <= MAX_LIST_LIMIT:
+                    raise BadRequest(f"limit must be from 1 to {MAX_LIST_LIMIT}, not {limit}")
+                return GroupsReply(await store.list_groups(user_name, limit))
         raise BadRequest(f"dbmanager does not handle {type(request).__name__}")
 
     return handle

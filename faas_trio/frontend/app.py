@@ -20,6 +20,11 @@ GET    /j/<id>                            0 or 1
 GET    /j/<id>/res                        result string (202 while not final; ?wait=S)
 GET    /j/<id>/record                     the job record (?wait=S)
 GET    /j/<id>/logs                       the job's output
+POST   /u/<user>/fn/<fn>/map              {id, total, jobs} (?wait=S: + results, 200 / 202)
+GET    /g/<id>                            the group, its counts by state, timing (?wait=S)
+GET    /g/<id>/results                    items in input order (?offset= ?limit=; NDJSON)
+DELETE /g/<id>                            items cancelled
+GET    /u/<user>/groups                   the user's groups, newest first (?limit=)
 DELETE /j/<id>                            1
 GET    /healthz, /readyz                  "ok" (no key needed)
 GET    /metrics                           Prometheus text (admin key in keys mode)
@@ -35,7 +40,7 @@ from __future__ import annotations
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from . import console, functions, health, jobs, metrics, openapi, secrets, users
+from . import console, functions, groups, health, jobs, metrics, openapi, secrets, users
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
@@ -48,6 +53,7 @@ __all__ = ["create_app"]
 def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     """A ready-to-serve app answering every route above through ``peers``."""
     app = QuartTrio("faas_trio.frontend")
+    app.request_class = groups.request_class(app.request_class, config)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body
     # OPTIONS would answer an empty 200 outside the envelope; let it be a 405 instead.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
@@ -70,6 +76,7 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     functions.register(app, peers, config, auth)
     secrets.register(app, peers, auth)
     jobs.register(app, peers, config, auth)
+    groups.register(app, peers, config, auth)
     health.register(app, peers, config)
     metrics.register(app, peers, auth)
     openapi.register(app, config)

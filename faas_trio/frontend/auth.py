@@ -199,6 +199,16 @@ class Auth:
             raise Forbidden("this needs the admin key")
         return caller
 
+    async def may_act_as(self, user: str) -> bool:
+        """Whether the caller may act on ``user``'s resources (its groups, say).
+
+        Raises:
+            Unauthorized: no key or a wrong one.
+
+        Cancellation: blocks on dbmanager; nothing changes.
+        """
+        return (await self.caller()).may_act_as(user)
+
     async def require_job_owner(self, job_id: str) -> JobRecord | None:
         """Check the caller owns job ``job_id``; returns the job as read for the check (None
         when no check was needed: the admin, or ``open`` mode).

@@ -63,6 +63,8 @@ class FrontendConfig:
     default_memory_mb: int = setting("FAAS_DEFAULT_MEMORY_MB")
     max_memory_mb: int = setting("FAAS_MAX_MEMORY_MB")
     max_body: int = setting("FAAS_MAX_BODY")
+    map_max_items: int = setting("FAAS_MAP_MAX_ITEMS")
+    map_max_body: int = setting("FAAS_MAP_MAX_BODY")
     max_wait: float = setting("FAAS_MAX_WAIT")
     rpc_timeout: float = setting("FAAS_RPC_TIMEOUT")
     ready_timeout: float = setting("FAAS_READY_TIMEOUT")

@@ -27,6 +27,7 @@ __all__ = [
     "job_state",
     "list_limit",
     "memory_mb",
+    "offset",
     "runtime",
     "timeout",
     "wait",
@@ -50,10 +51,11 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def check_job_id(job_id: str) -> str:
-    """``job_id`` if it is well formed (24 lowercase hex digits)."""
+def check_job_id(job_id: str, *, kind: str = "job") -> str:
+    """``job_id`` (or a group's id, as ``kind`` says) if it is well formed (24 lowercase hex
+    digits)."""
     if not is_job_id(job_id):
-        raise BadRequest(f"malformed job id {job_id[:64]!r}: expected 24 hex digits")
+        raise BadRequest(f"malformed {kind} id {job_id[:64]!r}: expected 24 hex digits")
     return job_id
 
 
@@ -171,6 +173,19 @@ def job_state(raw: str | None) -> JobState | None:
     except ValueError:
         names = ", ".join(state.value for state in JobState)
         raise BadRequest(f"state must be one of {names}") from None
+
+
+def offset(raw: str | None) -> int:
+    """``?offset=``: a whole number >= 0, 0 when absent."""
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"offset={raw[:32]!r} is not a whole number") from None
+    if value < 0:
+        raise BadRequest("offset must be 0 or more")
+    return value
 
 
 def list_limit(raw: str | None, default: int, most: int) -> int:

@@ -16,6 +16,7 @@ from quart_trio.wrappers import TrioResponse
 
 from ..core.records import BuildState, JobState, Runtime
 from .config import FrontendConfig
+from .openapi_groups import group_paths, group_schemas
 from .users import MAX_LIST_LIMIT
 
 __all__ = ["EXAMPLE_JOB_ID", "openapi_document", "register"]
@@ -92,6 +93,8 @@ def _job_record() -> dict[str, Any]:
             "queue_ms": _NULLABLE_NUMBER,
             "idempotency_key": _NULLABLE_STRING,
             "callback": _NULLABLE_STRING,
+            "group_id": _NULLABLE_STRING,
+            "group_index": {"type": "integer", "nullable": True},
         },
     }
 
@@ -349,6 +352,7 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
             },
         },
     }
+    paths.update(group_paths(config, user, fn))
     return {
         "openapi": "3.0.3",
         "info": {"title": "faas-trio", "version": "1"},
@@ -361,6 +365,7 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
             },
             "schemas": {
                 "JobRecord": _job_record(),
+                **group_schemas(),
                 "Function": {
                     "type": "object",
                     "required": [

@@ -11,18 +11,21 @@ from typing import Protocol, TypeVar
 
 import trio
 
-from ..core.errors import FaasError, NotFound
+from ..core.errors import FaasError, InternalError, NotFound
 from ..core.messages import (
+    CreateGroup,
     CreateJob,
     FinishJob,
+    FinishJobs,
     GetFunction,
     GetJob,
+    GroupCreated,
     JobCreated,
     Request,
     UnfinishedJobs,
     UnfinishedReply,
 )
-from ..core.records import Function, JobRecord, Submission
+from ..core.records import Function, GroupRecord, JobRecord, Submission
 
 __all__ = ["DbClient", "DbRequests"]
 
@@ -85,6 +88,41 @@ class DbRequests:
     async def unfinished(self) -> UnfinishedReply:
         """Every queued or running job, with the functions they call."""
         return await self.client.call(UnfinishedJobs(), timeout=self.timeout)
+
+    async def create_group(self, group: GroupRecord, args: list[str]) -> GroupCreated:
+        """Store a group and its items in one batch (idempotent like :meth:`create`).
+
+        Raises:
+            NotFound: no such user or function.
+            PeerUnavailable: no answer in time (the group may be stored all the same).
+        """
+        # A big group takes the store a while: a second per 10,000 items on top.
+        timeout = self.timeout + len(args) / 10_000
+        return await self.client.call(CreateGroup(group, args), timeout=timeout)
+
+    async def store_final_many(self, records: list[JobRecord], logs: list[str]) -> list[JobRecord]:
+        """:meth:`store_final` for many records in one ``FinishJobs``; the records as stored.
+
+        Raises:
+            PeerUnavailable, ProtocolError, InternalError: not stored in time.
+        """
+        finishes = [FinishJob(record, text) for record, text in zip(records, logs, strict=True)]
+        reply = await self.client.call_retrying(
+            FinishJobs(finishes), deadline=self.persist_timeout
+        )
+        if len(reply.applied) != len(records):
+            raise InternalError(f"dbmanager answered {len(reply.applied)} of {len(records)}")
+        stored = list(records)
+        for index, (record, done) in enumerate(zip(records, reply.applied, strict=True)):
+            if done is False:  # another writer finished it first: its record is the truth
+                with trio.move_on_after(self.timeout):
+                    try:
+                        found = await self.get(record.id)
+                    except FaasError:
+                        continue
+                    if found.is_final:
+                        stored[index] = found
+        return stored
 
     async def store_final(self, record: JobRecord, logs: str) -> JobRecord:
         """Store the final ``record`` (a conditional write: only an unfinished job changes),

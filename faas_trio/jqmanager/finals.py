@@ -21,6 +21,7 @@ from ..core.records import Function, JobRecord
 from ..core.retry import Backoff
 from .callback_delivery import CallbackSender
 from .dbrequests import DbRequests
+from .groups import GroupTracker
 from .metrics import JobMetrics
 from .queue import JobQueue
 from .waiters import Completions
@@ -36,9 +37,12 @@ STORE_LATER_PAUSE = 1.0
 class FinalStates:
     """Stores final records and announces them. Background stores go to ``nursery``."""
 
-    def __init__(self, db: DbRequests, queue: JobQueue, nursery: trio.Nursery) -> None:
+    def __init__(
+        self, db: DbRequests, queue: JobQueue, groups: GroupTracker, nursery: trio.Nursery
+    ) -> None:
         self._db = db
         self._queue = queue
+        self._groups = groups
         self._nursery = nursery
         #: Jobs whose final record is being stored, with their record before it.
         self.finishing: dict[str, JobRecord] = {}
@@ -72,6 +76,31 @@ class FinalStates:
         self._announce(stored, function)
         return stored
 
+    async def store_many(
+        self,
+        priors: list[JobRecord],
+        records: list[JobRecord],
+        functions: list[Function | None],
+        logs: list[str],
+    ) -> None:
+        """:meth:`store` for many jobs in one batch (one ``FinishJobs``): every record is
+        stored, then every one announced.
+
+        Raises:
+            PeerUnavailable, InternalError: not stored in time; nothing announced.
+
+        Cancellation: as :meth:`store`.
+        """
+        for prior, record in zip(priors, records, strict=True):
+            self.finishing[record.id] = prior
+        try:
+            stored = await self._db.store_final_many(records, logs)
+        finally:
+            for record in records:
+                self.finishing.pop(record.id, None)
+        for record, function in zip(stored, functions, strict=True):
+            self._announce(record, function)
+
     def store_later(self, prior: JobRecord, record: JobRecord, function: Function | None) -> None:
         """:meth:`store` for a final state nobody waits to hear about (a lost job): the job
         is finishing from now on, and is stored in the background, retried until stored."""
@@ -100,6 +129,8 @@ class FinalStates:
     def _announce(self, record: JobRecord, function: Function | None) -> None:
         if function is not None:
             self._queue.retire(record, function)
+            if record.group_id is not None and record.group_index is not None:
+                self._groups.finished(record.group_id, record.group_index)
         self.completions.finish(record)
         self.metrics.observe_final(record)
         self.callbacks.send(record)

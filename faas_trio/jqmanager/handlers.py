@@ -11,12 +11,15 @@ import trio
 
 from ..core.errors import BadRequest
 from ..core.messages import (
+    CancelGroup,
     CancelJob,
     Commands,
     Dispatch,
     Done,
     GetMetrics,
     GetStats,
+    GroupAccepted,
+    GroupCancelled,
     Heartbeat,
     JobReply,
     Message,
@@ -25,14 +28,22 @@ from ..core.messages import (
     Pong,
     Report,
     Submit,
+    SubmitGroup,
     WaitJob,
+    WatchGroup,
 )
 from .manager import JobManager
+from .maps import MapManager
 
-__all__ = ["handle", "take_back_undelivered"]
+__all__ = ["handle", "handle_with", "take_back_undelivered"]
 
 
 async def handle(manager: JobManager, request: Message) -> Message:
+    """Answer one request (maps through a :class:`MapManager` over ``manager``)."""
+    return await handle_with(manager, MapManager(manager), request)
+
+
+async def handle_with(manager: JobManager, maps: MapManager, request: Message) -> Message:
     """Answer one request.
 
     Raises:
@@ -41,16 +52,19 @@ async def handle(manager: JobManager, request: Message) -> Message:
     Cancellation: as the :class:`JobManager` method the request's type calls.
     """
     match request:
-        case NextJob(worker=worker, wait=wait):
-            return await manager.next_job(worker, wait)
+        case NextJob(worker=worker, wait=wait, max_jobs=max_jobs, slot=number):
+            return await manager.next_job(worker, wait, max_jobs, number)
         case Heartbeat():
             cancels = await manager.heartbeat(
                 request.worker, request.running, request.slots, request.draining, request.wait,
                 confinement=request.confinement,
             )  # fmt: skip
             return Commands(cancel=cancels)
-        case Report(worker=worker, outcome=outcome):
-            await manager.report(worker, outcome)
+        case Report(worker=worker, outcome=outcome, more=more):
+            if more:
+                await manager.report_many(worker, [outcome, *more])
+            else:
+                await manager.report(worker, outcome)
             return Done()
         case Submit(submission=submission, wait=wait):
             return JobReply(await manager.submit(submission, wait))
@@ -58,6 +72,13 @@ async def handle(manager: JobManager, request: Message) -> Message:
             return JobReply(await manager.wait(job_id, wait))
         case CancelJob(id=job_id):
             return JobReply(await manager.cancel(job_id))
+        case SubmitGroup(group=group, args=args):
+            stored, existing = await maps.submit(group, args)
+            return GroupAccepted(stored, existing)
+        case WatchGroup(id=group_id, after=after, wait=wait, until_done=until_done):
+            return await maps.watch(group_id, after, wait, until_done=until_done)
+        case CancelGroup(id=group_id):
+            return GroupCancelled(await maps.cancel(group_id))
         case GetStats():
             manager.finals.metrics.observe_scaler(request, trio.current_time())
             return manager.stats()

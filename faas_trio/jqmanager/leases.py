@@ -119,6 +119,10 @@ class LeaseTable:
             self.release(lease.job.id)
         return state, lost
 
+    def of_group(self, group_id: str) -> list[str]:
+        """The ids of the leased items of group ``group_id`` (a scan: for cancels)."""
+        return [job_id for job_id, lease in self._by_job.items() if lease.job.group_id == group_id]
+
     def add_cancel(self, worker: str, job_id: str) -> None:
         """Ask ``worker`` (if alive) to cancel ``job_id`` and wake its held heartbeat."""
         state = self._workers.get(worker)

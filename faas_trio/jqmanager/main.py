@@ -10,8 +10,9 @@ import trio
 from ..core.lifecycle import run_component
 from ..core.rpc import open_client, serve_rpc
 from .config import JqManagerConfig
-from .handlers import handle, take_back_undelivered
+from .handlers import handle_with, take_back_undelivered
 from .manager import JobManager
+from .maps import MapManager
 
 __all__ = ["main", "serve"]
 
@@ -37,7 +38,7 @@ async def serve(
                 partial(
                     serve_rpc,
                     config.bind,
-                    partial(handle, manager),
+                    partial(handle_with, manager, MapManager(manager)),
                     name="jqmanager",
                     on_undelivered=partial(take_back_undelivered, manager),
                 )

@@ -26,7 +26,7 @@ All state lives in one trio thread, so a transition made between two awaits is a
 method re-checks what it looked at before an await. Durability: a new job is stored before its
 submission is answered; a final state is stored before anyone is told about it (a waiter, the
 reporting worker, the canceller). If storing a final state fails, the job goes back where it
-was taken from (:meth:`_put_back`, the one compensation). Dispatches and requeues are answered
+was taken from (:meth:`put_back`, the one compensation). Dispatches and requeues are answered
 first and stored in the background, in order per job (:mod:`.writes`); a dispatch is stored
 only if its job still runs half a second later.
 """
@@ -52,29 +52,6 @@ log = logging.getLogger("faas.jqmanager")
 class JobManager(JobTable):
     """The job state machine (see the module docstring); its in-memory moves are defined in
     its base, :class:`~.table.JobTable`."""
-
-    async def until_ready(self, patience: float) -> bool:
-        """Whether the unfinished jobs are loaded, waiting for them up to ``patience`` s.
-
-        Cancellation: only waits; no state changes.
-        """
-        with trio.move_on_after(max(0.0, patience)):
-            await self.ready.wait()
-        return self.ready.is_set()
-
-    async def _ready(self) -> None:
-        if not await self.until_ready(self.config.db_timeout):
-            raise PeerUnavailable("jqmanager is still loading its jobs")
-
-    async def settle(self, record: JobRecord, wait: float) -> JobRecord:
-        """``record`` once final, or its latest state after ``wait`` seconds.
-
-        Cancellation: only waits; the waiter is unregistered.
-        """
-        if not record.is_final and wait > 0:
-            with trio.move_on_after(wait):
-                return await self.finals.completions.wait(record.id)
-        return self.known(record.id) or record
 
     async def wait(self, job_id: str, wait: float) -> JobRecord:
         """The job once final, or as it stands after ``wait`` seconds.
@@ -107,7 +84,7 @@ class JobManager(JobTable):
         store answered withdraws the admission (the job may still be stored, and is loaded at
         the next start); after, the job stays queued.
         """
-        await self._ready()
+        await self.require_ready()
         record = self.known(job.id)
         if record is None:
             self.rate.take(job.user)
@@ -128,9 +105,13 @@ class JobManager(JobTable):
                     self.queue.withdraw(job.user)
         return await self.settle(record, wait)
 
-    async def next_job(self, worker: str, wait: float) -> Dispatch | NoJob:
-        """A job for a free slot of ``worker``, or NoJob after ``wait`` seconds. Held
-        requests are served in arrival order.
+    async def next_job(
+        self, worker: str, wait: float, max_jobs: int = 1, slot_number: int | None = None
+    ) -> Dispatch | NoJob:
+        """Work for a free slot of ``worker`` (up to ``max_jobs`` jobs of one function, at
+        most :attr:`~.config.JqManagerConfig.max_batch`), or NoJob after ``wait`` seconds.
+        Held requests are served in arrival order; a request of a numbered slot replaces the
+        same slot's held one (see :meth:`.slots.ReadySlots.open`).
 
         Cancellation: blocks until a job arrives or the wait ends; a cancel closes the slot.
         A job handed to the slot just before the cancel stays leased, and the lease rules take
@@ -141,10 +122,11 @@ class JobManager(JobTable):
             return NoJob()
         if self.leases.seen(worker, trio.current_time()).draining:
             return NoJob()
-        entry = self.queue.pop()
-        if entry is not None:
-            return self.start(entry, worker)
-        slot = self.slots.open(worker)
+        most = max(1, min(max_jobs, self.config.max_batch))
+        entries = self.queue.pop_batch(most)
+        if entries:
+            return self.start(entries, worker)
+        slot = self.slots.open(worker, most, slot_number)
         try:
             with trio.move_on_at(deadline):
                 await slot.event.wait()
@@ -188,6 +170,40 @@ class JobManager(JobTable):
             await trio.sleep(self.config.check_interval)
             self.check_leases()
 
+    async def report_many(self, worker: str, outcomes: list[Outcome]) -> None:
+        """:meth:`report` for several outcomes of one worker: those that finish a job leased
+        to it are stored in one batch (one ``FinishJobs``); the others (stale, handed back,
+        not ours) go through :meth:`report` one by one.
+
+        Raises:
+            BadRequest: an outcome is ``running`` (nothing is changed).
+            PeerUnavailable: final states could not be stored; those jobs are leased again.
+
+        Cancellation: as :meth:`report`.
+        """
+        if any(outcome.state is JobState.RUNNING for outcome in outcomes):
+            raise BadRequest("a report carries a final state, or queued to hand a job back")
+        await self.require_ready()
+        self.leases.seen(worker, trio.current_time())
+        taken: list[Taken] = []
+        final: list[JobRecord] = []
+        others: list[Outcome] = []
+        for outcome in outcomes:
+            lease = self.leases.get(outcome.job_id)
+            if (
+                lease is None or lease.worker != worker or lease.job.attempts != outcome.attempt
+                or outcome.state is JobState.QUEUED or outcome.job_id in self.finals.finishing
+            ):  # fmt: skip
+                others.append(outcome)
+                continue
+            self.leases.release(outcome.job_id)
+            taken.append(Taken(lease.job, lease.function, lease))
+            final.append(records.reported(lease.job, outcome, worker))
+        logs = {o.job_id: o.logs for o in outcomes}
+        await self.finish_many(taken, final, [logs[record.id] for record in final])
+        for outcome in others:
+            await self.report(worker, outcome)
+
     async def report(self, worker: str, outcome: Outcome) -> None:
         """running -> final as ``worker`` reported it (or -> queued for ``queued``: handed
         back). A stale report (the job is final, or a later attempt was dispatched) changes
@@ -204,7 +220,7 @@ class JobManager(JobTable):
         """
         if outcome.state is JobState.RUNNING:
             raise BadRequest("a report carries a final state, or queued to hand a job back")
-        await self._ready()
+        await self.require_ready()
         self.leases.seen(worker, trio.current_time())
         job_id, handed_back = outcome.job_id, outcome.state is JobState.QUEUED
         while True:  # at most twice: again only if the job became ours while asking the store
@@ -253,7 +269,7 @@ class JobManager(JobTable):
         self.writes.send(
             job_id, RequeueJob(job_id, error="handed back by its worker", attempts=attempts)
         )
-        self._adopt(records.queued_again(stored, attempts), function, admitted=False)
+        self.adopt(records.queued_again(stored, attempts), function, admitted=False)
 
     async def cancel(self, job_id: str) -> JobRecord:
         """queued or running -> cancelled; answers the final record (a job already final is
@@ -267,14 +283,14 @@ class JobManager(JobTable):
         Cancellation: blocks while the final state is stored; a cancel puts the job back as it
         was (a running job's worker may still get the cancel and report the job cancelled).
         """
-        await self._ready()
+        await self.require_ready()
         while True:  # at most twice: again only if the job became ours while asking the store
             if job_id in self.finals.finishing:
                 return await self.finals.wait_for(job_id)
             final = self.finals.final(job_id)
             if final is not None:
                 return final
-            taken = self._take(job_id)
+            taken = self.take(job_id)
             if taken is not None:
                 if taken.lease is not None:
                     self.leases.add_cancel(taken.lease.worker, job_id)
@@ -285,6 +301,28 @@ class JobManager(JobTable):
         if stored.is_final:
             return stored
         return await self._finish(Taken(stored, None), records.cancelled(stored))
+
+    async def finish_many(
+        self, taken: list[Taken], final: list[JobRecord], logs: list[str] | None = None
+    ) -> None:
+        """:meth:`_finish` for many jobs just taken, stored in one batch (one message, one
+        group commit). On failure every one of them is put back.
+
+        Raises:
+            PeerUnavailable, InternalError: not stored in time.
+
+        Cancellation: as :meth:`_finish`.
+        """
+        if not taken:
+            return
+        try:
+            priors = [each.job for each in taken]
+            functions = [each.function for each in taken]
+            await self.finals.store_many(priors, final, functions, logs or [""] * len(final))
+        except BaseException:
+            for each in taken:
+                self.put_back(each)
+            raise
 
     async def _finish(self, taken: Taken, record: JobRecord, logs: str = "") -> JobRecord:
         """-> final: store ``record`` for a job just taken, then retire it and wake its
@@ -299,7 +337,7 @@ class JobManager(JobTable):
         try:
             return await self.finals.store(taken.job, record, taken.function, logs)
         except BaseException:
-            self._put_back(taken)
+            self.put_back(taken)
             raise
 
     async def load(self) -> None:
@@ -327,7 +365,7 @@ class JobManager(JobTable):
             if found is None:
                 self.finals.store_later(job, records.failed(job, records.FUNCTION_NOT_FOUND), None)
             else:
-                self._adopt(job, found, admitted=False)
+                self.adopt(job, found, admitted=False)
         log.info("loaded %d queued and %d running jobs", len(self.queue), self.leases.running)
         self.ready.set()
         self.dispatch()

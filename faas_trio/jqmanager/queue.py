@@ -2,6 +2,10 @@
 
 Pure data: no I/O and no waiting, so every rule here is checked without a clock or a socket.
 
+Fair across users: each user has a FIFO of its own, and the queue serves users in turn (round
+robin), so one user's 100,000-item map delays another user's single call by one job, not by
+the map. Within a user, jobs run oldest first.
+
 A job counts against its user from admission until it is retired (final), whether it is queued
 or running meanwhile; only queued jobs (and admissions still being persisted) count against the
 global queue limit. Function sources are shared: every job of ``(user, name, version)`` points
@@ -69,43 +73,52 @@ class QueuedJob:
 
 
 class JobQueue:
-    """FIFO of queued jobs, with front insertion for requeues and removal by id.
+    """Per-user FIFOs served in turn, with front insertion for requeues and removal by id.
 
-    Every operation is O(1). Admission (:meth:`admit`) reserves the place a job will take so
-    that concurrent submissions cannot overshoot the limits while they are being persisted.
+    Every operation is O(1) per job. Admission (:meth:`admit`) reserves the places jobs will
+    take so that concurrent submissions cannot overshoot the limits while being persisted.
+    Limits count jobs (a map of n items is n jobs).
     """
 
     def __init__(self, *, max_queue: int, user_max_active: int) -> None:
         self.max_queue = max_queue
         self.user_max_active = user_max_active
         self.sources = SourceCache()
-        self._queue: OrderedDict[str, QueuedJob] = OrderedDict()
+        self._jobs: dict[str, QueuedJob] = {}
+        #: Each user's queued job ids, oldest first; users in the order they are served.
+        self._turns: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
         self._active: dict[str, int] = {}
         self._reserved = 0
 
     # ---- admission ----------------------------------------------------------------------
 
-    def admit(self, user: str) -> None:
-        """Reserve a queue place and one of ``user``'s active jobs for a new submission.
+    def admit(self, user: str, count: int = 1) -> None:
+        """Reserve ``count`` queue places and as many of ``user``'s active jobs for a new
+        submission (a job, or a map of ``count`` items).
 
         Raises:
-            TooManyRequests: the queue is full, or ``user`` has too many active jobs.
+            TooManyRequests: the queue is full, or ``user`` would have too many active jobs.
         """
-        if len(self._queue) + self._reserved >= self.max_queue:
-            raise TooManyRequests("the job queue is full", retry_after=1.0)
-        if self._active.get(user, 0) >= self.user_max_active:
+        if len(self._jobs) + self._reserved + count > self.max_queue:
             raise TooManyRequests(
-                f"user {user!r} has {self.user_max_active} jobs queued or running",
+                f"the job queue is full ({self.max_queue} jobs queued at most: FAAS_MAX_QUEUE)",
                 retry_after=1.0,
             )
-        self._reserved += 1
-        self._active[user] = self._active.get(user, 0) + 1
+        active = self._active.get(user, 0)
+        if active + count > self.user_max_active:
+            raise TooManyRequests(
+                f"user {user!r} has {active} jobs queued or running and may have"
+                f" {self.user_max_active} (FAAS_USER_MAX_ACTIVE counts every item of a map)",
+                retry_after=1.0,
+            )
+        self._reserved += count
+        self._active[user] = active + count
 
-    def withdraw(self, user: str) -> None:
-        """Give back an admission that will not become a job (persisting failed, or the job
+    def withdraw(self, user: str, count: int = 1) -> None:
+        """Give back admissions that will not become jobs (persisting failed, or the jobs
         turned out to be known already)."""
-        self._reserved = max(0, self._reserved - 1)
-        self._decrement(user)
+        self._reserved = max(0, self._reserved - count)
+        self._decrement(user, count)
 
     # ---- jobs ---------------------------------------------------------------------------
 
@@ -117,7 +130,7 @@ class JobQueue:
         else:
             self._active[job.user] = self._active.get(job.user, 0) + 1
         entry = QueuedJob(job, self.sources.acquire(function))
-        self._queue[job.id] = entry
+        self._enqueue(entry, front=False)
         return entry
 
     def adopt(self, function: Function, user: str, *, admitted: bool) -> Function:
@@ -130,26 +143,70 @@ class JobQueue:
         return self.sources.acquire(function)
 
     def push_front(self, job: JobRecord, function: Function) -> None:
-        """Put a job that is already counted (it was running) at the head of the queue."""
-        self._queue[job.id] = QueuedJob(job, function)
-        self._queue.move_to_end(job.id, last=False)
+        """Put a job that is already counted (it was running) at the head of its user's
+        queue, and its user first in turn."""
+        self._enqueue(QueuedJob(job, function), front=True)
+
+    def _enqueue(self, entry: QueuedJob, *, front: bool) -> None:
+        job_id, user = entry.job.id, entry.job.user
+        self._jobs[job_id] = entry
+        mine = self._turns.get(user)
+        if mine is None:
+            mine = self._turns[user] = OrderedDict()
+        mine[job_id] = None
+        if front:
+            mine.move_to_end(job_id, last=False)
+            self._turns.move_to_end(user, last=False)
 
     def pop(self) -> QueuedJob | None:
-        """The oldest queued job, removed from the queue (it stays counted), or None."""
-        if not self._queue:
-            return None
-        return self._queue.popitem(last=False)[1]
+        """The oldest queued job of the user whose turn it is, removed from the queue (it
+        stays counted), or None."""
+        batch = self.pop_batch(1)
+        return batch[0] if batch else None
+
+    def pop_batch(self, most: int) -> list[QueuedJob]:
+        """Up to ``most`` jobs of the user whose turn it is, oldest first, all calling the
+        same version of one function (those at the head of the user's queue); the user's
+        turn then passes to the next one. Empty if nothing is queued."""
+        if not self._turns:
+            return []
+        user, mine = next(iter(self._turns.items()))
+        taken: list[QueuedJob] = []
+        key: FunctionKey | None = None
+        while mine and len(taken) < max(1, most):
+            job_id = next(iter(mine))
+            entry = self._jobs[job_id]
+            if key is not None and _key(entry.function) != key:
+                break
+            key = _key(entry.function)
+            del mine[job_id], self._jobs[job_id]
+            taken.append(entry)
+        if mine:
+            self._turns.move_to_end(user)
+        else:
+            del self._turns[user]
+        return taken
 
     def remove(self, job_id: str) -> QueuedJob | None:
         """Take a queued job out of the queue (it stays counted), or None if not queued."""
-        return self._queue.pop(job_id, None)
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None:
+            mine = self._turns[entry.job.user]
+            del mine[job_id]
+            if not mine:
+                del self._turns[entry.job.user]
+        return entry
 
     def get(self, job_id: str) -> QueuedJob | None:
-        return self._queue.get(job_id)
+        return self._jobs.get(job_id)
+
+    def of_group(self, group_id: str) -> list[str]:
+        """The ids of the queued items of group ``group_id`` (a scan: for cancels)."""
+        return [job_id for job_id, entry in self._jobs.items() if entry.job.group_id == group_id]
 
     def retire(self, job: JobRecord, function: Function) -> None:
         """A counted job became final: it no longer counts, nor holds its function."""
-        self._decrement(job.user)
+        self._decrement(job.user, 1)
         self.sources.release(function)
 
     def active(self, user: str) -> int:
@@ -157,14 +214,14 @@ class JobQueue:
         return self._active.get(user, 0)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._jobs)
 
     def __contains__(self, job_id: object) -> bool:
-        return job_id in self._queue
+        return job_id in self._jobs
 
-    def _decrement(self, user: str) -> None:
-        count = self._active.get(user, 0) - 1
-        if count > 0:
-            self._active[user] = count
+    def _decrement(self, user: str, count: int) -> None:
+        left = self._active.get(user, 0) - count
+        if left > 0:
+            self._active[user] = left
         else:
             self._active.pop(user, None)

@@ -20,10 +20,14 @@ __all__ = ["ReadySlots", "Slot"]
 class Slot:
     """One held request for work from ``worker``."""
 
-    __slots__ = ("dispatch", "event", "worker")
+    __slots__ = ("dispatch", "event", "max_jobs", "number", "worker")
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, max_jobs: int = 1) -> None:
         self.worker = worker
+        #: How many jobs (of one function) the slot takes at once.
+        self.max_jobs = max_jobs
+        #: The worker's number for this slot, if it says one.
+        self.number: int | None = None
         self.event = trio.Event()
         #: The job handed to this slot, once it was given one.
         self.dispatch: Dispatch | None = None
@@ -34,16 +38,30 @@ class ReadySlots:
 
     def __init__(self) -> None:
         self._slots: OrderedDict[Slot, None] = OrderedDict()
+        #: The open slot of each (worker, slot number) that says its number.
+        self._numbered: dict[tuple[str, int], Slot] = {}
 
-    def open(self, worker: str) -> Slot:
-        """A new slot for ``worker``, last in line."""
-        slot = Slot(worker)
+    def open(self, worker: str, max_jobs: int = 1, number: int | None = None) -> Slot:
+        """A new slot for ``worker`` taking up to ``max_jobs`` jobs, last in line. A slot
+        that says its ``number`` replaces the worker's open slot of that number: the worker
+        gave up waiting for that one (its request timed out, or it asked again after losing
+        touch), so a job handed to it would never arrive."""
+        if number is not None:
+            stale = self._numbered.pop((worker, number), None)
+            if stale is not None:
+                self.close(stale)
+        slot = Slot(worker, max_jobs)
         self._slots[slot] = None
+        if number is not None:
+            self._numbered[(worker, number)] = slot
+            slot.number = number
         return slot
 
     def close(self, slot: Slot) -> None:
         """Take ``slot`` out of line (idempotent) and wake its request."""
         self._slots.pop(slot, None)
+        if slot.number is not None and self._numbered.get((slot.worker, slot.number)) is slot:
+            del self._numbered[(slot.worker, slot.number)]
         slot.event.set()
 
     def fill(self, slot: Slot, dispatch: Dispatch) -> None:

@@ -3,7 +3,7 @@
 :class:`JobTable` is the base of :class:`~.manager.JobManager` (the job state machine, whose
 docstring has the state diagram): it holds the queue, the leases, the held requests for work
 and the finishing jobs, and defines the transitions that are decided in memory and stored in
-the background (start, requeue, hand back) and the one compensation (:meth:`_put_back`). The
+the background (start, requeue, hand back) and the one compensation (:meth:`put_back`). The
 transitions that wait on the store or on a peer are in :mod:`.manager`. Nothing else changes
 this state.
 """
@@ -11,10 +11,12 @@ this state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
 
+from ..core.errors import PeerUnavailable
 from ..core.messages import Dispatch, JobCreated, RequeueJob, StartJob, Stats
 from ..core.records import BuildState, Function, JobRecord, JobState
 from . import records
@@ -22,6 +24,7 @@ from .builds import AwaitingBuilds, await_build, build_failure
 from .config import JqManagerConfig
 from .dbrequests import DbClient, DbRequests
 from .finals import FinalStates
+from .groups import GroupTracker
 from .leases import JobLease, LeaseTable
 from .queue import JobQueue, QueuedJob
 from .rate import RateLimiter
@@ -37,7 +40,7 @@ log = logging.getLogger("faas.jqmanager")
 @dataclass(frozen=True, slots=True)
 class Taken:
     """A job taken out of the queue (``lease`` None) or the leases to be finished: what
-    :meth:`JobTable._put_back` needs to undo the taking. ``function`` is None for a job
+    :meth:`JobTable.put_back` needs to undo the taking. ``function`` is None for a job
     known only from the store (not counted here: nothing to put back)."""
 
     job: JobRecord
@@ -64,7 +67,8 @@ class JobTable:
         )
         self.slots = ReadySlots()
         self.writes = JobWrites(db, nursery, deadline=config.persist_timeout)
-        self.finals = FinalStates(self.db, self.queue, nursery)
+        self.groups = GroupTracker()
+        self.finals = FinalStates(self.db, self.queue, self.groups, nursery)
         #: Submissions answered 503 whose creation is resent until the dbmanager answers.
         self.unanswered = UnansweredCreates(self.db.create, self._created_late, nursery)
         #: Set once the unfinished jobs were loaded from the store.
@@ -86,6 +90,29 @@ class JobTable:
     def known(self, job_id: str) -> JobRecord | None:
         """:meth:`current`, or the final record if the job finished recently."""
         return self.current(job_id) or self.finals.final(job_id)
+
+    async def until_ready(self, patience: float) -> bool:
+        """Whether the unfinished jobs are loaded, waiting for them up to ``patience`` s.
+
+        Cancellation: only waits; no state changes.
+        """
+        with trio.move_on_after(max(0.0, patience)):
+            await self.ready.wait()
+        return self.ready.is_set()
+
+    async def require_ready(self) -> None:
+        if not await self.until_ready(self.config.db_timeout):
+            raise PeerUnavailable("jqmanager is still loading its jobs")
+
+    async def settle(self, record: JobRecord, wait: float) -> JobRecord:
+        """``record`` once final, or its latest state after ``wait`` seconds.
+
+        Cancellation: only waits; the waiter is unregistered.
+        """
+        if not record.is_final and wait > 0:
+            with trio.move_on_after(wait):
+                return await self.finals.completions.wait(record.id)
+        return self.known(record.id) or record
 
     def stats(self) -> Stats:
         return Stats(
@@ -109,25 +136,34 @@ class JobTable:
         known = self.known(stored.id)
         if known is not None or stored.is_final:
             return known or stored, False
-        self._adopt(stored, created.function, admitted=admitted)
+        self.adopt(stored, created.function, admitted=admitted)
         return self.known(stored.id) or stored, True
 
-    def _adopt(self, job: JobRecord, function: Function, *, admitted: bool) -> None:
-        """Own an unfinished job from the store: a queued one joins the queue; a running one
-        (an earlier life of ours dispatched it) stays leased to its recorded worker."""
+    def adopt(
+        self, job: JobRecord, function: Function, *, admitted: bool, dispatch: bool = True
+    ) -> None:
+        """Own an unfinished job from the store: a queued one joins the queue (and is handed
+        to a waiting slot unless ``dispatch`` is false: the caller dispatches once it adopted
+        many); a running one (an earlier life of ours dispatched it) stays leased to its
+        recorded worker. An item of a group counts as held for the group."""
+        if job.group_id is not None:
+            self.groups.add(job.group_id, 1)
         if job.state is JobState.QUEUED:
-            self._enqueue(job, function, admitted=admitted)
+            self._enqueue(job, function, admitted=admitted, dispatch=dispatch)
         else:
             shared = self.queue.adopt(function, job.user, admitted=admitted)
             self.leases.grant(job, shared, job.worker or "unknown", trio.current_time())
 
-    def _enqueue(self, job: JobRecord, function: Function, *, admitted: bool) -> None:
+    def _enqueue(
+        self, job: JobRecord, function: Function, *, admitted: bool, dispatch: bool = True
+    ) -> None:
         """Queue a queued ``job``, unless its function's environment is not built: then it
         waits for the build (:mod:`.builds`), or fails with the build's error."""
         build = function.build
         if build is None or build.state is BuildState.READY:
             self.queue.push(job, function, admitted=admitted)
-            self.dispatch()
+            if dispatch:
+                self.dispatch()
             return
         shared = self.queue.adopt(function, job.user, admitted=admitted)
         if build.state is BuildState.FAILED:
@@ -143,26 +179,31 @@ class JobTable:
             self.nursery.start_soon(await_build, self, key)
 
     def dispatch(self) -> None:
-        """Hand queued jobs to held requests for work, oldest of each first."""
+        """Hand queued jobs to held requests for work, users in turn (see :mod:`.queue`)."""
         while len(self.queue) and (slot := self.slots.first()) is not None:
-            entry = self.queue.pop()
-            assert entry is not None
-            self.slots.fill(slot, self.start(entry, slot.worker))
+            entries = self.queue.pop_batch(slot.max_jobs)
+            self.slots.fill(slot, self.start(entries, slot.worker))
 
-    def start(self, entry: QueuedJob, worker: str) -> Dispatch:
-        """queued -> running: lease a job just taken from the queue to ``worker``; its
-        ``StartJob`` is stored later if it still runs then."""
-        job = records.running(entry.job, worker)
-        self.leases.grant(job, entry.function, worker, trio.current_time())
-        assert job.started_at is not None
+    def start(self, entries: list[QueuedJob], worker: str) -> Dispatch:
+        """queued -> running: lease jobs just taken from the queue (one or more of one
+        function) to ``worker``; each one's ``StartJob`` is stored later if it still runs."""
+        now = trio.current_time()
+        started: list[JobRecord] = []
+        for entry in entries:
+            job = records.running(entry.job, worker)
+            self.leases.grant(job, entry.function, worker, now)
+            assert job.started_at is not None
+            start = StartJob(job.id, job.attempts, worker, job.started_at)
+            self.writes.send_later(START_WRITE_DELAY, job.id, start, self._still_running(job))
+            started.append(job)
+        return Dispatch(started[0], entries[0].function, more=started[1:])
 
+    def _still_running(self, job: JobRecord) -> Callable[[], bool]:
         def still_running() -> bool:
             lease = self.leases.get(job.id)
             return lease is not None and lease.job.attempts == job.attempts
 
-        start = StartJob(job.id, job.attempts, worker, job.started_at)
-        self.writes.send_later(START_WRITE_DELAY, job.id, start, still_running)
-        return Dispatch(job, entry.function)
+        return still_running
 
     def requeue(self, lease: JobLease, reason: str) -> None:
         """running -> queued for a lease lost with its worker (the attempt counts), or
@@ -204,7 +245,7 @@ class JobTable:
             for lease in worker.leases.values():
                 self.requeue(lease, records.WORKER_LOST)
 
-    def _take(self, job_id: str) -> Taken | None:
+    def take(self, job_id: str) -> Taken | None:
         """Take a job out of the queue or the leases, to finish it; None if it is in neither."""
         entry = self.queue.remove(job_id)
         if entry is not None:
@@ -217,8 +258,8 @@ class JobTable:
             return Taken(lease.job, lease.function, lease)
         return None
 
-    def _put_back(self, taken: Taken) -> None:
-        """Undo :meth:`_take` after its final state could not be stored."""
+    def put_back(self, taken: Taken) -> None:
+        """Undo :meth:`take` after its final state could not be stored."""
         if taken.function is None:
             return
         build = taken.function.build

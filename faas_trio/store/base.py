@@ -26,6 +26,10 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   stored with them.
 - ``SetBuild`` applies only to the version it names and only while its build is not final.
 - Secrets belong to their user: ``PutUser`` (a reset) and ``DeleteUser`` drop them.
+- ``create_group`` stores a group and all its items, or nothing (a retry completes a group
+  whose items were cut short); it is idempotent on the group id and on
+  ``(user, idempotency_key)`` like ``CreateJob``, and its items are built by
+  :func:`~faas_trio.core.groups.group_jobs`, so every process names and fills them alike.
 
 Backends translate their own errors (``sqlite3.Error``, pymongo errors) at this seam:
 a check that fails raises :class:`~faas_trio.core.errors.NotFound` or ``BadRequest``; a database
@@ -40,6 +44,7 @@ from typing import Protocol
 import msgspec
 
 from ..core.errors import FaasError
+from ..core.groups import group_jobs
 from ..core.messages import (
     Changed,
     CreateJob,
@@ -50,6 +55,7 @@ from ..core.messages import (
     Done,
     FinishJob,
     FunctionReply,
+    GroupCreated,
     JobCreated,
     PutFunction,
     PutSecret,
@@ -59,9 +65,12 @@ from ..core.messages import (
     StartJob,
     StoreMetrics,
 )
-from ..core.records import Function, JobRecord, JobState, Submission, User
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, Submission, User
 
-__all__ = ["Store", "WriteOp", "WriteResult", "created_job", "stored_function"]
+__all__ = [
+    "Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs",
+    "stored_function",
+]
 
 #: The writes a batch may hold.
 WriteOp = (
@@ -101,6 +110,9 @@ def stored_function(function: Function, version: int, now: float) -> Function:
     """The function a ``PutFunction`` stores: the caller's fields with the store's version
     and time; never sealed secret values."""
     return msgspec.structs.replace(function, version=version, updated_at=now, sealed={})
+def created_group(submitted: GroupRecord, now: float) -> GroupRecord:
+    """The group a ``create_group`` of ``submitted`` stores (its creation time, else ``now``)."""
+    return msgspec.structs.replace(submitted, created_at=submitted.created_at or now)
 
 
 class Store(Protocol):
@@ -134,8 +146,35 @@ class Store(Protocol):
         """Queued and running jobs, oldest first, and the functions they call."""
         ...
 
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        """Store ``group`` and its items (:func:`group_jobs`) as one batch; see the module
+        docstring. Raises ``NotFound`` for an unknown user or function, ``Conflict`` when the
+        group id belongs to another user."""
+        ...
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        """The group and its items' counts by state, or None."""
+        ...
+
+    async def group_items(
+        self,
+        group_id: str,
+        offset: int,
+        limit: int,
+        indices: Sequence[int] | None,
+        final_only: bool,
+    ) -> list[JobRecord]:
+        """Items of the group in input order: ``limit`` from index ``offset``, or those at
+        ``indices``; ``final_only`` leaves out those not final."""
+        ...
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        """The user's groups, newest first, at most ``limit``."""
+        ...
+
     async def sweep(self, finished_before: float) -> int:
-        """Remove final jobs finished before that time; return how many."""
+        """Remove final jobs finished before that time, and groups left without items;
+        return how many jobs."""
         ...
 
     def metrics(self) -> StoreMetrics:

@@ -28,7 +28,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import msgspec
 import trio
@@ -39,8 +40,8 @@ from pymongo.errors import PyMongoError
 
 from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import StoreMetrics
-from ..core.records import Function, JobRecord, JobState, User
+from ..core.messages import GroupCreated, StoreMetrics
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 from ..core.retry import Backoff
 from .base import WriteOp, WriteResult
 from .mongo_apply import BatchWriter
@@ -58,6 +59,7 @@ from .mongo_documents import (
     key_ok,
     with_sealed,
 )
+from .mongo_groups import GROUP_INDEXES, ITEM_INDEXES, MongoGroups
 from .monitoring import StoreMonitor
 
 __all__ = ["DEFAULT_RETENTION", "MongoStore"]
@@ -87,6 +89,7 @@ class MongoStore:
         self._users: Collection[Doc] = db["users"]
         self._jobs: Collection[Doc] = db["jobs"]
         self._versions: Collection[Doc] = db["function_versions"]
+        self._groups = MongoGroups(self._users, self._jobs, db["groups"], retention)
         self._retention = retention
         self._retry_timeout = retry_timeout
         self._threads = trio.CapacityLimiter(_THREADS)
@@ -220,6 +223,10 @@ class MongoStore:
         users, jobs = list(USER_INDEXES), list(JOB_INDEXES)
         await self._run(lambda: self._users.create_indexes(users), op="indexes", write=True)
         await self._run(lambda: self._jobs.create_indexes(jobs), op="indexes", write=True)
+        items, groups = list(ITEM_INDEXES), self._groups.collection
+        await self._run(lambda: self._jobs.create_indexes(items), op="indexes", write=True)
+        made = list(GROUP_INDEXES)
+        await self._run(lambda: groups.create_indexes(made), op="indexes", write=True)
 
         def drop_obsolete() -> None:
             existing = {index["name"] for index in self._jobs.list_indexes()}
@@ -345,6 +352,27 @@ class MongoStore:
 
         count: int = await self._retrying(lambda: self._run(delete, op="sweep", write=True))
         return count
+
+    # ---- groups (see mongo_groups; reads abandoned on cancel, a create waited for) ----------
+
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        async with self._batch_lock:
+            create = partial(self._groups.create, group, args, time.time())
+            run = partial(self._run, create, op="create_group", write=True)
+            return cast(GroupCreated, await self._retrying(run))
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        run = partial(self._run, partial(self._groups.get, group_id), op="get_group")
+        return cast("tuple[GroupRecord, GroupCounts] | None", await self._retrying(run))
+
+    async def group_items(self, group_id: str, offset: int, limit: int,
+                          indices: Sequence[int] | None, final_only: bool) -> list[JobRecord]:
+        read = partial(self._groups.items, group_id, offset, limit, indices, final_only)
+        return cast(list[JobRecord], await self._retrying(partial(self._run, read, op="items")))
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        run = partial(self._run, partial(self._groups.list, user, limit), op="list_groups")
+        return cast(list[GroupRecord], await self._retrying(run))  # fmt: skip
 
     # ---- writes --------------------------------------------------------------------------
 

@@ -41,10 +41,11 @@ import trio
 
 from ..core.config import ConfigError
 from ..core.errors import InternalError, PeerUnavailable
-from ..core.messages import StoreMetrics
-from ..core.records import Function, JobRecord, JobState, User
+from ..core.messages import GroupCreated, StoreMetrics
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .monitoring import StoreMonitor
+from .sqlite_groups import create_group, get_group, group_items, list_groups, migrate, sweep_groups
 from .sqlite_schema import (
     FINAL,
     FUNCTION_SELECT,
@@ -55,9 +56,9 @@ from .sqlite_schema import (
     get_function,
     get_job,
     job_from_row,
-    migrate,
     sealed_secrets,
 )
+from .sqlite_schema import migrate as add_function_columns
 from .sqlite_writes import apply_batch
 
 __all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
@@ -131,6 +132,7 @@ def _connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Conne
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
             migrate(conn)
+            add_function_columns(conn)
             if for_writes:
                 conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -237,6 +239,48 @@ class SqliteStore:
         # Another process holds the write lock: wait for it in a thread, not in the loop.
         return await self._run("write", lambda conn: apply_batch(conn, batch, time.time()))
 
+    async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:
+        """Store ``group`` and its items in one transaction (see :mod:`.sqlite_groups`).
+
+        Cancellation: as :meth:`apply`: the transaction never yields to trio.
+        """
+        writer = self._writer
+        if writer is None:
+            raise trio.ClosedResourceError("the store is closed")
+        try:
+            with _translate_errors("write"):
+                return create_group(writer, group, args, time.time())
+        except PeerUnavailable as exc:
+            if not _is_locked(exc):
+                raise
+        return await self._run(
+            "create_group", lambda conn: create_group(conn, group, args, time.time())
+        )
+
+    async def get_group(self, group_id: str) -> tuple[GroupRecord, GroupCounts] | None:
+        def read(conn: sqlite3.Connection) -> tuple[GroupRecord, GroupCounts] | None:
+            with _read_transaction(conn):
+                return get_group(conn, group_id)
+
+        return await self._run("read", read)
+
+    async def group_items(
+        self,
+        group_id: str,
+        offset: int,
+        limit: int,
+        indices: Sequence[int] | None,
+        final_only: bool,
+    ) -> list[JobRecord]:
+        def read(conn: sqlite3.Connection) -> list[JobRecord]:
+            with _read_transaction(conn):
+                return group_items(conn, group_id, offset, limit, indices, final_only)
+
+        return await self._run("read", read)
+
+    async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
+        return await self._run("read", lambda conn: list_groups(conn, user, limit))
+
     async def get_user(self, name: str) -> User | None:
         row = await self._run("get_user", lambda conn: conn.execute(
             "SELECT name, key_hash, execution_time_ms, created_at FROM users WHERE name = ?",
@@ -315,6 +359,7 @@ class SqliteStore:
             cursor = conn.execute(
                 f"DELETE FROM jobs WHERE state IN {FINAL} AND finished_at < ?", (finished_before,)
             )
+            sweep_groups(conn, finished_before)
             return cursor.rowcount
 
         return await self._run("sweep", delete)

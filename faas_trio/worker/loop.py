@@ -1,7 +1,11 @@
 """The worker: asks the jqmanager for jobs, runs them, reports them, obeys its commands.
 
-Each of the ``concurrency`` slots keeps one ``NextJob`` request in flight and runs the job it
-gets. A heartbeat task tells the jqmanager which jobs run here and receives ``Commands``;
+Each of the ``concurrency`` slots keeps one ``NextJob`` request in flight and runs the jobs it
+gets: up to :data:`MAX_JOBS_PER_ASK` queued jobs of one function at once (the jqmanager decides
+how many, ``FAAS_MAX_BATCH``), run back to back in the same warm child. Their outcomes are
+reported together, one ``Report`` per :data:`REPORT_DELAY` at most, so a batch of quick calls
+costs one message each way while a slow call does not hold back the results before it.
+A heartbeat task tells the jqmanager which jobs run here and receives ``Commands``;
 a cancel kills that job's child and reports it ``cancelled``. Every outcome is reported with
 ``Report`` and resent until the jqmanager answers ``Done``: a result is never dropped while
 the worker lives.
@@ -51,6 +55,10 @@ __all__ = ["main", "new_worker_id", "serve"]
 
 log = logging.getLogger("faas.worker")
 
+#: Jobs one slot asks for at once; the jqmanager gives at most its ``FAAS_MAX_BATCH``.
+MAX_JOBS_PER_ASK = 64
+#: How long a finished outcome may wait for others of its batch before it is reported, s.
+REPORT_DELAY = 0.005
 #: How long the jqmanager may hold a NextJob request, seconds.
 NEXT_JOB_WAIT = 10.0
 #: How long the jqmanager may hold a Heartbeat, seconds.
@@ -111,8 +119,9 @@ class _Worker:
         self._asks_changed = trio.Event()
         self._jobs_changed = trio.Event()
 
-    async def slot(self) -> None:
-        """Ask for a job, run it, report it; again until draining.
+    async def slot(self, number: int) -> None:
+        """Ask for jobs, run them, report them; again until draining. ``number`` names the
+        slot to the jqmanager, so that a request it abandoned is replaced, not served.
 
         Cancellation: an ask is abandoned (the request is forgotten); a job in progress is
         shielded and ends only through its own scopes (see :meth:`drain`).
@@ -123,9 +132,8 @@ class _Worker:
             with trio.CancelScope() as ask:
                 self._asking.add(ask)
                 try:
-                    reply = await self.jq.call(
-                        NextJob(worker=self.id, wait=NEXT_JOB_WAIT), timeout=NEXT_JOB_WAIT + 5
-                    )
+                    request = NextJob(self.id, NEXT_JOB_WAIT, MAX_JOBS_PER_ASK, slot=number)
+                    reply = await self.jq.call(request, timeout=NEXT_JOB_WAIT + 5)
                 except FaasError as exc:
                     if not isinstance(exc, PeerUnavailable):
                         log.warning("NextJob failed: %s", exc)
@@ -136,54 +144,93 @@ class _Worker:
                     self._asks_changed.set()
             if isinstance(reply, Dispatch):
                 backoff.reset()
-                await self._run(reply)
+                await self._run_batch(reply)
             elif isinstance(reply, NoJob):
                 backoff.reset()
 
-    async def _run(self, dispatch: Dispatch) -> None:
-        """Run one job and report it (a job arriving while draining is handed back at once).
+    async def _run_batch(self, dispatch: Dispatch) -> None:
+        """Run the jobs of one dispatch back to back and report them (jobs arriving while
+        draining are handed back at once). Every job of the batch is listed as running here
+        from the start, so that the jqmanager's lease rules do not take the waiting ones back.
 
-        Cancellation: an outer cancel does not reach in (shielded); ``run_scope`` kills the
-        child (cancel command, end of drain); ``scope`` abandons the report too.
+        Cancellation: an outer cancel does not reach in (shielded); each job's ``run_scope``
+        kills its child (cancel command, end of drain); the batch's ``scope`` abandons the rest
+        and the reports too.
         """
-        entry = _Running(dispatch, time.time())
-        job_id = dispatch.job.id
-        self.running[job_id] = entry
+        scope = trio.CancelScope(shield=True)
+        entries = [
+            _Running(Dispatch(job, dispatch.function), time.time(), scope=scope)
+            for job in (dispatch.job, *dispatch.more)
+        ]
+        for entry in entries:
+            self.running[entry.dispatch.job.id] = entry
+        send, receive = trio.open_memory_channel[Outcome](len(entries))
         try:
-            with entry.scope:
-                if self.draining:
-                    entry.stop_state = JobState.QUEUED
-                    entry.run_scope.cancel()
-                with entry.run_scope:
-                    outcome = await run_job(
-                        self.pool,
-                        dispatch,
-                        log_cap=self.config.log_cap,
-                        result_cap=self.config.result_cap,
-                    )
-                if entry.run_scope.cancelled_caught:
-                    state = entry.stop_state or JobState.CANCELLED
-                    outcome = stopped_outcome(dispatch, state, started_at=entry.started_at)
-                await self._report(outcome)
+            with scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._report_as_they_come, receive)
+                    async with send:
+                        for entry in entries:
+                            await send.send(await self._run_one(entry))
         finally:
-            if self.running.get(job_id) is entry:  # a newer attempt of the job may run
-                del self.running[job_id]
+            for entry in entries:
+                job_id = entry.dispatch.job.id
+                if self.running.get(job_id) is entry:  # a newer attempt of the job may run
+                    del self.running[job_id]
             self._jobs_changed.set()
 
-    async def _report(self, outcome: Outcome) -> None:
-        """Send ``outcome`` until the jqmanager answers Done, backing off up to 2 s.
+    async def _run_one(self, entry: _Running) -> Outcome:
+        """Run one job of a batch; its outcome (stopped ones included).
+
+        Cancellation: as :meth:`_run_batch`.
+        """
+        entry.started_at = time.time()
+        if self.draining:
+            entry.stop_state = JobState.QUEUED
+            entry.run_scope.cancel()
+        with entry.run_scope:
+            return await run_job(
+                self.pool,
+                entry.dispatch,
+                log_cap=self.config.log_cap,
+                result_cap=self.config.result_cap,
+            )
+        state = entry.stop_state or JobState.CANCELLED
+        return stopped_outcome(entry.dispatch, state, started_at=entry.started_at)
+
+    async def _report_as_they_come(self, outcomes: trio.MemoryReceiveChannel[Outcome]) -> None:
+        """Report each outcome that arrives, at most :data:`REPORT_DELAY` after it came,
+        together with those that came meanwhile; until the channel is closed.
+
+        Cancellation: stops; outcomes not yet reported are lost (only at the end of a drain).
+        """
+        async with outcomes:
+            async for first in outcomes:
+                batch = [first]
+                with trio.move_on_after(REPORT_DELAY):
+                    while True:
+                        try:
+                            batch.append(await outcomes.receive())
+                        except trio.EndOfChannel:
+                            break
+                await self._report(batch)
+
+    async def _report(self, outcomes: list[Outcome]) -> None:
+        """Send ``outcomes`` (one message) until the jqmanager answers Done, backing off up
+        to 2 s.
 
         Cancellation: stops resending; the outcome is lost (only at the end of a drain).
         """
         backoff = _backoff()
         while True:
             try:
-                await self.jq.call(Report(self.id, outcome), timeout=REPORT_TIMEOUT)
+                report = Report(self.id, outcomes[0], more=outcomes[1:])
+                await self.jq.call(report, timeout=REPORT_TIMEOUT)
             except (PeerUnavailable, InternalError, TooManyRequests, ProtocolError):
                 await backoff.sleep()
                 continue
             except FaasError as exc:
-                log.warning("report of job %s refused: %s", outcome.job_id, exc)
+                log.warning("report of job %s refused: %s", outcomes[0].job_id, exc)
                 return
             return
 
@@ -343,8 +390,8 @@ async def serve(
                 try:
                     await nursery.start(pool.reap_idle)
                     nursery.start_soon(worker.heartbeat)
-                    for _ in range(config.concurrency):
-                        nursery.start_soon(worker.slot)
+                    for number in range(config.concurrency):
+                        nursery.start_soon(worker.slot, number)
                     log.info("worker %s asking %s for work", worker_id, config.jq_url)
                     task_status.started(worker_id)
                     await drain_requested.wait()

@@ -14,6 +14,7 @@ from .burst import async_burst
 from .cold import cold_node, cold_python
 from .context import Figure, ScenarioContext, ScenarioResult
 from .deep_queue import deep_queue
+from .maps import map_10k_node, map_10k_python, map_100k, map_mixed
 from .store_burst import store_burst
 from .sync import baseline, warm_sync_c1, warm_sync_c16
 
@@ -29,6 +30,10 @@ SCENARIOS: dict[str, Scenario] = {
     "cold_node": cold_node,
     "async_burst": async_burst,
     "mixed_autoscale": mixed_autoscale,
+    "map_10k_python": map_10k_python,
+    "map_10k_node": map_10k_node,
+    "map_100k": map_100k,
+    "map_mixed": map_mixed,
     "deep_queue": deep_queue,
     "store_burst": store_burst,
 }

@@ -96,3 +96,20 @@ async def test_mixed_submissions_are_spread_over_the_duration_on_the_real_clock(
     assert (len(fast), len(slow), dropped) == (40, 8, 0)
     assert elapsed >= 0.9  # at the rate asked for, not all at once
     assert sample.total == 48 and sample.errors == 0
+
+
+async def test_a_map_is_followed_to_its_last_result() -> None:
+    fake = FakePlatform()
+    result = await SCENARIOS["map_10k_python"](context(fake))
+    items = result.sample("items")
+    assert items is not None and len(items.latencies_ms) == 1000 and items.errors == 0
+    assert isinstance(result.figures["items/s"], float)
+    assert "load_t_map_10k_python" not in fake.users
+
+
+async def test_map_mixed_times_calls_idle_and_behind_a_map() -> None:
+    result = await SCENARIOS["map_mixed"](context(FakePlatform()))
+    for label in ("idle", "behind a map"):
+        sample = result.sample(label)
+        assert sample is not None and sample.errors == 0 and len(sample.latencies_ms) == 50
+    assert result.figures["map items final during the calls"] == 5000

@@ -22,7 +22,8 @@ async def test_calls_past_the_users_rate_get_429_and_nothing_is_queued(
                 assert ran.status_code == 200, ran.text
             refused = await http.post("/u/ann/fn/add/run", content="[1, 2]")
             assert refused.status_code == 429, refused.text
-            assert refused.json() == {"error": True, "res": "ann is over 3 calls per minute"}
+            message = "ann is over 3 submissions per minute (FAAS_USER_RATE)"
+            assert refused.json() == {"error": True, "res": message}
             assert 1 <= int(refused.headers["Retry-After"]) <= 20
             jobs = await http.get("/u/ann/jobs")
             assert len(jobs.json()["res"]) == 3

@@ -11,13 +11,18 @@ import msgspec
 import trio
 
 from faas_trio.core.errors import BadRequest, NotFound, PeerUnavailable
+from faas_trio.core.groups import group_jobs
 from faas_trio.core.messages import (
     Changed,
+    ChangedMany,
+    CreateGroup,
     CreateJob,
     FinishJob,
+    FinishJobs,
     FunctionReply,
     GetFunction,
     GetJob,
+    GroupCreated,
     JobCreated,
     JobReply,
     Message,
@@ -28,7 +33,7 @@ from faas_trio.core.messages import (
     UnfinishedJobs,
     UnfinishedReply,
 )
-from faas_trio.core.records import Function, JobRecord, JobState, Runtime
+from faas_trio.core.records import Function, GroupRecord, JobRecord, JobState, Runtime
 from faas_trio.store.base import created_job
 
 _ids = itertools.count(1)
@@ -57,6 +62,7 @@ class FakeDbManager:
 
     functions: dict[tuple[str, str], Function] = field(default_factory=dict)
     jobs: dict[str, JobRecord] = field(default_factory=dict)
+    groups: dict[str, GroupRecord] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     execution_ms: dict[str, float] = field(default_factory=dict)
     requests: list[Message] = field(default_factory=list)
@@ -123,6 +129,31 @@ class FakeDbManager:
                     self.execution_ms.get(final.user, 0.0) + (final.duration_ms or 0.0)
                 )
                 return Changed(True)
+            case FinishJobs(finishes=finishes):
+                applied: list[bool | None] = []
+                for finish in finishes:
+                    try:
+                        reply = self.answer(finish)
+                    except NotFound:
+                        applied.append(None)
+                    else:
+                        assert isinstance(reply, Changed)
+                        applied.append(reply.applied)
+                return ChangedMany(applied)
+            case CreateGroup(group=group, args=args):
+                function = self.functions.get((group.user, group.function))
+                if function is None:
+                    raise NotFound(f"no function {group.user}/{group.function}")
+                if group.id in self.groups:
+                    stored = self.groups[group.id]
+                    items = [j for j in self.jobs.values() if j.group_id == group.id]
+                    unfinished = sorted((j for j in items if not j.is_final),
+                                        key=lambda j: j.group_index or 0)  # fmt: skip
+                    return GroupCreated(stored, function, existing=True, unfinished=unfinished)
+                self.groups[group.id] = group
+                for job in group_jobs(group, args, function):
+                    self.jobs[job.id] = job
+                return GroupCreated(group, function)
             case GetJob(id=job_id):
                 return JobReply(self._job(job_id))
             case GetFunction(user=user, name=name):

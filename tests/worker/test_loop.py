@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 
@@ -69,7 +70,8 @@ class FakeJq:
             if self.refuse_reports > 0:
                 self.refuse_reports -= 1
                 raise PeerUnavailable("database down")
-            await self.reports_send.send(request)
+            for outcome in (request.outcome, *request.more):  # one Report may carry a batch
+                await self.reports_send.send(Report(request.worker, outcome))
             return Done()
         raise AssertionError(f"unexpected {request!r}")
 
@@ -171,6 +173,26 @@ async def test_runs_jobs_and_reports_them(
 
 
 @needs_node
+async def test_a_batch_runs_back_to_back_in_one_child_and_every_outcome_is_reported(
+    jq: tuple[FakeJq, str], start_worker: StartWorker, make_dispatch: MakeDispatch
+) -> None:
+    fake, _ = jq
+    await start_worker(concurrency=1)
+    source = "import os\ndef pid(n):\n    return [n, os.getpid()]\n"
+    first = make_dispatch(source, "[0]", version=3)
+    more = [
+        msgspec.structs.replace(make_dispatch(source, f"[{n}]", version=3).job)
+        for n in range(1, 6)
+    ]
+    await fake.queue_send.send(msgspec.structs.replace(first, more=more))
+    outcomes = [await fake.next_report() for _ in range(6)]
+    assert sorted(o.job_id for o in outcomes) == sorted([first.job.id, *(j.id for j in more)])
+    assert all(o.state is JobState.SUCCEEDED for o in outcomes)
+    values = sorted(msgspec.json.decode(o.value or "null") for o in outcomes)
+    assert [v[0] for v in values] == [0, 1, 2, 3, 4, 5]
+    assert len({v[1] for v in values}) == 1  # one warm child ran them all
+
+
 async def test_runs_node_jobs(
     jq: tuple[FakeJq, str], start_worker: StartWorker, make_dispatch: MakeDispatch
 ) -> None:

@@ -1,0 +1,136 @@
+"""Maps: one function over many inputs, as a group of ordinary jobs.
+
+:class:`MapManager` is what the jqmanager does with a group as a whole. Each item is an
+ordinary job of the state machine (:class:`~.manager.JobManager`), admitted, queued, run and
+finished like any other; a group adds only: its items are admitted and stored in one batch
+(one ``CreateGroup``), its finishes are logged for watchers (:class:`~.groups.GroupTracker`),
+and a cancel takes all its unfinished items at once and stores their final states in one
+batch. Limits count items: a map of n items takes n of its user's active jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ..core.errors import FaasError, PeerUnavailable
+from ..core.groups import group_jobs
+from ..core.messages import GroupCreated, GroupProgress
+from ..core.records import GroupRecord
+from . import records
+from .manager import JobManager
+
+__all__ = ["MapManager"]
+
+log = logging.getLogger("faas.jqmanager")
+
+
+class MapManager:
+    """Group operations over ``jobs``, the job state machine."""
+
+    def __init__(self, jobs: JobManager) -> None:
+        self.jobs = jobs
+
+    async def submit(self, group: GroupRecord, args: list[str]) -> tuple[GroupRecord, bool]:
+        """Admit, store and queue one job per item of ``args`` as ``group``; the group as
+        stored, and whether it existed already (a repeated submission: nothing new queued).
+
+        Raises:
+            TooManyRequests: the queue, or the user's share of it, has no room for every
+                item (nothing is queued), or the user is over its submissions per minute.
+            PeerUnavailable: the dbmanager did not answer in time; the submission is resent
+                in the background until answered, so a stored group runs.
+            NotFound: no such user or function.
+
+        Cancellation: blocks while the group is stored. A cancel before the store answered
+        withdraws the admissions (a group stored all the same is loaded at the next start).
+        """
+        jobs = self.jobs
+        await jobs.require_ready()
+        if jobs.groups.remaining(group.id) is not None:
+            # A repeat of a group held here (a retried request): answered, not admitted again.
+            created = await jobs.db.create_group(group, args)
+            self._take_over(created, args, admitted=0)
+            return created.group, created.existing
+        count = len(args)
+        jobs.rate.take(group.user)
+        jobs.queue.admit(group.user, count)
+        admitted = count
+        try:
+            try:
+                created = await jobs.db.create_group(group, args)
+            except PeerUnavailable:
+                jobs.nursery.start_soon(self._create_eventually, group, args)
+                raise
+            admitted -= self._take_over(created, args, admitted=admitted)
+        finally:
+            if admitted:
+                jobs.queue.withdraw(group.user, admitted)
+        return created.group, created.existing
+
+    def _take_over(self, created: GroupCreated, args: list[str], *, admitted: int) -> int:
+        """Own the stored group's unfinished items not owned yet; how many admissions that
+        used up (at most ``admitted``)."""
+        jobs = self.jobs
+        if created.existing:
+            items = created.unfinished
+        else:
+            items = group_jobs(created.group, args, created.function)
+        used = 0
+        for job in items:
+            if jobs.known(job.id) is not None or job.is_final:
+                continue
+            jobs.adopt(job, created.function, admitted=used < admitted, dispatch=False)
+            used += 1
+        jobs.dispatch()
+        return min(used, admitted)
+
+    async def _create_eventually(self, group: GroupRecord, args: list[str]) -> None:
+        """After a ``CreateGroup`` that got no answer: resend it (it is idempotent) until
+        the dbmanager answers, then own the stored items.
+
+        Cancellation: stops resending; a group stored meanwhile is loaded at the next start.
+        """
+        backoff = 0.1
+        while True:
+            try:
+                created = await self.jobs.db.create_group(group, args)
+                break
+            except PeerUnavailable:
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            except FaasError as exc:
+                log.info("group %s, unanswered at submission, was not stored: %s", group.id, exc)
+                return
+        self._take_over(created, args, admitted=0)
+
+    async def watch(
+        self, group_id: str, after: int, wait: float, *, until_done: bool
+    ) -> GroupProgress:
+        """See :meth:`.groups.GroupTracker.watch`; waits for the jobs to be loaded first.
+
+        Cancellation: only waits.
+        """
+        await self.jobs.until_ready(wait)
+        return await self.jobs.groups.watch(group_id, after, wait, until_done=until_done)
+
+    async def cancel(self, group_id: str) -> int:
+        """Cancel every item of ``group_id`` held here and not final (running ones are killed
+        by their workers); their final states are stored in one batch. Returns how many.
+
+        Raises:
+            PeerUnavailable: the cancels could not be stored; every item is back as it was.
+
+        Cancellation: blocks while the final states are stored; a cancel puts the items back.
+        """
+        jobs = self.jobs
+        await jobs.require_ready()
+        taken = [jobs.take(job_id) for job_id in jobs.queue.of_group(group_id)]
+        taken += [jobs.take(job_id) for job_id in jobs.leases.of_group(group_id)]
+        owned = [each for each in taken if each is not None]
+        for each in owned:
+            if each.lease is not None:
+                jobs.leases.add_cancel(each.lease.worker, each.job.id)
+        await jobs.finish_many(owned, [records.cancelled(each.job) for each in owned])
+        return len(owned)
