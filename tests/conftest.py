@@ -163,3 +163,25 @@ def launch_mongo() -> Iterator[Callable[..., MongoServer]]:
     yield launch
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of small wheels made for the tests (see :mod:`tests.wheelhouse`), readable by
+    every uid (worker hosts' sandboxes never read it, but pip may run unprivileged)."""
+    from wheelhouse import make_wheelhouse  # tests/ is on sys.path, as conftest.py's folder
+
+    return make_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture
+def offline_pip(monkeypatch: pytest.MonkeyPatch, wheelhouse: Path) -> Path:
+    """pip for this test (and the processes it starts) reads no configuration file and takes
+    packages from :func:`wheelhouse` alone (``FAAS_PIP_FIND_LINKS``, no index)."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    monkeypatch.setenv("FAAS_PIP_FIND_LINKS", str(wheelhouse))
+    monkeypatch.delenv("FAAS_PIP_INDEX_URL", raising=False)
+    return wheelhouse

@@ -22,6 +22,7 @@ import msgspec
 
 from .metrics_messages import GetMetrics, GetStoreMetrics, Metrics, StoreMetrics
 from .records import (
+    Build,
     Function,
     GroupCounts,
     GroupRecord,
@@ -38,6 +39,12 @@ __all__ = [
     "CancelJob",
     "Changed",
     "ChangedMany",
+    "DeleteSecret",
+    "ListSecrets",
+    "PutSecret",
+    "SecretsReply",
+    "SetBuild",
+    "WaitBuild",
     "Commands",
     "CreateGroup",
     "CreateJob",
@@ -294,6 +301,55 @@ class UnfinishedReply(msgspec.Struct, frozen=True, tag=True):
 
 class UnfinishedJobs(Request[UnfinishedReply], frozen=True, tag=True):
     """Every queued or running job, oldest first, with the functions they call."""
+
+
+# ---- dbmanager (builds), frontend, jqmanager -> dbmanager: environments, secrets -------------
+
+
+class SetBuild(Request[Changed], frozen=True, tag=True):
+    """Conditional: set the build of ``(user, name)`` if it is still at ``version`` and its
+    build is not final yet. -> Changed."""
+
+    user: str
+    name: str
+    version: int
+    build: Build
+
+
+class WaitBuild(Request[FunctionReply], frozen=True, tag=True):
+    """Hold until the build of ``(user, name)`` at ``version`` is final, the function is at
+    another version, or ``wait`` seconds pass. -> FunctionReply (as it stands), or NotFound."""
+
+    user: str
+    name: str
+    version: int
+    wait: float
+
+
+class PutSecret(Request[Done], frozen=True, tag=True):
+    """Create or replace a user's secret; ``sealed`` is its Fernet token. -> Done, or
+    NotFound for an unknown user."""
+
+    user: str
+    name: str
+    sealed: str
+
+
+class DeleteSecret(Request[Done], frozen=True, tag=True):
+    """-> Done, or NotFound."""
+
+    user: str
+    name: str
+
+
+class SecretsReply(msgspec.Struct, frozen=True, tag=True):
+    names: list[str]
+
+
+class ListSecrets(Request[SecretsReply], frozen=True, tag=True):
+    """The names of a user's secrets. -> SecretsReply, or NotFound for an unknown user."""
+
+    user: str
 
 
 # ---- frontend, jqmanager -> dbmanager: groups (maps) ------------------------------------------
@@ -573,4 +629,10 @@ Message = (
     | WatchGroup
     | GroupCancelled
     | CancelGroup
+    | SetBuild
+    | WaitBuild
+    | PutSecret
+    | DeleteSecret
+    | SecretsReply
+    | ListSecrets
 )

@@ -14,6 +14,8 @@ import msgspec
 
 __all__ = [
     "FINAL_STATES",
+    "Build",
+    "BuildState",
     "Function",
     "GroupCounts",
     "GroupRecord",
@@ -67,6 +69,37 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float = 0.0
 
 
+class BuildState(enum.StrEnum):
+    """Where the build of a function's package environment is."""
+
+    #: Registered; no build started yet.
+    PENDING = "pending"
+    #: The requirements are being resolved.
+    BUILDING = "building"
+    #: Resolved: ``resolved`` is the exact set every worker host installs.
+    READY = "ready"
+    #: Resolution failed; ``error`` says why, and calls of this version fail with it.
+    FAILED = "failed"
+
+
+class Build(msgspec.Struct, frozen=True, kw_only=True):
+    """The environment build of one function version (see :mod:`faas_trio.core.packages`)."""
+
+    state: BuildState = BuildState.PENDING
+    #: The environment's id (a hash of the resolved set and the interpreter), once ready.
+    env: str | None = None
+    #: One ``name==version --hash=sha256:H`` line per distribution, sorted, once ready.
+    resolved: list[str] = []
+    #: What the build printed (capped).
+    log: str = ""
+    error: str | None = None
+    finished_at: float | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (BuildState.READY, BuildState.FAILED)
+
+
 class Function(msgspec.Struct, frozen=True, kw_only=True):
     """A user's function. ``version`` grows by one on every re-registration."""
 
@@ -79,6 +112,19 @@ class Function(msgspec.Struct, frozen=True, kw_only=True):
     memory_mb: int
     version: int = 0
     updated_at: float = 0.0
+    #: Normalised requirement lines (Python only); empty: the standard library only.
+    requirements: list[str] = []
+    #: Modules the environment's zygote imports; None: the wheels' top-level modules.
+    preload: list[str] | None = None
+    #: Environment variables the function runs with (not secret: ``GET`` shows them).
+    env: dict[str, str] = {}
+    #: Names of the user's secrets the function gets as environment variables.
+    secrets: list[str] = []
+    #: The environment build; None when there are no requirements.
+    build: Build | None = None
+    #: The named secrets' sealed values (Fernet tokens), attached by the store only to the
+    #: copy a job runs with (``JobCreated``, ``UnfinishedReply``); never stored with it.
+    sealed: dict[str, str] = {}
 
 
 class Submission(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from ..core.messages import (
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     FinishJob,
     FinishJobs,
@@ -44,21 +45,28 @@ from ..core.messages import (
     ListFunctions,
     ListGroups,
     ListJobs,
+    ListSecrets,
     LogsReply,
     Message,
     Ping,
     Pong,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SecretsReply,
+    SetBuild,
     StartJob,
     UnfinishedJobs,
     UnfinishedReply,
     UserReply,
+    WaitBuild,
 )
+from ..core.records import Function
 from ..core.rpc import Handler, serve_rpc
 from ..store import Store, WriteResult, open_store
 from .admission import admitted
+from .builds import Builder
 from .committer import GroupCommitter
 from .config import DbManagerConfig
 
@@ -66,6 +74,8 @@ __all__ = ["MAX_LIST_LIMIT", "main", "make_handler", "serve", "serve_store", "sw
 
 #: The most jobs one ``ListJobs`` may ask for.
 MAX_LIST_LIMIT = 1000
+#: The longest a ``WaitBuild`` is held, seconds (callers ask again).
+MAX_BUILD_WAIT = 600.0
 #: The most items one ``GroupItems`` may ask for.
 MAX_GROUP_PAGE = 10_000
 
@@ -91,16 +101,46 @@ def _applied(results: list[WriteResult]) -> list[bool | None]:
     return out
 
 
-def make_handler(store: Store, committer: GroupCommitter) -> Handler:
-    """The RPC handler: each request to its committer write or store read."""
+def make_handler(
+    store: Store, committer: GroupCommitter, builder: Builder | None = None
+) -> Handler:
+    """The RPC handler: each request to its committer write or store read. A function
+    registered with requirements has its environment built by ``builder`` (none: its build
+    stays pending)."""
+
+    async def get_function(user: str, name: str) -> Function:
+        function = await store.get_function(user, name)
+        if function is None:
+            raise NotFound(f"function '{name}' not found for user '{user}'")
+        return function
 
     async def handle(request: Message) -> Message:
         match request:
             case Ping():
                 return Pong(component="dbmanager")
+            case PutFunction():
+                reply = await committer.write(request)
+                if builder is not None and isinstance(reply, FunctionReply):
+                    builder.start(reply.function)
+                return reply
+            case WaitBuild(user=user_name, name=name, version=version, wait=wait):
+                function = await get_function(user_name, name)
+                build = function.build
+                if builder is None or function.version != version or build is None:
+                    return FunctionReply(function=function)
+                if not build.is_final:
+                    await builder.wait(function, max(0.0, min(wait, MAX_BUILD_WAIT)))
+                    function = await get_function(user_name, name)
+                return FunctionReply(function=function)
+            case ListSecrets(user=user_name):
+                names = await store.list_secrets(user_name)
+                if names is None:
+                    raise NotFound(f"user '{user_name}' not found")
+                return SecretsReply(names=names)
             case (
-                PutUser() | DeleteUser() | PutFunction() | DeleteFunction() | CreateJob()
-                | StartJob() | RequeueJob() | FinishJob() | DeleteJob()
+                PutUser() | DeleteUser() | DeleteFunction() | CreateJob()
+                | StartJob() | RequeueJob() | FinishJob() | DeleteJob() | SetBuild()
+                | PutSecret() | DeleteSecret()
             ):  # fmt: skip
                 return await committer.write(admitted(request))
             case GetUser(name=name):
@@ -109,9 +149,9 @@ def make_handler(store: Store, committer: GroupCommitter) -> Handler:
                     raise NotFound(f"user '{name}' not found")
                 return UserReply(user=user)
             case GetFunction(user=user_name, name=name):
-                function = await store.get_function(user_name, name)
-                if function is None:
-                    raise NotFound(f"function '{name}' not found for user '{user_name}'")
+                function = await get_function(user_name, name)
+                if builder is not None:
+                    builder.start(function)  # resumes a build a restart left unfinished
                 return FunctionReply(function=function)
             case ListFunctions(user=user_name):
                 functions = await store.list_functions(user_name)
@@ -197,10 +237,16 @@ async def serve_store(
     still commit), and returns once the committer and the sweeper have stopped.
     """
     committer = GroupCommitter(store)
+
+    async def set_build(op: SetBuild) -> bool:
+        reply = await committer.write(op)
+        return isinstance(reply, Changed) and reply.applied
+
     async with trio.open_nursery() as nursery:
         await nursery.start(committer.run)
         nursery.start_soon(sweep_periodically, store, config.retention, config.sweep_interval)
-        handler = make_handler(store, committer)
+        builder = Builder(nursery, config.builds, set_build)
+        handler = make_handler(store, committer, builder)
         bound: str = await nursery.start(partial(serve_rpc, name="dbmanager"), config.bind, handler)
         log.info("serving on %s", bound)
         task_status.started(bound)

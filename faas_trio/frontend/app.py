@@ -40,7 +40,7 @@ from __future__ import annotations
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from . import console, functions, groups, health, jobs, metrics, openapi, users
+from . import console, functions, groups, health, jobs, metrics, openapi, secrets, users
 from .auth import Auth
 from .config import FrontendConfig
 from .peers import Peers
@@ -74,6 +74,7 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     auth = Auth(config, peers)
     users.register(app, peers, auth, Registration(config.registration, config.registration_rate))
     functions.register(app, peers, config, auth)
+    secrets.register(app, peers, auth)
     jobs.register(app, peers, config, auth)
     groups.register(app, peers, config, auth)
     health.register(app, peers, config)

@@ -1,8 +1,12 @@
 """Routes for a user's functions: list, read, register, remove, and run.
 
-Registration takes the raw body as the source. ``?runtime=python|node`` names the language;
-without it the language is told from the source (:mod:`.runtime_detect`). ``?timeout=`` (s)
-and ``?memory_mb=`` set the limits a call runs under.
+Registration takes the raw body as the source, or a JSON object or a multipart form with
+requirements, env and secrets (:mod:`.registration`). ``?runtime=python|node`` names the
+language; without it the language is told from the source (:mod:`.runtime_detect`).
+``?timeout=`` (s) and ``?memory_mb=`` set the limits a call runs under. A function with
+requirements answers at once while its environment is built; ``?wait=S`` waits up to S
+seconds for the build and answers the function as ``GET`` shows it (200 once the build is
+ready or failed, 202 while it still runs).
 
 Running takes the raw body as a JSON array of arguments and answers the job id at once (the
 old behaviour), or with ``?wait=S`` holds up to S seconds: 200 with the job record when the
@@ -17,24 +21,31 @@ Every route needs the user's key (or the admin's) in ``keys`` mode (:mod:`.auth`
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from quart import request
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.errors import BadRequest
 from ..core.ids import new_job_id
-from ..core.messages import DeleteFunction, GetFunction, ListFunctions, PutFunction, Submit
+from ..core.messages import (
+    DeleteFunction,
+    GetFunction,
+    ListFunctions,
+    PutFunction,
+    Submit,
+    WaitBuild,
+)
 from ..core.public import public_record
 from ..core.records import Function, Submission
 from . import inputs
 from .auth import Auth
 from .callbacks import check_callback
 from .config import FrontendConfig
+from .function_registration import read_registration
 from .peers import Peers
 from .quotas import check_function_room
 from .responses import envelope
-from .runtime_detect import detect_runtime
 
 __all__ = ["register"]
 
@@ -48,6 +59,33 @@ async def _raw_body() -> bytes:
     Cancellation: blocks until the body has arrived.
     """
     return await request.get_data(cache=False, as_text=False, parse_form_data=False)
+
+
+def function_view(f: Function) -> dict[str, Any]:
+    """A function as ``GET /u/:u/fn/:f`` shows it: never a secret's value, only names."""
+    build = f.build
+    return {
+        "f_name": f.name,
+        "src": f.source,
+        "runtime": f.runtime.value,
+        "timeout": f.timeout,
+        "memory_mb": f.memory_mb,
+        "version": f.version,
+        "requirements": f.requirements,
+        "preload": f.preload,
+        "env": f.env,
+        "secrets": f.secrets,
+        # No requirements: the standard library, ready from the start.
+        "build": {"state": "ready", "env": None, "log": "", "error": None, "resolved": []}
+        if build is None
+        else {
+            "state": build.state.value,
+            "env": build.env,
+            "log": build.log,
+            "error": build.error,
+            "resolved": build.resolved,
+        },
+    }
 
 
 def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -> None:
@@ -66,27 +104,19 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
 
     @app.get("/u/<user>/fn/<fn>")
     async def get_function(user: str, fn: str) -> TrioResponse:
-        """One function. res: ``{f_name, src, runtime, timeout, memory_mb, version}``.
+        """One function. res: ``{f_name, src, runtime, timeout, memory_mb, version,
+        requirements, preload, env, secrets, build: {state, env, log, error, resolved}}``.
 
         Cancellation: blocks on dbmanager; nothing changes.
         """
         request_ = GetFunction(inputs.check_name("user", user), inputs.check_name("function", fn))
         await auth.require_user(request_.user)
-        f = (await peers.ask_db(request_)).function
-        return envelope(
-            {
-                "f_name": f.name,
-                "src": f.source,
-                "runtime": f.runtime.value,
-                "timeout": f.timeout,
-                "memory_mb": f.memory_mb,
-                "version": f.version,
-            }
-        )
+        return envelope(function_view((await peers.ask_db(request_)).function))
 
     @app.post("/u/<user>/fn/<fn>")
     async def put_function(user: str, fn: str) -> TrioResponse:
-        """Register or replace a function; the raw body is its source. res: 1.
+        """Register or replace a function (see :mod:`.registration`). res: 1; with
+        ``?wait=S``, the function as ``GET`` shows it, once its build ended (200) or not (202).
 
         Cancellation: blocks reading the body, then on dbmanager; a cancel may leave the
         write done or not.
@@ -94,36 +124,21 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         user = inputs.check_name("user", user)
         fn = inputs.check_name("function", fn)
         await auth.require_user(user)
-        args = request.args
-        runtime = inputs.runtime(args.get("runtime"))
-        timeout = inputs.timeout(args.get("timeout"), config.default_timeout, config.max_timeout)
-        memory_mb = inputs.memory_mb(
-            args.get("memory_mb"), config.default_memory_mb, config.max_memory_mb
-        )
-        source = inputs.body_text(await _raw_body())
-        if not source.strip():
-            raise BadRequest("function source is empty: send it as the request body")
-        if runtime is None:
-            runtime = detect_runtime(source)
-            if runtime is None:
-                raise BadRequest("cannot tell the runtime, pass ?runtime=python|node")
-        function = Function(
-            user=user,
-            name=fn,
-            source=source,
-            runtime=runtime,
-            timeout=timeout,
-            memory_mb=memory_mb,
-            updated_at=time.time(),
-        )
+        wait = inputs.wait(request.args.get("wait"), config.max_wait)
+        function = await read_registration(user, fn, config)
         await check_function_room(
             peers,
             function,
             max_functions=config.max_functions,
             max_source_bytes=config.max_source_bytes,
         )
-        await peers.ask_db(PutFunction(function))
-        return envelope(1)
+        stored = (await peers.ask_db(PutFunction(function))).function
+        if wait == 0 or stored.build is None:
+            return envelope(1) if wait == 0 else envelope(function_view(stored))
+        ask = WaitBuild(user, fn, stored.version, wait)
+        built = (await peers.ask_db(ask, wait=wait)).function
+        final = built.build is None or built.build.is_final or built.version != stored.version
+        return envelope(function_view(built), 200 if final else 202)
 
     @app.delete("/u/<user>/fn/<fn>")
     async def delete_function(user: str, fn: str) -> TrioResponse:

@@ -14,7 +14,7 @@ import msgspec
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.records import JobState, Runtime
+from ..core.records import BuildState, JobState, Runtime
 from .config import FrontendConfig
 from .openapi_groups import group_paths, group_schemas
 from .users import MAX_LIST_LIMIT
@@ -27,6 +27,9 @@ EXAMPLE_JOB_ID = "65f1c0de00000000000000a1"
 _NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
 _JOB_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+_SECRET_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 _REF = "#/components/schemas/"
 
@@ -180,14 +183,47 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
                         {"type": "integer", "minimum": 1, "maximum": config.max_memory_mb},
                         "Memory limit, MiB.",
                     ),
+                    _query(
+                        "wait",
+                        {"type": "number", "minimum": 0, "maximum": config.max_wait},
+                        "Hold the request up to this many seconds for the build to end.",
+                    ),
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                    "content": {
+                        "text/plain": {"schema": {"type": "string"}},
+                        "application/json": {"schema": {"$ref": _REF + "Registration"}},
+                    },
+                },
+                "responses": {
+                    **_ok(
+                        {"oneOf": [one, {"$ref": _REF + "Function"}]},
+                        "1, or with ?wait the function once its build ended",
+                    ),
+                    "202": _json(_envelope({"$ref": _REF + "Function"}), "The build still runs"),
+                },
+            },
+            "delete": {"summary": "Remove a function", "responses": _ok(one)},
+        },
+        "/u/{user}/secrets": {
+            "parameters": [user],
+            "get": {
+                "summary": "The names of the user's secrets (never their values)",
+                "responses": _ok({"type": "array", "items": {"type": "string"}}),
+            },
+        },
+        "/u/{user}/secrets/{name}": {
+            "parameters": [user, _path_param("name", _SECRET_NAME, "API_TOKEN")],
+            "put": {
+                "summary": "Create or replace a secret; the body is its value (write-only)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/plain": {"schema": {"type": "string", "minLength": 1}}},
                 },
                 "responses": _ok(one),
             },
-            "delete": {"summary": "Remove a function", "responses": _ok(one)},
+            "delete": {"summary": "Remove a secret", "responses": _ok(one)},
         },
         "/u/{user}/fn/{fn}/run": {
             "parameters": [user, fn],
@@ -332,7 +368,18 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
                 **group_schemas(),
                 "Function": {
                     "type": "object",
-                    "required": ["f_name", "src", "runtime", "timeout", "memory_mb", "version"],
+                    "required": [
+                        "f_name",
+                        "src",
+                        "runtime",
+                        "timeout",
+                        "memory_mb",
+                        "version",
+                        "requirements",
+                        "env",
+                        "secrets",
+                        "build",
+                    ],
                     "properties": {
                         "f_name": {"type": "string"},
                         "src": {"type": "string"},
@@ -340,6 +387,36 @@ def openapi_document(config: FrontendConfig) -> dict[str, Any]:
                         "timeout": {"type": "number"},
                         "memory_mb": {"type": "integer"},
                         "version": {"type": "integer"},
+                        "requirements": _STRINGS,
+                        "preload": {**_STRINGS, "nullable": True},
+                        "env": _STRING_MAP,
+                        "secrets": _STRINGS,
+                        "build": {
+                            "type": "object",
+                            "required": ["state", "env", "log", "error", "resolved"],
+                            "properties": {
+                                "state": {"type": "string", "enum": [s.value for s in BuildState]},
+                                "env": _NULLABLE_STRING,
+                                "log": {"type": "string"},
+                                "error": _NULLABLE_STRING,
+                                "resolved": _STRINGS,
+                            },
+                        },
+                    },
+                },
+                "Registration": {
+                    "type": "object",
+                    "required": ["source"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "source": {"type": "string"},
+                        "requirements": _STRINGS,
+                        "runtime": {"type": "string", "enum": [r.value for r in Runtime]},
+                        "timeout": {"type": "number"},
+                        "memory_mb": {"type": "integer"},
+                        "env": _STRING_MAP,
+                        "secrets": _STRINGS,
+                        "preload": _STRINGS,
                     },
                 },
                 "NewKey": {

@@ -28,8 +28,9 @@ class Peers:
     #: Seconds a call may take beyond any ``wait`` it asks the peer to hold.
     rpc_timeout: float
 
-    async def ask_db(self, request: Request[R]) -> R:
-        """Send ``request`` to dbmanager and return its reply (of the request's reply type).
+    async def ask_db(self, request: Request[R], *, wait: float = 0.0) -> R:
+        """Send ``request`` to dbmanager and return its reply (of the request's reply type);
+        the dbmanager may hold it up to ``wait`` seconds (``WaitBuild``).
 
         Raises:
             PeerUnavailable: no answer within ``rpc_timeout``.
@@ -38,7 +39,7 @@ class Peers:
 
         Cancellation: blocks until the reply; a cancel abandons the request.
         """
-        return await self.db.call(request, timeout=self.rpc_timeout)
+        return await self.db.call(request, timeout=wait + self.rpc_timeout)
 
     async def ask_jq(self, request: Request[R], *, wait: float = 0.0) -> R:
         """Send ``request`` to jqmanager, which may hold it up to ``wait`` seconds.

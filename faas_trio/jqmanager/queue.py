@@ -38,10 +38,13 @@ class SourceCache:
         self._functions: dict[FunctionKey, tuple[Function, int]] = {}
 
     def acquire(self, function: Function) -> Function:
-        """The shared copy of ``function`` (``function`` itself if it is the first), counted
-        once more; every call must be matched by one :meth:`release`."""
+        """The shared copy of ``function`` (``function`` itself if it is the first, or if it
+        carries a newer build or other secrets than the shared one, which it then replaces),
+        counted once more; every call must be matched by one :meth:`release`."""
         key = _key(function)
         shared, count = self._functions.get(key, (function, 0))
+        if shared.build != function.build or shared.sealed != function.sealed:
+            shared = function
         self._functions[key] = (shared, count + 1)
         return shared
 

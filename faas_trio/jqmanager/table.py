@@ -18,8 +18,9 @@ import trio
 
 from ..core.errors import PeerUnavailable
 from ..core.messages import Dispatch, JobCreated, RequeueJob, StartJob, Stats
-from ..core.records import Function, JobRecord, JobState
+from ..core.records import BuildState, Function, JobRecord, JobState
 from . import records
+from .builds import AwaitingBuilds, await_build, build_failure
 from .config import JqManagerConfig
 from .dbrequests import DbClient, DbRequests
 from .finals import FinalStates
@@ -58,6 +59,8 @@ class JobTable:
         self.db = DbRequests(db, timeout=config.db_timeout, persist_timeout=config.persist_timeout)
         self.nursery = nursery
         self.queue = JobQueue(max_queue=config.max_queue, user_max_active=config.user_max_active)
+        #: Jobs waiting for their function's environment to be built (:mod:`.builds`).
+        self.awaiting = AwaitingBuilds()
         self.rate = RateLimiter(config.user_rate)
         self.leases = LeaseTable(
             lease_timeout=config.lease_timeout, dispatch_grace=config.dispatch_grace
@@ -76,6 +79,9 @@ class JobTable:
         entry = self.queue.get(job_id)
         if entry is not None:
             return entry.job
+        parked = self.awaiting.get(job_id)
+        if parked is not None:
+            return parked
         lease = self.leases.get(job_id)
         if lease is not None:
             return lease.job
@@ -143,12 +149,34 @@ class JobTable:
         if job.group_id is not None:
             self.groups.add(job.group_id, 1)
         if job.state is JobState.QUEUED:
-            self.queue.push(job, function, admitted=admitted)
-            if dispatch:
-                self.dispatch()
+            self._enqueue(job, function, admitted=admitted, dispatch=dispatch)
         else:
             shared = self.queue.adopt(function, job.user, admitted=admitted)
             self.leases.grant(job, shared, job.worker or "unknown", trio.current_time())
+
+    def _enqueue(
+        self, job: JobRecord, function: Function, *, admitted: bool, dispatch: bool = True
+    ) -> None:
+        """Queue a queued ``job``, unless its function's environment is not built: then it
+        waits for the build (:mod:`.builds`), or fails with the build's error."""
+        build = function.build
+        if build is None or build.state is BuildState.READY:
+            self.queue.push(job, function, admitted=admitted)
+            if dispatch:
+                self.dispatch()
+            return
+        shared = self.queue.adopt(function, job.user, admitted=admitted)
+        if build.state is BuildState.FAILED:
+            reason = f"its environment did not build: {build.error}"
+            self.finals.store_later(job, build_failure(job, reason), shared)
+        else:
+            self.park(job, shared)
+
+    def park(self, job: JobRecord, shared: Function) -> None:
+        """Make a counted ``job`` wait for the build of its function (the shared copy)."""
+        if self.awaiting.park(job, shared):
+            key = (shared.user, shared.name, shared.version)
+            self.nursery.start_soon(await_build, self, key)
 
     def dispatch(self) -> None:
         """Hand queued jobs to held requests for work, users in turn (see :mod:`.queue`)."""
@@ -222,6 +250,9 @@ class JobTable:
         entry = self.queue.remove(job_id)
         if entry is not None:
             return Taken(entry.job, entry.function)
+        parked = self.awaiting.remove(job_id)
+        if parked is not None:
+            return Taken(*parked)
         lease = self.leases.release(job_id)
         if lease is not None:
             return Taken(lease.job, lease.function, lease)
@@ -231,7 +262,10 @@ class JobTable:
         """Undo :meth:`take` after its final state could not be stored."""
         if taken.function is None:
             return
-        if taken.lease is None:
+        build = taken.function.build
+        if taken.lease is None and build is not None and not build.is_final:
+            self.park(taken.job, taken.function)
+        elif taken.lease is None:
             self.queue.push_front(taken.job, taken.function)
             self.dispatch()
         else:

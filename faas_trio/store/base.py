@@ -21,7 +21,11 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
 - ``PutFunction`` assigns ``version`` = the last version that ``(user, name)`` ever had + 1, so
   a function deleted and registered again never reuses a version (warm processes are keyed
   by it).
-- ``CreateJob`` takes the job's ``runtime`` from its function.
+- ``CreateJob`` takes the job's ``runtime`` from its function, and answers the function with
+  the sealed values of the secrets it names (as does ``unfinished_jobs``); a function is never
+  stored with them.
+- ``SetBuild`` applies only to the version it names and only while its build is not final.
+- Secrets belong to their user: ``PutUser`` (a reset) and ``DeleteUser`` drop them.
 - ``create_group`` stores a group and all its items, or nothing (a retry completes a group
   whose items were cut short); it is idempotent on the group id and on
   ``(user, idempotency_key)`` like ``CreateJob``, and its items are built by
@@ -46,6 +50,7 @@ from ..core.messages import (
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FinishJob,
@@ -53,14 +58,19 @@ from ..core.messages import (
     GroupCreated,
     JobCreated,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
     StoreMetrics,
 )
 from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, Submission, User
 
-__all__ = ["Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs"]
+__all__ = [
+    "Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs",
+    "stored_function",
+]
 
 #: The writes a batch may hold.
 WriteOp = (
@@ -73,6 +83,9 @@ WriteOp = (
     | RequeueJob
     | FinishJob
     | DeleteJob
+    | SetBuild
+    | PutSecret
+    | DeleteSecret
 )
 #: Per write, its reply or the error it raised (the batch goes on past it).
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
@@ -93,6 +106,10 @@ def created_job(submitted: Submission, function: Function, now: float) -> JobRec
     )
 
 
+def stored_function(function: Function, version: int, now: float) -> Function:
+    """The function a ``PutFunction`` stores: the caller's fields with the store's version
+    and time; never sealed secret values."""
+    return msgspec.structs.replace(function, version=version, updated_at=now, sealed={})
 def created_group(submitted: GroupRecord, now: float) -> GroupRecord:
     """The group a ``create_group`` of ``submitted`` stores (its creation time, else ``now``)."""
     return msgspec.structs.replace(submitted, created_at=submitted.created_at or now)
@@ -112,6 +129,10 @@ class Store(Protocol):
     async def get_function(self, user: str, name: str) -> Function | None: ...
 
     async def list_functions(self, user: str) -> list[Function]: ...
+
+    async def list_secrets(self, user: str) -> list[str] | None:
+        """The names of the user's secrets, sorted; None for an unknown user."""
+        ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 

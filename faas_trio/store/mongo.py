@@ -57,6 +57,7 @@ from .mongo_documents import (
     function_from_doc,
     job_from_doc,
     key_ok,
+    with_sealed,
 )
 from .mongo_groups import GROUP_INDEXES, ITEM_INDEXES, MongoGroups
 from .monitoring import StoreMonitor
@@ -263,7 +264,7 @@ class MongoStore:
     # ---- reads (each abandoned on cancel) ------------------------------------------------
 
     async def get_user(self, name: str) -> User | None:
-        projection = {"functions": False, "accounted_jobs": False}
+        projection = {"functions": False, "accounted_jobs": False, "secrets": False}
         docs = await self._find(self._users, {"name": name}, projection, op="get_user")
         return msgspec.convert(docs[0], User) if docs else None
 
@@ -282,6 +283,11 @@ class MongoStore:
         )
         functions = docs[0].get("functions", {}) if docs else {}
         return [function_from_doc(user, name, functions[name]) for name in sorted(functions)]
+
+    async def list_secrets(self, user: str) -> list[str] | None:
+        """The names of the user's secrets, sorted; None for an unknown user."""
+        docs = await self._find(self._users, {"name": user}, {"secrets": True}, op="list_secrets")
+        return sorted(docs[0].get("secrets") or {}) if docs else None
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """The job, or None (also for a malformed id)."""
@@ -325,11 +331,11 @@ class MongoStore:
         users = await self._find(
             self._users,
             {"name": {"$in": names}},
-            {"name": True, "functions": True},
+            {"name": True, "functions": True, "secrets": True},
             op="unfinished_jobs",
         )
         functions = [
-            function_from_doc(u["name"], name, doc)
+            with_sealed(function_from_doc(u["name"], name, doc), u)
             for u in users
             for name, doc in u.get("functions", {}).items()
             if (u["name"], name) in wanted

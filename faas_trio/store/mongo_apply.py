@@ -29,11 +29,14 @@ from pymongo.errors import BulkWriteError
 from ..core.messages import (
     CreateJob,
     DeleteFunction,
+    DeleteSecret,
     DeleteUser,
     FinishJob,
     FunctionReply,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
 )
 from .base import WriteOp, WriteResult
@@ -143,7 +146,7 @@ class BatchWriter:
     async def _read_functions(self, wanted: set[tuple[str, str]]) -> set[str]:
         """Read the ``wanted`` functions into the cache; the names of the users found."""
         names = sorted({user for user, _ in wanted})
-        projection: Doc = {"name": True}
+        projection: Doc = {"name": True, "secrets": True}
         projection.update((f"functions.{name}", True) for _, name in wanted)
         query = {"name": {"$in": names}}
         users = await self._read(lambda: list(self._users.find(query, projection)))
@@ -172,12 +175,16 @@ class BatchWriter:
 
     def _forget(self, op: AdminOp, result: WriteResult) -> None:
         """Keep the function cache true to what ``op`` changed."""
-        if isinstance(result, FunctionReply):
+        if isinstance(result, FunctionReply) and not result.function.secrets:
             self.functions.put(result.function)
+        elif isinstance(result, FunctionReply):  # read again, with its sealed secrets
+            self.functions.drop(result.function.user, result.function.name)
         elif isinstance(op, PutUser | DeleteUser):
             self.functions.drop(op.name)
-        elif isinstance(op, DeleteFunction):
+        elif isinstance(op, DeleteFunction | SetBuild):
             self.functions.drop(op.user, op.name)
+        elif isinstance(op, PutSecret | DeleteSecret):
+            self.functions.drop(op.user)
 
     async def _find(
         self, collection: Collection[Doc], query: Doc | None, projection: Doc | None = None

@@ -57,6 +57,7 @@ __all__ = [
     "job_doc",
     "job_from_doc",
     "key_ok",
+    "with_sealed",
 ]
 
 Doc = dict[str, Any]
@@ -92,7 +93,7 @@ def key_ok(name: str) -> bool:
 def function_doc(fn: Function) -> Doc:
     """``fn`` as its entry in ``users.functions`` (keyed by its name, under its user)."""
     doc: Doc = msgspec.to_builtins(fn)
-    del doc["user"], doc["name"]
+    del doc["user"], doc["name"], doc["sealed"]
     return doc
 
 
@@ -141,3 +142,13 @@ def job_from_doc(doc: Doc) -> JobRecord:
     }
     fields.setdefault("state", "succeeded" if doc.get("status") == 1 else "queued")
     return msgspec.convert(fields, JobRecord)
+
+
+def with_sealed(fn: Function, user: Doc) -> Function:
+    """``fn`` with the sealed values of the secrets it names, from its ``user`` document."""
+    if not fn.secrets:
+        return fn
+    stored = user.get("secrets") or {}
+    return msgspec.structs.replace(
+        fn, sealed={name: stored[name] for name in fn.secrets if name in stored}
+    )

@@ -51,6 +51,7 @@ from .mongo_documents import (
     idem,
     job_doc,
     job_from_doc,
+    with_sealed,
 )
 
 __all__ = [
@@ -111,7 +112,7 @@ class FunctionCache:
         for user in users:
             for name, doc in user.get("functions", {}).items():
                 if (user["name"], name) in wanted:
-                    self.put(function_from_doc(user["name"], name, doc))
+                    self.put(with_sealed(function_from_doc(user["name"], name, doc), user))
         return {user["name"] for user in users}
 
 

@@ -33,21 +33,34 @@ from pymongo import DeleteMany, DeleteOne, UpdateOne
 from ..core.errors import BadRequest, Conflict, FaasError, InternalError, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import (
+    Changed,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FunctionReply,
     PutFunction,
+    PutSecret,
     PutUser,
+    SetBuild,
 )
-from .base import WriteResult
+from .base import WriteResult, stored_function
 from .mongo_documents import Doc, function_doc, key_ok
 
 __all__ = ["AdminOp", "BatchReads", "Plan", "batch_reads", "plan_batch"]
 
 #: The writes planned here.
-AdminOp = PutUser | DeleteUser | PutFunction | DeleteFunction | DeleteJob
+AdminOp = (
+    PutUser
+    | DeleteUser
+    | PutFunction
+    | DeleteFunction
+    | DeleteJob
+    | SetBuild
+    | PutSecret
+    | DeleteSecret
+)
 
 
 @dataclass
@@ -71,7 +84,7 @@ def batch_reads(ops: Sequence[AdminOp]) -> BatchReads:
     for op in ops:
         if isinstance(op, PutUser | DeleteUser):
             names.add(op.name)
-        elif isinstance(op, DeleteFunction):
+        elif isinstance(op, DeleteFunction | SetBuild | PutSecret | DeleteSecret):
             names.add(op.user)
         elif isinstance(op, PutFunction):
             names.add(op.function.user)
@@ -169,6 +182,7 @@ def _plan_op(plan: Plan, index: int, op: AdminOp, now: float) -> WriteResult:
         # A reset: the user's functions go, its time starts again from zero.
         reset: Doc = {
             "functions": {},
+            "secrets": {},
             "execution_time_ms": 0.0,
             "key_hash": op.key_hash,
             "created_at": now,
@@ -191,7 +205,7 @@ def _plan_op(plan: Plan, index: int, op: AdminOp, now: float) -> WriteResult:
             raise BadRequest(f"function name {fn.name!r} is not allowed")
         functions = _user(plan, fn.user)["functions"]
         version = plan.versions[fn.user, fn.name] = plan.versions[fn.user, fn.name] + 1
-        fn = msgspec.structs.replace(fn, version=version, updated_at=now)
+        fn = stored_function(fn, version, now)
         functions[fn.name] = function_doc(fn)
         update = {"$set": {f"functions.{fn.name}": functions[fn.name]}}
         plan.user_writes.append((UpdateOne({"name": fn.user}, update), fn.user))
@@ -204,10 +218,44 @@ def _plan_op(plan: Plan, index: int, op: AdminOp, now: float) -> WriteResult:
         update = {"$unset": {f"functions.{op.name}": ""}}
         plan.user_writes.append((UpdateOne({"name": op.user}, update), op.user))
         return Done()
+    if isinstance(op, SetBuild):
+        return _plan_set_build(plan, op)
+    if isinstance(op, PutSecret | DeleteSecret):
+        return _plan_secret(plan, op)
     if plan.jobs.get(op.id) is None:
         raise NotFound(f"job '{op.id}' not found")
     plan.jobs[op.id] = None
     plan.job_writes.append((DeleteOne({"_id": ObjectId(op.id)}), op.id, index))
+    return Done()
+
+
+def _plan_set_build(plan: Plan, op: SetBuild) -> Changed:
+    user = plan.users.get(op.user)
+    doc = (user or {}).get("functions", {}).get(op.name)
+    if doc is None or doc.get("version") != op.version:
+        return Changed(applied=False)
+    build = doc.get("build")
+    if build is None or build.get("state") in ("ready", "failed"):
+        return Changed(applied=False)
+    doc["build"] = msgspec.to_builtins(op.build)
+    where = {"name": op.user, f"functions.{op.name}.version": op.version}
+    update = {"$set": {f"functions.{op.name}.build": doc["build"]}}
+    plan.user_writes.append((UpdateOne(where, update), op.user))
+    return Changed(applied=True)
+
+
+def _plan_secret(plan: Plan, op: PutSecret | DeleteSecret) -> Done:
+    secrets = _user(plan, op.user).setdefault("secrets", {})
+    key = f"secrets.{op.name}"
+    if isinstance(op, PutSecret):
+        secrets[op.name] = op.sealed
+        update: Doc = {"$set": {key: op.sealed}}
+    else:
+        if op.name not in secrets:
+            raise NotFound(f"secret '{op.name}' not found for user '{op.user}'")
+        del secrets[op.name]
+        update = {"$unset": {key: ""}}
+    plan.user_writes.append((UpdateOne({"name": op.user}, update), op.user))
     return Done()
 
 

@@ -56,7 +56,9 @@ from .sqlite_schema import (
     get_function,
     get_job,
     job_from_row,
+    sealed_secrets,
 )
+from .sqlite_schema import migrate as add_function_columns
 from .sqlite_writes import apply_batch
 
 __all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
@@ -130,6 +132,7 @@ def _connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Conne
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
             migrate(conn)
+            add_function_columns(conn)
             if for_writes:
                 conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -295,6 +298,20 @@ class SqliteStore:
         ).fetchall())  # fmt: skip
         return [function_from_row(row) for row in rows]
 
+    async def list_secrets(self, user: str) -> list[str] | None:
+        """The names of the user's secrets, sorted; None for an unknown user."""
+
+        def read(conn: sqlite3.Connection) -> list[str] | None:
+            with _read_transaction(conn):
+                if conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+                    return None
+                rows = conn.execute(
+                    "SELECT name FROM secrets WHERE user = ? ORDER BY name", (user,)
+                ).fetchall()
+            return [str(row["name"]) for row in rows]
+
+        return await self._run("list_secrets", read)
+
     async def get_job(self, job_id: str) -> JobRecord | None:
         return await self._run("get_job", lambda conn: get_job(conn, "id = ?", (job_id,)))
 
@@ -330,10 +347,10 @@ class SqliteStore:
                     f" j.user = f.user AND j.function = f.name AND j.state IN {UNFINISHED})"
                     " ORDER BY user, name"
                 ).fetchall()
-            return jobs, functions
+                return jobs, [sealed_secrets(conn, function_from_row(row)) for row in functions]
 
         jobs, functions = await self._run("unfinished_jobs", read)
-        return [job_from_row(row) for row in jobs], [function_from_row(row) for row in functions]
+        return [job_from_row(row) for row in jobs], functions
 
     async def sweep(self, finished_before: float) -> int:
         """Delete final jobs (and their logs) finished before ``finished_before``; how many."""

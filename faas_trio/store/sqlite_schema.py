@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import msgspec
+
 from ..core.records import FINAL_STATES, Function, JobRecord, JobState, Runtime
 
 __all__ = [
@@ -23,7 +25,10 @@ __all__ = [
     "get_function",
     "get_job",
     "insert_sql",
+    "function_values",
     "job_from_row",
+    "migrate",
+    "sealed_secrets",
 ]
 
 SCHEMA = """
@@ -42,6 +47,17 @@ CREATE TABLE IF NOT EXISTS functions (
     memory_mb INTEGER NOT NULL,
     version INTEGER NOT NULL,
     updated_at REAL NOT NULL,
+    requirements TEXT NOT NULL DEFAULT '[]',
+    preload TEXT NOT NULL DEFAULT 'null',
+    env TEXT NOT NULL DEFAULT '{}',
+    secrets TEXT NOT NULL DEFAULT '[]',
+    build TEXT NOT NULL DEFAULT 'null',
+    PRIMARY KEY (user, name)
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    sealed TEXT NOT NULL,
     PRIMARY KEY (user, name)
 );
 CREATE TABLE IF NOT EXISTS function_versions (
@@ -80,7 +96,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_idempotency_key
 
 JOB_COLUMNS = JobRecord.__struct_fields__
 JOB_SELECT = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
-FUNCTION_COLUMNS = Function.__struct_fields__
+#: Every field but ``sealed``, which is never stored with the function.
+FUNCTION_COLUMNS = tuple(f for f in Function.__struct_fields__ if f != "sealed")
+#: Columns holding a field as its JSON text.
+_JSON_COLUMNS = ("requirements", "preload", "env", "secrets", "build")
+#: Added after the first release: (column, declaration) for databases made before.
+_ADDED_COLUMNS = (
+    ("requirements", "TEXT NOT NULL DEFAULT '[]'"),
+    ("preload", "TEXT NOT NULL DEFAULT 'null'"),
+    ("env", "TEXT NOT NULL DEFAULT '{}'"),
+    ("secrets", "TEXT NOT NULL DEFAULT '[]'"),
+    ("build", "TEXT NOT NULL DEFAULT 'null'"),
+)
 FUNCTION_SELECT = f"SELECT {', '.join(FUNCTION_COLUMNS)} FROM functions"
 #: The states a job may still leave, and the final ones, as SQL lists.
 UNFINISHED = "('queued', 'running')"
@@ -101,14 +128,46 @@ def insert_sql(verb: str, table: str, columns: tuple[str, ...]) -> str:
     return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+def migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a database made by an earlier version lacks (their defaults are what
+    a function registered before them means: no packages, no env, no secrets)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(functions)")}
+    for column, declaration in _ADDED_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE functions ADD COLUMN {column} {declaration}")
+
+
 def column_value(value: object) -> object:
     return value.value if isinstance(value, JobState | Runtime) else value
 
 
+def function_values(function: Function) -> list[object]:
+    """``function``'s row, in :data:`FUNCTION_COLUMNS` order."""
+    return [
+        msgspec.json.encode(getattr(function, c)).decode()
+        if c in _JSON_COLUMNS
+        else column_value(getattr(function, c))
+        for c in FUNCTION_COLUMNS
+    ]
+
+
 def function_from_row(row: sqlite3.Row) -> Function:
     fields = dict(row)
-    fields["runtime"] = Runtime(fields["runtime"])
-    return Function(**fields)
+    for column in _JSON_COLUMNS:
+        fields[column] = msgspec.json.decode(fields[column])
+    return msgspec.convert(fields, Function)
+
+
+def sealed_secrets(conn: sqlite3.Connection, function: Function) -> Function:
+    """``function`` with the sealed values of the secrets it names that exist."""
+    if not function.secrets:
+        return function
+    marks = ", ".join("?" * len(function.secrets))
+    rows = conn.execute(
+        f"SELECT name, sealed FROM secrets WHERE user = ? AND name IN ({marks})",
+        (function.user, *function.secrets),
+    ).fetchall()
+    return msgspec.structs.replace(function, sealed={r["name"]: r["sealed"] for r in rows})
 
 
 def job_from_row(row: sqlite3.Row) -> JobRecord:

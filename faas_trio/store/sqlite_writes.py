@@ -8,33 +8,40 @@ from __future__ import annotations
 
 import sqlite3
 
+import msgspec
+
 from ..core.errors import BadRequest, Conflict, FaasError, NotFound
 from ..core.messages import (
     Changed,
     CreateJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FinishJob,
     FunctionReply,
     JobCreated,
     PutFunction,
+    PutSecret,
     PutUser,
     RequeueJob,
+    SetBuild,
     StartJob,
 )
 from ..core.records import FINAL_STATES, Function, JobRecord, Submission
-from .base import WriteOp, WriteResult, created_job
+from .base import WriteOp, WriteResult, created_job, stored_function
 from .crash import crash_point
 from .sqlite_schema import (
     FUNCTION_COLUMNS,
     JOB_COLUMNS,
     UNFINISHED,
     column_value,
+    function_values,
     get_function,
     get_job,
     insert_sql,
+    sealed_secrets,
 )
 
 __all__ = ["apply_batch"]
@@ -80,8 +87,9 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
             exists = conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
             if create_only and exists:
                 raise Conflict(f"user '{name}' exists already")
-            # A reset: the user's functions go, its time starts again from zero.
+            # A reset: the user's functions and secrets go, its time starts again from zero.
             conn.execute("DELETE FROM functions WHERE user = ?", (name,))
+            conn.execute("DELETE FROM secrets WHERE user = ?", (name,))
             conn.execute(
                 "INSERT INTO users (name, key_hash, execution_time_ms, created_at)"
                 " VALUES (?, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET"
@@ -102,6 +110,34 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
             cursor = conn.execute("DELETE FROM functions WHERE user = ? AND name = ?", (user, name))
             if cursor.rowcount == 0:
                 raise NotFound(f"function '{name}' not found for user '{user}'")
+            return Done()
+        case SetBuild(user=user, name=name, version=version, build=build):
+            row = conn.execute(
+                "SELECT build FROM functions WHERE user = ? AND name = ? AND version = ?",
+                (user, name, version),
+            ).fetchone()
+            if row is None or msgspec.json.decode(row["build"]) is None:
+                return Changed(applied=False)
+            if msgspec.json.decode(row["build"])["state"] in ("ready", "failed"):
+                return Changed(applied=False)
+            conn.execute(
+                "UPDATE functions SET build = ? WHERE user = ? AND name = ? AND version = ?",
+                (msgspec.json.encode(build).decode(), user, name, version),
+            )
+            return Changed(applied=True)
+        case PutSecret(user=user, name=name, sealed=sealed):
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+                raise NotFound(f"user '{user}' not found")
+            conn.execute(
+                "INSERT INTO secrets (user, name, sealed) VALUES (?, ?, ?)"
+                " ON CONFLICT (user, name) DO UPDATE SET sealed = excluded.sealed",
+                (user, name, sealed),
+            )
+            return Done()
+        case DeleteSecret(user=user, name=name):
+            cursor = conn.execute("DELETE FROM secrets WHERE user = ? AND name = ?", (user, name))
+            if cursor.rowcount == 0:
+                raise NotFound(f"secret '{name}' not found for user '{user}'")
             return Done()
         case CreateJob(submission=job):
             return _create_job(conn, job, now)
@@ -137,19 +173,9 @@ def _put_function(conn: sqlite3.Connection, function: Function, now: float) -> F
         " ON CONFLICT (user, name) DO UPDATE SET version = version + 1 RETURNING version",
         (function.user, function.name),
     ).fetchone()
-    stored = Function(
-        user=function.user,
-        name=function.name,
-        source=function.source,
-        runtime=function.runtime,
-        timeout=function.timeout,
-        memory_mb=function.memory_mb,
-        version=int(version),
-        updated_at=now,
-    )
+    stored = stored_function(function, int(version), now)
     conn.execute(
-        insert_sql("INSERT OR REPLACE", "functions", FUNCTION_COLUMNS),
-        [column_value(getattr(stored, column)) for column in FUNCTION_COLUMNS],
+        insert_sql("INSERT OR REPLACE", "functions", FUNCTION_COLUMNS), function_values(stored)
     )
     return stored
 
@@ -164,7 +190,7 @@ def _create_job(conn: sqlite3.Connection, job: Submission, now: float) -> JobCre
         function = get_function(conn, stored.user, stored.function)
         if function is None:
             raise NotFound(f"function '{stored.function}' not found for user '{stored.user}'")
-        return JobCreated(job=stored, function=function, existing=True)
+        return JobCreated(job=stored, function=sealed_secrets(conn, function), existing=True)
     if conn.execute("SELECT 1 FROM users WHERE name = ?", (job.user,)).fetchone() is None:
         raise NotFound(f"user '{job.user}' not found")
     function = get_function(conn, job.user, job.function)
@@ -175,7 +201,7 @@ def _create_job(conn: sqlite3.Connection, job: Submission, now: float) -> JobCre
         insert_sql("INSERT", "jobs", JOB_COLUMNS),
         [column_value(getattr(stored, column)) for column in JOB_COLUMNS],
     )
-    return JobCreated(job=stored, function=function)
+    return JobCreated(job=stored, function=sealed_secrets(conn, function))
 
 
 def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float) -> Changed:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.config import ConfigError, check_fields, from_env, read, setting
+from ..core.packages import PipSource
 from .sandbox.spawn import DEFAULT_UID_BASE, SpawnSettings
 
 __all__ = ["WorkerConfig"]
@@ -54,6 +55,14 @@ class WorkerConfig:
     sandbox_nproc: int = setting("FAAS_SANDBOX_NPROC")
     sandbox: str = setting("FAAS_SANDBOX")
     sandbox_scratch_mb: int = setting("FAAS_SANDBOX_SCRATCH_MB")
+    zygotes_max: int = setting("FAAS_ZYGOTES_MAX")
+    zygote_preload: bool = setting("FAAS_ZYGOTE_PRELOAD")
+    envs_max_bytes: int = setting("FAAS_ENVS_MAX_BYTES")
+    env_install_timeout: float = setting("FAAS_ENV_INSTALL_TIMEOUT")
+    #: ``$FAAS_HOME/envs``.
+    envs_dir: Path = Path(".faas/envs")
+    #: FAAS_PIP_INDEX_URL and FAAS_PIP_FIND_LINKS.
+    pip_source: PipSource = PipSource()
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -84,6 +93,8 @@ class WorkerConfig:
             sandbox_python=values["FAAS_SANDBOX_PYTHON"] or _default_python(),
             node=os.path.realpath(node) if node else None,
             scratch_dir=Path(values["FAAS_HOME"]).resolve() / "scratch",
+            envs_dir=Path(values["FAAS_HOME"]).resolve() / "envs",
+            pip_source=PipSource(values["FAAS_PIP_INDEX_URL"], values["FAAS_PIP_FIND_LINKS"]),
         )
 
     @property

@@ -24,6 +24,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -41,11 +42,14 @@ from ..core.messages import Dispatch, Heartbeat, NextJob, NoJob, Report
 from ..core.records import JobState, Outcome
 from ..core.retry import Backoff
 from ..core.rpc import Client, open_client
+from ..core.secrets import SecretBox, load_secret_box
 from .config import WorkerConfig
+from .envs import Environments
 from .execution import run_job, stopped_outcome
 from .pool import WarmPool
 from .sandbox.isolation import assess
 from .sandbox.spawn import SpawnSettings
+from .variables import VariablesFailed
 
 __all__ = ["main", "new_worker_id", "serve"]
 
@@ -363,6 +367,13 @@ async def serve(
                 open_client(config.jq_url, name="worker", peer="jqmanager") as jq,
                 trio.open_nursery() as nursery,
             ):
+                envs = Environments(
+                    config.envs_dir,
+                    config.sandbox_python,
+                    config.pip_source,
+                    max_bytes=config.envs_max_bytes,
+                    install_timeout=config.env_install_timeout,
+                )
                 pool = WarmPool(
                     nursery,
                     settings,
@@ -370,6 +381,10 @@ async def serve(
                     max_warm=config.warm_max,
                     init_timeout=config.init_timeout,
                     default_memory_mb=config.default_memory_mb,
+                    envs=envs,
+                    secrets=_secret_box(),
+                    zygotes_max=config.zygotes_max,
+                    preload=config.zygote_preload,
                 )
                 worker = _Worker(config, jq, pool, worker_id, confinement)
                 try:
@@ -389,6 +404,22 @@ async def serve(
                         settings.cgroups.remove()
                     nursery.cancel_scope.cancel()
         watch.cancel_scope.cancel()
+
+
+def _secret_box() -> Callable[[], SecretBox]:
+    """The secrets key, read at first use (a worker whose functions name no secret needs
+    none); a key that cannot be read fails the calls that need it, saying why."""
+    boxes: list[SecretBox] = []
+
+    def box() -> SecretBox:
+        if not boxes:
+            try:
+                boxes.append(load_secret_box())
+            except ConfigError as exc:
+                raise VariablesFailed(str(exc)) from None
+        return boxes[0]
+
+    return box
 
 
 async def _confinement(config: WorkerConfig) -> tuple[SpawnSettings, str]:

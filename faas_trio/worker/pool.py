@@ -9,7 +9,10 @@ Idle children are killed after ``ttl`` seconds unused, and at most ``max_warm`` 
 at once: a cold start over the limit first kills the least recently used idle child, and a
 child released while the pool is over the limit is killed instead of kept.
 
-Children are forked by the pool's zygote (:mod:`.sandbox.zygote`), started with the first one.
+Children are forked by a zygote (:mod:`.sandbox.zygote`): the stdlib one, or the one of the
+function's package environment (:mod:`.zygotes`), installed on this host first if needed
+(:mod:`.envs`). A child starts with the function's env and secrets as environment variables
+(:mod:`.variables`), and is reused only for calls with the same ones.
 """
 
 from __future__ import annotations
@@ -22,16 +25,19 @@ from functools import partial
 import trio
 
 from ..core.records import Function
+from ..core.secrets import SecretBox
+from .envs import Environment, EnvironmentFailed, Environments
 from .sandbox.process import Sandbox, SandboxTimeout, start_sandbox
 from .sandbox.protocol import LoadRequest, Reply
 from .sandbox.scratch import ScratchTrash
 from .sandbox.spawn import SpawnSettings
-from .sandbox.zygote_client import Zygote
+from .variables import VariablesFailed, sandbox_variables, variables_digest
+from .zygotes import ZygoteKey, ZygoteSet
 
 __all__ = ["Checkout", "LoadFailed", "WarmPool"]
 
-#: (user, function name, version)
-Key = tuple[str, str, int]
+#: (user, function name, version, digest of its variables)
+Key = tuple[str, str, int, str]
 
 #: Extra seconds the worker waits past a runner's own deadline, so that the runner can report
 #: the timeout itself (with the logs so far) before being killed.
@@ -60,6 +66,8 @@ class Checkout:
     init_ms: float
     #: Output of loading the function (cold starts only).
     load_logs: str
+    #: The zygote it was forked by.
+    zygote: ZygoteKey = ("", ())
 
 
 @dataclass
@@ -67,6 +75,11 @@ class _Idle:
     sandbox: Sandbox
     key: Key
     since: float
+    zygote: ZygoteKey
+
+
+def _no_secrets() -> SecretBox:
+    raise VariablesFailed("this worker has no secrets key")
 
 
 class WarmPool:
@@ -82,6 +95,10 @@ class WarmPool:
         max_warm: int,
         init_timeout: float,
         default_memory_mb: int,
+        envs: Environments | None = None,
+        secrets: Callable[[], SecretBox] = _no_secrets,
+        zygotes_max: int = 4,
+        preload: bool = True,
     ) -> None:
         self._nursery = nursery
         self._settings = settings
@@ -94,7 +111,11 @@ class WarmPool:
         self._busy: set[int] = set()
         self._idle_added = trio.Event()
         self._closed = False
-        self._zygote = Zygote(settings.python)
+        self._envs = envs
+        self._secrets = secrets
+        self._zygotes = ZygoteSet(settings.python, max_env=zygotes_max, preload=preload)
+        #: Live children (idle or in use) by the zygote that forked them.
+        self._children: dict[ZygoteKey, set[int]] = {}
         self._trash = ScratchTrash(settings.scratch_root, nursery)
 
     @property
@@ -111,13 +132,14 @@ class WarmPool:
         """A child with ``function`` loaded: a warm one if one is idle, else a new one.
 
         Raises:
-            LoadFailed: the source did not load (the new child was killed).
+            LoadFailed: the source did not load (the new child was killed), or its package
+                environment or a secret it names cannot be had.
             SandboxTimeout: loading took longer than the init timeout (child killed).
             SandboxError: the child could not start or crashed while loading.
 
         Cancellation: a child being started is killed and reaped before it propagates.
         """
-        key: Key = (function.user, function.name, function.version)
+        key: Key = (function.user, function.name, function.version, variables_digest(function))
         await self._kill_idle(
             lambda entry: (
                 (entry.key[:2] == key[:2] and entry.key != key)
@@ -129,11 +151,36 @@ class WarmPool:
             if entry.key == key:
                 del self._idle[pid]
                 self._busy.add(pid)
-                return Checkout(entry.sandbox, key, cold=False, init_ms=0.0, load_logs="")
+                return Checkout(entry.sandbox, key, False, 0.0, "", entry.zygote)
         while self._idle and self.size >= self._max_warm:
             _, lru = self._idle.popitem(last=False)
+            self._children.get(lru.zygote, set()).discard(lru.sandbox.pid)
             await lru.sandbox.kill()
         return await self._start(function, key)
+
+    async def _environment(self, function: Function) -> Environment | None:
+        """The function's installed package environment, or None (the standard library).
+
+        Raises:
+            LoadFailed: it cannot be installed or used here.
+
+        Cancellation: an install in progress is stopped and removed.
+        """
+        if function.build is None:
+            return None
+        if self._envs is None:
+            raise LoadFailed("EnvironmentFailed: packages are off", "packages are off", "")
+        try:
+            return await self._envs.ensure(function.build)
+        except EnvironmentFailed as exc:
+            message = f"the function's package environment is not available: {exc}"
+            raise LoadFailed(f"EnvironmentFailed: {message}", message, "") from None
+        except OSError as exc:
+            message = f"the function's package environment cannot be installed: {exc}"
+            raise LoadFailed(f"EnvironmentFailed: {message}", message, "") from None
+
+    def _busy_zygote(self, zygote: ZygoteKey) -> bool:
+        return any(pid in self._busy for pid in self._children.get(zygote, ()))
 
     async def _start(self, function: Function, key: Key) -> Checkout:
         """Start a child and load ``function`` into it, within the init timeout.
@@ -141,10 +188,24 @@ class WarmPool:
         Cancellation: the child is killed and reaped before ``Cancelled`` propagates.
         """
         started = trio.current_time()
+        try:
+            variables = sandbox_variables(function, self._secrets)
+        except VariablesFailed as exc:
+            raise LoadFailed(f"SecretMissing: {exc}", str(exc), "") from None
+        env = await self._environment(function)
+        zkey, zygote, evicted = self._zygotes.get(env, function.preload, self._busy_zygote)
+        for old_key, old in evicted:
+            await self._kill_idle(lambda entry, k=old_key: entry.zygote == k)  # type: ignore[misc]
+            self._children.pop(old_key, None)
+            await old.aclose()
+        if self._envs is not None:
+            self._envs.in_use = self._zygotes.env_ids()
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
         sandbox = await start_sandbox(
-            self._nursery, function.runtime, memory_mb, self._settings, self._zygote, self._trash
-        )
+            self._nursery, function.runtime, memory_mb, self._settings, zygote, self._trash,
+            variables=variables, readable=() if env is None else (str(env.path),),
+        )  # fmt: skip
+        self._children.setdefault(zkey, set()).add(sandbox.pid)
         self._busy.add(sandbox.pid)
         load = LoadRequest(function.name, function.source, self._init_timeout)
         reply = Reply(ok=False, error="TimeoutError", timeout=True)
@@ -153,18 +214,20 @@ class WarmPool:
                 reply = await sandbox.request(load)
         except BaseException:
             self._busy.discard(sandbox.pid)
+            self._children[zkey].discard(sandbox.pid)
             await sandbox.kill()
             raise
         logs = reply.logs + sandbox.take_stderr()
         if not reply.ok:
             self._busy.discard(sandbox.pid)
+            self._children[zkey].discard(sandbox.pid)
             await sandbox.kill()
             if reply.timeout:
                 raise SandboxTimeout(self._init_timeout)
             error = reply.error or "Error: the function did not load"
             raise LoadFailed(error, reply.message or error, logs)
         init_ms = (trio.current_time() - started) * 1000.0
-        return Checkout(sandbox, key, cold=True, init_ms=init_ms, load_logs=logs)
+        return Checkout(sandbox, key, True, init_ms, logs, zkey)
 
     async def release(self, checkout: Checkout, *, reusable: bool) -> None:
         """Give a child back: kept warm if ``reusable`` and there is room, else killed.
@@ -181,9 +244,10 @@ class WarmPool:
             and self.size < self._max_warm
         )
         if not keep:
+            self._children.get(checkout.zygote, set()).discard(sandbox.pid)
             await sandbox.kill()
             return
-        self._idle[sandbox.pid] = _Idle(sandbox, checkout.key, trio.current_time())
+        self._idle[sandbox.pid] = _Idle(sandbox, checkout.key, trio.current_time(), checkout.zygote)
         self._idle_added.set()
 
     async def reap_idle(
@@ -213,7 +277,8 @@ class WarmPool:
         """
         self._closed = True
         await self._kill_idle(lambda entry: True)
-        await self._zygote.aclose()
+        for zygote in self._zygotes.all():
+            await zygote.aclose()
         await self._trash.empty()
 
     async def _kill_idle(self, doomed: Callable[[_Idle], bool]) -> None:
@@ -221,6 +286,7 @@ class WarmPool:
         # Taken out of the pool before the first await, so no one acquires them meanwhile.
         victims = [self._idle.pop(pid) for pid, e in list(self._idle.items()) if doomed(e)]
         for entry in victims:
+            self._children.get(entry.zygote, set()).discard(entry.sandbox.pid)
             await entry.sandbox.kill()
 
 

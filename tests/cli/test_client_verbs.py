@@ -51,7 +51,8 @@ async def test_open_mode_deploy_invoke_jobs_and_exit_codes(
 
     assert cli("user", "create", "ann").code == 0
     deployed = cli("fn", "deploy", "add.py")  # the name comes from the file's function
-    assert deployed.code == 0 and "deployed add (python, version 1)" in deployed.out, deployed
+    assert deployed.code == 0, deployed
+    assert "deployed add (python, version 1, build ready)" in deployed.out, deployed
     assert cli("fn", "deploy", "mul.js", "--name", "times").code == 0
     assert cli("fn", "deploy", "boom.py").code == 0
     assert cli("fn", "deploy", "slow.py", "--timeout", "30").code == 0

@@ -18,6 +18,7 @@ from faas_trio.core.messages import (
     CancelJob,
     DeleteFunction,
     DeleteJob,
+    DeleteSecret,
     DeleteUser,
     Done,
     FunctionReply,
@@ -32,16 +33,20 @@ from faas_trio.core.messages import (
     JobsReply,
     ListFunctions,
     ListJobs,
+    ListSecrets,
     LogsReply,
     Message,
     Metrics,
     Ping,
     Pong,
     PutFunction,
+    PutSecret,
     PutUser,
+    SecretsReply,
     StoreMetrics,
     Submit,
     UserReply,
+    WaitBuild,
     WaitJob,
 )
 from faas_trio.core.records import Function, Histogram, JobRecord, JobState, User
@@ -54,7 +59,8 @@ AppClient = quart.typing.TestClientProtocol
 
 _DB_REQUESTS = (
     PutUser, DeleteUser, GetUser, PutFunction, GetFunction, DeleteFunction, ListFunctions,
-    GetJob, GetLogs, DeleteJob, ListJobs, GetStoreMetrics,
+    GetJob, GetLogs, DeleteJob, ListJobs, WaitBuild, PutSecret, ListSecrets, DeleteSecret,
+    GetStoreMetrics,
 )  # fmt: skip
 _JQ_REQUESTS = (Submit, WaitJob, CancelJob, GetMetrics)
 
@@ -90,6 +96,8 @@ class FakeNeighbours:
     functions: dict[tuple[str, str], Function] = field(default_factory=dict)
     jobs: dict[str, JobRecord] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    #: Sealed secrets by (user, name).
+    secrets: dict[tuple[str, str], str] = field(default_factory=dict)
     db_requests: list[Message] = field(default_factory=list)
     jq_requests: list[Message] = field(default_factory=list)
     #: Raised by the fake jqmanager on the next Submit, when set.
@@ -155,6 +163,24 @@ class FakeNeighbours:
                 raise NotFound(f"no function {n} for user {u}")
             case GetFunction(user=u, name=n):
                 return FunctionReply(self.functions[(u, n)])
+            case WaitBuild(user=u, name=n):
+                # The fake builds nothing: the function as it stands (a test may set a build).
+                if (u, n) not in self.functions:
+                    raise NotFound(f"no function {n} for user {u}")
+                return FunctionReply(self.functions[(u, n)])
+            case PutSecret(user=u, name=n, sealed=sealed):
+                if u not in self.users:
+                    raise NotFound(f"no user {u}")
+                self.secrets[(u, n)] = sealed
+                return Done()
+            case ListSecrets(user=u):
+                if u not in self.users:
+                    raise NotFound(f"no user {u}")
+                return SecretsReply(sorted(n for (o, n) in self.secrets if o == u))
+            case DeleteSecret(user=u, name=n):
+                if self.secrets.pop((u, n), None) is None:
+                    raise NotFound(f"no secret {n}")
+                return Done()
             case DeleteFunction(user=u, name=n):
                 del self.functions[(u, n)]
                 return Done()

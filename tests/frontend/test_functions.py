@@ -133,6 +133,12 @@ async def test_get_function(ann: AppClient, fake: FakeNeighbours) -> None:
             "timeout": 3.0,
             "memory_mb": TEST_CONFIG.default_memory_mb,
             "version": 2,
+            "requirements": [],
+            "preload": None,
+            "env": {},
+            "secrets": [],
+            # No requirements: the standard library only, nothing to build.
+            "build": {"state": "ready", "env": None, "log": "", "error": None, "resolved": []},
         },
     )
     assert fake.db_requests[-1] == GetFunction("ann", "add")

@@ -25,6 +25,7 @@ import os
 import select
 import signal
 import termios
+from collections.abc import Mapping, Sequence
 
 import trio
 
@@ -95,10 +96,15 @@ async def start_sandbox(
     settings: SpawnSettings,
     zygote: Zygote,
     trash: ScratchTrash | None = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> Sandbox:
-    """Spawn a runner child through ``zygote``; its stderr drain runs in ``nursery`` until the
-    child is killed. Its scratch directory goes to ``trash`` when it ends (without one, it is
-    removed there and then, as far as :func:`.scratch.remove_tree`'s budget allows).
+    """Spawn a runner child through ``zygote`` (with ``variables`` in its environment, and
+    ``readable`` paths it may read: see :func:`.spawn.build_request`); its stderr drain runs
+    in ``nursery`` until the child is killed. Its scratch directory goes to ``trash`` when it
+    ends (without one, it is removed there and then, as far as :func:`.scratch.remove_tree`'s
+    budget allows).
 
     Raises:
         SandboxError: the child could not be started.
@@ -107,7 +113,9 @@ async def start_sandbox(
     before it, nothing is left behind.
     """
     try:
-        spawned = await spawn_runner(runtime, memory_mb, settings, zygote)
+        spawned = await spawn_runner(
+            runtime, memory_mb, settings, zygote, variables=variables, readable=readable
+        )
     except SpawnFailed as exc:
         raise SandboxError(str(exc)) from exc
     sandbox = Sandbox(spawned, settings.log_cap, memory_mb, trash)

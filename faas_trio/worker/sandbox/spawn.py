@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,23 +121,30 @@ def build_request(
     home: Path,
     uid: int | None = None,
     cgroup: SandboxCgroup | None = None,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> SpawnRequest:
     """The zygote's spawn request for a runner (see :mod:`.zygote`): a minimal environment
-    whose HOME and TMPDIR are ``home``; the Python runner gets its limits as arguments and sets
-    them itself. With a ``uid`` the runner is confined, and runs as that uid; in ``rootless``
-    mode it is confined as the worker's uid. With a ``cgroup`` it joins it, and its pids limit
-    replaces ``RLIMIT_NPROC``.
+    whose HOME and TMPDIR are ``home``, plus the function's ``variables`` (its env and
+    secrets; they never replace those four); the Python runner gets its limits as arguments
+    and sets them itself. With a ``uid`` the runner is confined, and runs as that uid; in
+    ``rootless`` mode it is confined as the worker's uid. A confined runner may read the
+    ``readable`` paths (a package environment) besides the system's. With a ``cgroup`` it
+    joins it, and its pids limit replaces ``RLIMIT_NPROC``.
 
     Raises:
         SpawnFailed: the runtime's interpreter is not available.
     """
-    env = {"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)}
+    env = dict(variables or {})
+    env.update({"PATH": _PATH, "LANG": "C.UTF-8", "HOME": str(home), "TMPDIR": str(home)})
     confine: ConfineOptions | None = None
     rootless = settings.isolation_mode == "rootless"
     if uid is not None or rootless:
         confine = ConfineOptions(
             uid=os.getuid() if uid is None else uid,
             nproc=None if cgroup is not None else settings.nproc,
+            read=tuple(readable),
             scratch_mb=settings.scratch_mb,
             cgroup_procs=() if cgroup is None else tuple(cgroup.procs_files),
             seccomp=True,
@@ -214,7 +222,13 @@ def _claim(settings: SpawnSettings) -> UidClaim | None:
 
 
 async def spawn_runner(
-    runtime: Runtime, memory_mb: int, settings: SpawnSettings, zygote: Zygote
+    runtime: Runtime,
+    memory_mb: int,
+    settings: SpawnSettings,
+    zygote: Zygote,
+    *,
+    variables: Mapping[str, str] | None = None,
+    readable: Sequence[str] = (),
 ) -> Spawned:
     """Start a runner through ``zygote``, in a new session (its own process group) in a fresh
     scratch directory, confined when possible (see the module docstring).
@@ -240,8 +254,9 @@ async def spawn_runner(
             memory = (memory_mb + _CGROUP_BASE_MB[runtime]) << 20
             cgroup = settings.cgroups.create(memory, settings.nproc)
         request = build_request(
-            runtime, memory_mb, settings, home, None if uid is None else uid.uid, cgroup
-        )
+            runtime, memory_mb, settings, home, None if uid is None else uid.uid, cgroup,
+            variables=variables, readable=readable,
+        )  # fmt: skip
         for _ in range(4):
             pipes.extend(os.pipe())
         stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w, status_r, status_w = pipes

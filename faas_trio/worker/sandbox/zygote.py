@@ -2,13 +2,17 @@
 
 Run as a script by the worker (as root when sandboxes are confined), never imported by it::
 
-    python3 -I -S -B zygote.py --parent PID --socket FD
+    python3 -I -S -B zygote.py --parent PID --socket FD [--path DIR --preload a,b.c]
 
 ``FD`` is its end of an ``AF_UNIX``/``SOCK_SEQPACKET`` socket pair; the worker holds the other
 (:mod:`.zygote_client`). At start it asks for SIGKILL when the worker dies (and checks the
 worker is still its parent), imports every stdlib module the Python runner and the confinement
 use, and compiles ``python_runner.py`` once, while still root. Each sandbox then costs a fork
-of this warm process instead of an interpreter start.
+of this warm process instead of an interpreter start. A zygote of a package environment puts
+``DIR`` (the environment, read-only) first on ``sys.path`` and imports the ``--preload``
+modules too, so a function importing them finds them loaded: the import is not paid per
+sandbox. That import runs the packages' module code in the zygote (as the worker's user);
+the packages come from wheels of the index the operator configured.
 
 Protocol (:mod:`.protocol`): one request is one message, a
 :class:`~.protocol.SpawnRequest` plus four descriptors (``SCM_RIGHTS``): the runner's stdin
@@ -65,6 +69,8 @@ def main() -> None:
     confine.die_with_parent(int(options["--parent"]))
     for name in _PRELOADED:
         __import__(name)
+    if options.get("--path"):
+        _preload(options["--path"], options.get("--preload", ""))
     with open(_RUNNER, encoding="utf-8") as script:
         runner = compile(script.read(), _RUNNER, "exec", dont_inherit=True)
     # Children's garbage collections then skip what they inherit, so they do not touch (and
@@ -73,6 +79,19 @@ def main() -> None:
     sock = socket.socket(fileno=int(options["--socket"]))
     signal.signal(signal.SIGCHLD, _reap_children)
     _serve(sock, runner)
+
+
+def _preload(path: str, modules: str) -> None:
+    """Put the environment at ``path`` first on the module path and import ``modules``
+    (comma-separated); a module that fails is reported and skipped."""
+    import importlib
+
+    sys.path.insert(0, path)
+    for name in filter(None, modules.split(",")):
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: B036 - a package must not stop the zygote
+            print(f"zygote: preloading {name} failed: {exc!r}", file=sys.stderr, flush=True)
 
 
 def _serve(sock: socket.socket, runner: Any) -> None:

@@ -36,8 +36,13 @@ __all__ = ["SPAWN_TIMEOUT", "Zygote", "ZygoteFailed"]
 
 _SCRIPT = Path(__file__).resolve().parent / "zygote.py"
 #: Its whole environment. Children get theirs in each request, but the kernel keeps showing
-#: the zygote's in their ``/proc/<pid>/environ``: nothing of the worker's may be in it.
-_ENV = {"LANG": "C.UTF-8"}
+#: the zygote's in their ``/proc/<pid>/environ``: nothing of the worker's may be in it. Numeric
+#: libraries read their thread counts at import, which an environment's zygote does: one
+#: thread each, as a sandbox has few processes and a fork keeps only the forking thread.
+_ENV = {
+    "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}  # fmt: skip
 #: How long one spawn may take (request sent, child forked, reply received), seconds.
 SPAWN_TIMEOUT = 5.0
 #: How long a kill of the zygote may wait for it to be reaped, seconds.
@@ -52,10 +57,27 @@ class ZygoteFailed(Exception):
 
 class Zygote:
     """A worker's zygote, run by ``python`` (the system interpreter the runners use). One
-    spawn at a time; :meth:`aclose` when done."""
+    spawn at a time; :meth:`aclose` when done.
 
-    def __init__(self, python: str) -> None:
+    With a ``path`` (a package environment) the zygote puts it first on its module path and
+    imports the ``preload`` modules before it forks anything, so every sandbox it forks
+    starts with them loaded (shared copy-on-write); one that fails to import is reported on
+    the zygote's stderr and skipped.
+    """
+
+    def __init__(
+        self,
+        python: str,
+        path: str | None = None,
+        preload: Sequence[str] = (),
+        *,
+        preload_timeout: float = 60.0,
+    ) -> None:
         self._python = python
+        self._path = path
+        self._preload = tuple(preload)
+        #: Extra seconds the first spawn of a preloading zygote may take (its imports).
+        self._preload_timeout = preload_timeout if self._preload else 0.0
         self._lock = trio.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._pidfd = -1
@@ -76,7 +98,8 @@ class Zygote:
             ZygoteFailed: no child was started (see the class).
 
         Cancellation: while an earlier spawn runs, it propagates at once. Once this spawn has
-        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT` plus a kill's grace), so
+        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT`, plus the preload
+        allowance when it starts the zygote, plus a kill's grace), so
         a child is never started without its pidfd reaching the caller: the caller sees the
         cancel at its next checkpoint and kills that child.
         """
@@ -86,9 +109,10 @@ class Zygote:
                     raise ZygoteFailed("the zygote is closed")
                 if self._process is not None and self._process.poll() is not None:
                     await self._stop()  # died since the last spawn: just replace it
+                starting = self._socket is None
                 sock = self._socket if self._socket is not None else self._start()
                 try:
-                    with trio.fail_after(SPAWN_TIMEOUT):
+                    with trio.fail_after(SPAWN_TIMEOUT + (self._preload_timeout * starting)):
                         reply, pidfd = await _exchange(sock, request, fds)
                 except (trio.TooSlowError, OSError, ProtocolError) as exc:
                     await self._stop()
@@ -120,6 +144,8 @@ class Zygote:
             self._python, "-I", "-S", "-B", str(_SCRIPT),
             "--parent", str(os.getpid()), "--socket", str(theirs.fileno()),
         ]  # fmt: skip
+        if self._path is not None:
+            argv += ["--path", self._path, "--preload", ",".join(self._preload)]
         try:
             self._process = subprocess.Popen(
                 argv,
