@@ -187,8 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
       help="bytes of disk the package environments may take (LRU removal beyond)"),
     S(name="FAAS_ZYGOTES_MAX", type=int, default=4, readers=("worker",), low=1,
       help="zygotes of package environments a worker keeps (LRU)"),
-    S(name="FAAS_ZYGOTE_PRELOAD", type=bool, default=True, readers=("worker",),
-      help="whether an environment's zygote imports its packages before it forks"),
+    S(name="FAAS_ZYGOTE_PRELOAD", type=bool, default=False, readers=("worker",),
+      help="whether an environment's zygote imports its packages (as the worker's user) "
+      "before it forks"),
     S(name="FAAS_SECRETS_KEY", type=str, default=None, readers=("frontend", "worker"),
       secret=True, shown="a key file made in FAAS_HOME",
       help="the Fernet key users' secrets are sealed with (the same for frontends and workers)"),

@@ -70,7 +70,8 @@ async def test_packages_env_and_secrets_end_to_end(
     platform: StartPlatform, offline_pip: Path, reachable_home: Path
 ) -> None:
     up: Platform = await platform(
-        home=reachable_home, FAAS_PIP_FIND_LINKS=str(offline_pip), FAAS_WORKERS="1"
+        home=reachable_home, FAAS_PIP_FIND_LINKS=str(offline_pip), FAAS_WORKERS="1",
+        FAAS_ZYGOTE_PRELOAD="1",
     )
     token = f"tok-{uuid.uuid4().hex}"
     async with httpx.AsyncClient(base_url=up.url, timeout=90.0) as http:
