@@ -52,11 +52,12 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         job_id = inputs.check_job_id(job_id)
         wait = inputs.wait(request.args.get("wait"), config.max_wait)
         owned = await auth.require_job_owner(job_id)
-        if wait > 0:
+        stored = owned if owned is not None else (await peers.ask_db(GetJob(job_id))).job
+        if wait > 0 and not stored.is_final:
+            # Only a job the store still holds unfinished is waited for at the jqmanager: its
+            # memory of recent final records could still hold a job deleted since.
             return (await peers.ask_jq(WaitJob(job_id, wait), wait=wait)).job
-        if owned is not None:
-            return owned
-        return (await peers.ask_db(GetJob(job_id))).job
+        return stored
 
     @app.get("/j/<job_id>")
     async def job_status(job_id: str) -> TrioResponse:

@@ -65,3 +65,18 @@ async def test_the_old_example_session_with_a_node_function(platform: StartPlatf
 async def test_the_old_example_session_with_a_python_function(platform: StartPlatform) -> None:
     up = await platform()
     await _example_session(up.url, PYTHON_ADD)
+
+
+async def test_a_deleted_job_is_gone_for_every_read(platform: StartPlatform) -> None:
+    """The jqmanager remembers recent final records; a deleted job must not be read from there."""
+    up = await platform()
+    async with httpx.AsyncClient(base_url=up.url, timeout=15.0) as http:
+        await http.post("/u/ann")
+        await http.post("/u/ann/fn/add", content=PYTHON_ADD)
+        job_id = (await http.post("/u/ann/fn/add/run", content="[4,7]")).json()["res"]
+        record = (await http.get(f"/j/{job_id}/record?wait=10")).json()["res"]
+        assert record["state"] == "succeeded"
+        assert (await http.delete(f"/j/{job_id}")).json() == {"error": False, "res": 1}
+        for path in ["", "/res", "/record", "/record?wait=5", "/res?wait=5", "?wait=5"]:
+            reply = await http.get(f"/j/{job_id}{path}")
+            assert reply.status_code == 404, (path, reply.text)

@@ -82,12 +82,13 @@ async def test_result_of_unfinished_job_is_202(client: AppClient, job_id: str) -
     )
 
 
-async def test_result_with_wait_long_polls_jqmanager(
+async def test_result_with_wait_of_a_final_job_is_read_from_the_store(
     client: AppClient, fake: FakeNeighbours, job_id: str
 ) -> None:
     fake.finish(job_id, 11)
     assert await envelope_of(await client.get(f"/j/{job_id}/res?wait=2.5")) == (200, False, "11")
-    assert fake.jq_requests[-1] == WaitJob(job_id, 2.5)
+    assert fake.db_requests[-1] == GetJob(job_id)
+    assert not any(isinstance(sent, WaitJob) for sent in fake.jq_requests)
 
 
 @pytest.mark.parametrize("wait", ["x", "-0.5", "1e9"])
