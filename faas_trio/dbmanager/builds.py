@@ -57,6 +57,11 @@ class BuildSettings:
 _Key = tuple[str, str, int]
 
 
+#: Finished resolutions the dbmanager remembers (oldest forgotten first): a forgotten set is
+#: resolved again by pip, which finds it in its cache.
+_RESOLVED_KEEP = 1024
+
+
 class Builder:
     """Runs builds in ``nursery`` and lets callers wait for them. ``write`` applies a
     ``SetBuild`` (through the group committer) and says whether it applied."""
@@ -119,16 +124,30 @@ class Builder:
         except OSError as exc:
             return _failed(f"the sandbox interpreter cannot be used: {exc}", "")
         request = request_key(function.requirements, interpreter)
-        async with self._set_locks.setdefault(request, trio.Lock()):
-            done = self._resolved.get(request)
-            if done is not None:
-                return done
-            await self._set(function, Build(state=BuildState.BUILDING))
-            async with self._limiter:
-                build = await self._resolve(function.requirements, interpreter)
-            if build.state is BuildState.READY:
-                self._resolved[request] = build
-            return build
+        lock = self._set_locks.setdefault(request, trio.Lock())
+        try:
+            async with lock:
+                done = self._resolved.get(request)
+                if done is not None:
+                    return done
+                await self._set(function, Build(state=BuildState.BUILDING))
+                try:
+                    async with self._limiter:
+                        build = await self._resolve(function.requirements, interpreter)
+                except OSError as exc:
+                    # pip could not be started or its folder written (disk full, no memory):
+                    # the build fails with the reason; the dbmanager goes on.
+                    return _failed(f"the build could not run: {exc}", "")
+                if build.state is BuildState.READY:
+                    self._resolved[request] = build
+                    while len(self._resolved) > _RESOLVED_KEEP:
+                        del self._resolved[next(iter(self._resolved))]
+                return build
+        finally:
+            # One lock per requirement set only while someone builds it, so that many
+            # distinct sets registered over time do not pile up locks.
+            if not lock.statistics().tasks_waiting and not lock.locked():
+                self._set_locks.pop(request, None)
 
     async def _sandbox_interpreter(self) -> Interpreter:
         if self._interpreter is None:
