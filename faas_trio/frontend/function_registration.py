@@ -112,7 +112,13 @@ async def read_registration(user: str, name: str, config: FrontendConfig) -> Fun
 def _json(body: bytes) -> dict[str, Any]:
     try:
         parsed = msgspec.json.decode(body)
+    except RecursionError:
+        raise BadRequest("registration: the JSON nests too deeply to be read") from None
     except msgspec.DecodeError:
+        if body.lstrip().startswith(b"{"):
+            # Meant as a JSON registration (no function source starts with "{"): say why
+            # it was refused instead of storing the JSON text as the source.
+            raise BadRequest("registration: the body is not valid JSON") from None
         parsed = None
     if not isinstance(parsed, dict):
         return {"source": inputs.body_text(body)}  # an old client's raw source

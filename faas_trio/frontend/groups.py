@@ -16,6 +16,7 @@ is sent once. The stream ends when every item was sent, or after ``?wait=S`` sec
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -63,11 +64,17 @@ def parse_items(body: bytes, max_items: int) -> list[str]:
         PayloadTooLarge: more than ``max_items`` items.
     """
     try:
-        items = msgspec.json.decode(body)
+        # Only the outer array is decoded here: each item stays raw bytes until it is checked
+        # on its own, so a large body never becomes one large tree of Python objects.
+        items = msgspec.json.decode(body, type=list[msgspec.Raw])
+    except RecursionError:
+        raise BadRequest("the body nests arrays or objects too deeply to be read") from None
+    except msgspec.ValidationError:
+        raise BadRequest(
+            "a map's body is a JSON array of argument arrays, like [[1, 2], [3, 4]]"
+        ) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
-    if not isinstance(items, list):
-        raise BadRequest("a map's body is a JSON array of argument arrays, like [[1, 2], [3, 4]]")
     if not items:
         raise BadRequest("a map needs at least one item")
     if len(items) > max_items:
@@ -76,9 +83,11 @@ def parse_items(body: bytes, max_items: int) -> list[str]:
         )
     texts: list[str] = []
     for index, item in enumerate(items):
-        if not isinstance(item, list):
-            raise BadRequest(f"item {index} is not an array of arguments")
-        texts.append(msgspec.json.encode(item).decode())
+        # The same checks as one call's arguments: an array, storable depth and integers.
+        try:
+            texts.append(inputs.args_text(bytes(item)))
+        except BadRequest as exc:
+            raise BadRequest(f"item {index}: {exc}") from None
     return texts
 
 
@@ -117,6 +126,9 @@ def group_view(group: GroupRecord, counts: GroupCounts) -> dict[str, Any]:
     return out
 
 
+_MAP_PATH = re.compile(r"/u/[^/]+/fn/[^/]+/map")
+
+
 def request_class(base: type[TrioRequest], config: FrontendConfig) -> type[TrioRequest]:
     """``base`` whose body limit is ``FAAS_MAP_MAX_BODY`` on ``POST .../map`` and the app's
     (``FAAS_MAX_BODY``) elsewhere: the limit is set when the request is made, before any
@@ -124,7 +136,7 @@ def request_class(base: type[TrioRequest], config: FrontendConfig) -> type[TrioR
 
     class Request(base):  # type: ignore[valid-type,misc]
         def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
-            if method == "POST" and path.endswith("/map"):
+            if method == "POST" and _MAP_PATH.fullmatch(path):
                 kwargs["max_content_length"] = config.map_max_body
             super().__init__(method, scheme, path, *args, **kwargs)
 

@@ -185,6 +185,8 @@ def offset(raw: str | None) -> int:
         raise BadRequest(f"offset={raw[:32]!r} is not a whole number") from None
     if value < 0:
         raise BadRequest("offset must be 0 or more")
+    if value >= 1 << 31:
+        raise BadRequest(f"offset must be below {1 << 31}")
     return value
 
 
