@@ -47,6 +47,9 @@ __all__ = [
     "start_sandbox",
 ]
 
+#: Bytes of stderr read in one go before the event loop gets a turn.
+_STDERR_READ_BUDGET = 1 << 20
+
 log = logging.getLogger("faas.worker.sandbox")
 
 #: How long a kill may wait for the child to be reaped, seconds.
@@ -327,9 +330,11 @@ class Sandbox:
                 if not self._read_stderr_available():
                     return
 
-    def _read_stderr_available(self) -> bool:
-        """Read what is in the stderr pipe without blocking; False at EOF."""
-        while self._stderr_fd is not None:
+    def _read_stderr_available(self, budget: int = _STDERR_READ_BUDGET) -> bool:
+        """Read what is in the stderr pipe without blocking, at most ``budget`` bytes (a
+        sandbox writing without pause must not hold the event loop); False at EOF."""
+        while self._stderr_fd is not None and budget > 0:
+            budget -= 65536
             try:
                 data = os.read(self._stderr_fd, 65536)
             except BlockingIOError:
@@ -339,7 +344,7 @@ class Sandbox:
             if not data:
                 return False
             self._stderr.add(data)
-        return False
+        return self._stderr_fd is not None
 
     def _close_stderr(self) -> None:
         if self._stderr_fd is not None:
