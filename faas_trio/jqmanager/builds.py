@@ -18,8 +18,9 @@ import msgspec
 import trio
 
 from ..core.errors import FaasError, NotFound
-from ..core.messages import FunctionReply, WaitBuild
+from ..core.messages import WaitBuild
 from ..core.records import BuildState, Function, JobRecord, JobState
+from ..core.retry import Backoff
 from .queue import FunctionKey
 
 if TYPE_CHECKING:
@@ -101,10 +102,11 @@ async def await_build(manager: JobTable, key: FunctionKey) -> None:
     the jqmanager next loads them.
     """
     user, name, version = key
-    backoff = 0.1
+    backoff = Backoff(0.1, 5.0)
     function: Function | None = None
     reason = ""
     while manager.awaiting.waiting(key):
+        asked_at = trio.current_time()
         try:
             reply = await manager.db.client.call(
                 WaitBuild(user, name, version, HOLD), timeout=HOLD + manager.db.timeout
@@ -114,11 +116,7 @@ async def await_build(manager: JobTable, key: FunctionKey) -> None:
             break
         except FaasError as exc:
             log.warning("build of %s/%s v%d not heard of yet: %s", user, name, version, exc)
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-            continue
-        if not isinstance(reply, FunctionReply):
-            await trio.sleep(backoff)
+            await backoff.sleep()
             continue
         got = reply.function
         if got.version != version:
@@ -133,6 +131,12 @@ async def await_build(manager: JobTable, key: FunctionKey) -> None:
         if got.build.state is BuildState.FAILED:
             reason = f"its environment did not build: {got.build.error}"
             break
+        if trio.current_time() - asked_at < HOLD / 2:
+            # Still building, yet answered well before the hold: the build is not getting
+            # anywhere (e.g. the store refuses its writes); do not ask again at once.
+            await backoff.sleep()
+        else:
+            backoff.reset()
     taken = manager.awaiting.take(key)
     if taken is None:
         return
