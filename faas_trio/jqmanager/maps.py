@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 
-import trio
-
 from ..core.errors import FaasError, PeerUnavailable
 from ..core.groups import group_jobs
 from ..core.messages import GroupCreated, GroupProgress
 from ..core.records import GroupRecord
+from ..core.retry import Backoff
 from . import records
 from .manager import JobManager
 
@@ -26,11 +25,19 @@ __all__ = ["MapManager"]
 log = logging.getLogger("faas.jqmanager")
 
 
+#: Groups resent at once after unanswered CreateGroups (see ``_resending``).
+_MAX_RESENDING = 64
+
+
 class MapManager:
     """Group operations over ``jobs``, the job state machine."""
 
     def __init__(self, jobs: JobManager) -> None:
         self.jobs = jobs
+        #: Groups being resent after an unanswered CreateGroup: one task per group id, and
+        #: at most ``_MAX_RESENDING`` of them, so a long outage with retried maps holds
+        #: a bounded number of argument lists.
+        self._resending: set[str] = set()
 
     async def submit(self, group: GroupRecord, args: list[str]) -> tuple[GroupRecord, bool]:
         """Admit, store and queue one job per item of ``args`` as ``group``; the group as
@@ -61,7 +68,11 @@ class MapManager:
             try:
                 created = await jobs.db.create_group(group, args)
             except PeerUnavailable:
-                jobs.nursery.start_soon(self._create_eventually, group, args)
+                if group.id not in self._resending and len(self._resending) < _MAX_RESENDING:
+                    self._resending.add(group.id)
+                    jobs.nursery.start_soon(self._create_eventually, group, args)
+                # else: not resent from here; if the dbmanager stored it, it is loaded at
+                # the next start, and the caller's retry (same Idempotency-Key) finds it.
                 raise
             admitted -= self._take_over(created, args, admitted=admitted)
         finally:
@@ -92,17 +103,21 @@ class MapManager:
 
         Cancellation: stops resending; a group stored meanwhile is loaded at the next start.
         """
-        backoff = 0.1
-        while True:
-            try:
-                created = await self.jobs.db.create_group(group, args)
-                break
-            except PeerUnavailable:
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except FaasError as exc:
-                log.info("group %s, unanswered at submission, was not stored: %s", group.id, exc)
-                return
+        backoff = Backoff(0.1, 2.0)
+        try:
+            while True:
+                try:
+                    created = await self.jobs.db.create_group(group, args)
+                    break
+                except PeerUnavailable:
+                    await backoff.sleep()
+                except FaasError as exc:
+                    log.info(
+                        "group %s, unanswered at submission, was not stored: %s", group.id, exc
+                    )
+                    return
+        finally:
+            self._resending.discard(group.id)
         self._take_over(created, args, admitted=0)
 
     async def watch(
