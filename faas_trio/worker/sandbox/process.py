@@ -405,7 +405,12 @@ class Sandbox:
             if self._cgroup is not None:
                 left = bool(self._cgroup.kill())
             else:
-                left = self._uid is not None and bool(processes_of_uid(self._uid.uid))
+                # A walk of /proc: in a thread, so many processes on the host do not
+                # stall the event loop at every sandbox's end.
+                uid = self._uid.uid if self._uid is not None else None
+                left = uid is not None and bool(
+                    await trio.to_thread.run_sync(processes_of_uid, uid)
+                )
             if not left:
                 return
             await trio.sleep(0.005)  # no event tells: the processes are not ours
