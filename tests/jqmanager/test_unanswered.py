@@ -109,4 +109,6 @@ async def test_a_long_outage_keeps_memory_flat_and_stored_jobs_run(
         await trio.sleep(10)  # virtual: enough for the next try and every create
         assert len(manager.unanswered) == 0
         assert all(manager.current(sub.id) is not None for sub in held)
-        assert manager.stats().queued == 500
+        # The drainer may have had one resend in flight (not in ``held``) when the dbmanager
+        # answered: that one is created and queued too.
+        assert manager.stats().queued in (500, 501)
