@@ -61,9 +61,20 @@ def run_component(
     try:
         trio.run(_serve_until_signalled, log, serve, config, before_stop)
     except* (FaasError, OSError, ConfigError) as group:
-        for error in group.exceptions:
-            log.error("%s cannot run: %s", component, error)
+        for error in _leaves(group):
+            # A port in use or a bad setting is said in one line; anything else failed inside
+            # a running task, and only its traceback says which one.
+            expected = isinstance(error, (OSError, ConfigError))
+            log.error("%s cannot run: %s", component, error, exc_info=None if expected else error)
         raise SystemExit(1) from None
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions in ``error``, nested groups flattened (a nursery inside a nursery
+    wraps its failure twice)."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for each in error.exceptions for leaf in _leaves(each)]
+    return [error]
 
 
 async def _serve_until_signalled(

@@ -16,7 +16,12 @@ COMPONENT = textwrap.dedent(
     from faas_trio.core.config import ConfigError
     from faas_trio.core.lifecycle import run_component
 
+    from faas_trio.core.errors import InternalError
+
     mode = sys.argv[1]
+
+    async def _fails_inside_a_nested_nursery():
+        raise InternalError("the store answered nonsense")
 
     def from_env():
         if mode == "bad-setting":
@@ -26,6 +31,9 @@ COMPONENT = textwrap.dedent(
     async def serve(config, *, task_status=trio.TASK_STATUS_IGNORED):
         if config == "cannot-bind":
             raise OSError("cannot bind tcp://127.0.0.1:1: address in use")
+        if config == "task-fails":
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_fails_inside_a_nested_nursery)
         if config == "slow-start":
             print("starting", flush=True)
             await trio.sleep(30)
@@ -105,3 +113,11 @@ async def test_a_component_that_cannot_run_exits_1_saying_why() -> None:
     code, out, err = await finish(start("cannot-bind"))
     assert code == 1
     assert "thing cannot run: cannot bind" in err and "Traceback" not in err
+
+
+async def test_a_task_that_fails_is_logged_with_its_traceback() -> None:
+    code, out, err = await finish(start("task-fails"))
+    assert code == 1
+    # The leaf of the nested groups, not "Exceptions from Trio nursery", and where it came from.
+    assert "thing cannot run: the store answered nonsense" in err
+    assert "Traceback" in err and "_fails_inside_a_nested_nursery" in err
