@@ -12,14 +12,15 @@ stores the job at the same time. The guarantees stay as they were:
   state is never written for a job the store does not have, and it is stored before anyone
   is told;
 - the function that ran is the one the store answered: if the ``CreateJob`` answer differs
-  (the function was redeployed, or a secret changed) the early attempt is *void*: its worker
-  is told to cancel it, its report is ignored, and the job is queued as stored; if the
-  ``CreateJob`` fails, the attempt is void and nothing of it remains.
+  the early attempt is *void*: its report is ignored and the job is queued as stored (its
+  next attempt has another number, so the two are never confused); if the ``CreateJob``
+  fails, the attempt is void, its worker is told to cancel it, and nothing of it remains.
 
-So the one visible effect of a void attempt is that the previous version of a function may
-run once more, its result discarded (execution is at least once anyway). Submissions with an
-``Idempotency-Key`` never start early: the store alone knows whether the key names an older
-job, and a retried call must not run twice.
+The frontend tells the jqmanager (``ForgetFunctions``) before it answers a deploy, a removal
+or a change of secrets, so a call made after such a change was answered never starts with
+what it replaced; only a call racing the change can, and its early attempt is then void.
+Submissions with an ``Idempotency-Key`` never start early: the store alone knows whether the
+key names an older job, and a retried call must not run twice.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ class EarlyStarts:
         self._functions.move_to_end(key)
         while len(self._functions) > REMEMBERED_FUNCTIONS:
             self._functions.popitem(last=False)
+
+    def forget(self, user: str, name: str | None = None) -> None:
+        """``user``'s function ``name`` (all of the user's when None) changed: no early start
+        of it until a ``CreateJob`` answers its new version."""
+        if name is not None:
+            self._functions.pop((user, name), None)
+            return
+        for key in [key for key in self._functions if key[0] == user]:
+            del self._functions[key]
 
     def function(self, user: str, name: str) -> Function | None:
         """The function ``user``'s ``name`` was last created with, if ready to run."""

@@ -170,20 +170,21 @@ class JobTable:
         stored = created.job
         if stored.id == early.id and not created.existing and created.function == ran:
             return self.known(early.id) or early
-        self.void_early(early)
+        self.void_early(early, cancel=False)  # a cancel by id could reach the next attempt
         # Its next attempt must not carry the void attempt's number.
         stored = msgspec.structs.replace(stored, attempts=max(stored.attempts, early.attempts))
         record, _ = self._take_over(JobCreated(stored, created.function), admitted=False)
         return record
 
-    def void_early(self, early: JobRecord) -> None:
+    def void_early(self, early: JobRecord, *, cancel: bool = True) -> None:
         """Undo a start whose ``CreateJob`` failed or answered another job: its report is
-        ignored, its worker told to cancel it, and the job no longer counts here."""
+        ignored, its worker told to cancel it (if ``cancel``), and the job no longer counts
+        here."""
         self.early.void(early.id, early.attempts)
         taken = self.take(early.id)
         if taken is None:
             return
-        if taken.lease is not None:
+        if taken.lease is not None and cancel:
             self.leases.add_cancel(taken.lease.worker, early.id)
         if taken.function is not None:
             self.queue.retire(taken.job, taken.function)
