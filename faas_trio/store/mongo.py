@@ -293,6 +293,8 @@ class MongoStore:
         """The job, or None (also for a malformed id)."""
         if not is_job_id(job_id):
             return None
+        if (final := self._writer.finals.get(job_id)) is not None:
+            return final  # as this store finished it: a final job never changes
         docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, NO_LOGS, op="get_job")
         return job_from_doc(docs[0]) if docs else None
 
@@ -351,6 +353,7 @@ class MongoStore:
             return int(self._jobs.delete_many(query).deleted_count)
 
         count: int = await self._retrying(lambda: self._run(delete, op="sweep", write=True))
+        self._writer.finals.sweep(finished_before)
         return count
 
     # ---- groups (see mongo_groups; reads abandoned on cancel, a create waited for) ----------
