@@ -136,8 +136,9 @@ class BatchWriter:
             if wanted:
                 await self._read_functions(wanted)
             batch.resolve_duplicates(stored, self.functions)
-        if unsure := batch.unsure():
-            stored = await self._read(lambda: list(self._jobs.find({"_id": {"$in": unsure}})))
+        if (unsure := batch.unsure()) is not None:
+            projection = {"last_write": True}
+            stored = await self._read(lambda: list(self._jobs.find(unsure, projection)))
             batch.correct(stored)
         updates, flagged = batch.increments()
         if updates:
