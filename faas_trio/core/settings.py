@@ -132,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
       above=True, shown="604800 (7 days)", help="seconds a finished job and its logs are kept"),
     S(name="FAAS_SWEEP_INTERVAL", type=float, default=3600.0, readers=("dbmanager",), low=0,
       above=True, help="seconds between two sweeps of expired jobs"),
+    S(name="FAAS_MAX_STORED_BYTES", type=int, default=4 << 30, readers=("dbmanager",), low=1,
+      shown="4294967296 (4 GiB)",
+      help="bytes of arguments, results and logs one user's jobs may hold in the store; a"
+      " call or map past it is refused (413)"),
     S(name="FAAS_SQLITE_SYNC", type=str, default="full", readers=("dbmanager",),
       choices=("full", "normal"),
       help="SQLite commits: `full` survive a power loss; `normal` (faster) a process crash only"),
