@@ -111,7 +111,7 @@ load: $(STAMP)
 
 # The chaos soak: make chaos (5 minutes), or ARGS="--minutes 30 --seed N --rate 10".
 chaos: $(STAMP)
-	cd tests && ../$(VENV)/bin/python -m chaos.soak $(ARGS)
+	cd tests && PYTHONPATH=.. ../$(VENV)/bin/python -m chaos.soak $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check faas_trio tests load

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import trio
+
+from .ports import free_ports
 
 __all__ = [
     "LaunchError",
@@ -51,19 +52,6 @@ class Platform:
     url: str
     pid: int
     home: Path
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on 127.0.0.1 right now (another process may still take
-    one before it is used; on a loopback test machine that is rare enough)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 async def _stop(process: trio.Process, grace: float) -> None:

@@ -31,9 +31,11 @@ import httpx
 import trio
 
 from load.api import SetupError
+from load.cpu import component_cpu_seconds, cpu_per_item_ms
 from load.generator import check_loopback
 from load.machine import describe_machine
 from load.processes import LaunchError, Platform, running_platform
+from load.profiler import profiling
 from load.report import write_report
 from load.scenarios import OWN_PLATFORMS, SCENARIOS, ScenarioContext, ScenarioResult
 
@@ -56,6 +58,8 @@ class RunOptions:
     progress: bool
     #: Sent as ``Authorization: Bearer`` to a platform in ``FAAS_AUTH=keys`` mode.
     api_key: str | None = None
+    #: Record py-spy profiles of the components during each scenario (a platform it started).
+    profile: bool = False
 
     def platform_settings(self) -> dict[str, str]:
         """The ``FAAS_*`` settings of a platform the kit starts. The queue and call-rate
@@ -109,6 +113,11 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         help="bearer key for a platform that requires keys (default: $FAAS_ADMIN_KEY)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no live line on stderr")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy profiles of each component per scenario, in <out>/profiles/",
+    )
     args = parser.parse_args(argv)
     names = tuple(n.strip() for n in args.scenarios.split(",") if n.strip())
     unknown = [n for n in names if n not in SCENARIOS]
@@ -131,6 +140,7 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         max_workers=max(1, args.max_workers or (64 if url else 16)),
         progress=not args.no_progress,
         api_key=args.api_key,
+        profile=args.profile,
     )
 
 
@@ -153,6 +163,35 @@ async def _run_one(name: str, ctx: ScenarioContext) -> ScenarioResult:
     return result
 
 
+def _load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def _run_measured(
+    name: str, ctx: ScenarioContext, platform: Platform, options: RunOptions
+) -> ScenarioResult:
+    """:func:`_run_one`, with each component's CPU per item (``cpu ms/item <role>``) and the
+    machine's load average around it, and py-spy profiles when asked for.
+
+    Cancellation: as :func:`_run_one`; the profilers are stopped first.
+    """
+    load_before = _load_average()
+    cpu_before = component_cpu_seconds(platform.pid)
+    if options.profile:
+        async with profiling(platform.pid, options.out / "profiles", name) as notes:
+            result = await _run_one(name, ctx)
+        result.notes += notes
+    else:
+        result = await _run_one(name, ctx)
+    items = sum(sample.total for sample in result.samples)
+    for role, ms in cpu_per_item_ms(cpu_before, component_cpu_seconds(platform.pid), items).items():
+        result.figures[f"cpu ms/item {role}"] = ms
+    result.figures["load average before"] = load_before
+    result.figures["load average after"] = _load_average()
+    return result
+
+
 async def _run_platform_scenarios(
     options: RunOptions, names: Sequence[str], results: dict[str, ScenarioResult], run_id: str
 ) -> None:
@@ -167,7 +206,10 @@ async def _run_platform_scenarios(
             api_key=options.api_key,
         )
         for name in names:
-            results[name] = await _run_one(name, ctx)
+            if platform is None:
+                results[name] = await _run_one(name, ctx)
+            else:
+                results[name] = await _run_measured(name, ctx, platform, options)
 
     if options.url is not None:
         await run_all(options.url, None)

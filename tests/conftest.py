@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from load.ports import free_ports as free_ports_outside_the_ephemeral_range
 
 _ROOT = Path(__file__).resolve().parent.parent
 MONGO_PYTHON = _ROOT / ".venv-mongo" / "bin" / "python"
@@ -53,22 +54,12 @@ def curve_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["FAAS_CURVE_KEYS"] = before
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @pytest.fixture
 def free_ports() -> FreePorts:
     """``free_ports(n)``: ``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago,
-    so that servers a test starts never collide with another run's."""
-    return _free_ports
+    outside the ephemeral range (see :mod:`load.ports`), so that servers a test starts never
+    collide with another run's, nor with a connection's source port."""
+    return free_ports_outside_the_ephemeral_range
 
 
 def with_database(uri: str, database: str) -> str:

@@ -213,8 +213,9 @@ def value(name: str, env: Mapping[str, str] | None = None) -> Any:
 C = TypeVar("C")
 
 
-def from_env(cls: type[C], component: str, env: Mapping[str, str] | None = None,
-             **computed: Any) -> C:
+def from_env(
+    cls: type[C], component: str, env: Mapping[str, str] | None = None, **computed: Any
+) -> C:
     """``cls`` with each :func:`setting` field read from ``env``; ``computed`` gives the
     fields (or overrides) that are derived from several settings.
 

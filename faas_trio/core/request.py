@@ -1,4 +1,6 @@
-"""The base of every request, and the reply types each names (:mod:`.messages`)."""
+"""The base of every request, the reply types each names, and the replies any request may
+get: :class:`Done`, :class:`ErrorReply` (and :class:`Pong` to the :class:`Ping` every server
+answers). Part of the one schema of :mod:`.messages`, which re-exports them."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["Request", "reply_types"]
+__all__ = ["Done", "ErrorReply", "Ping", "Pong", "Request", "reply_types"]
 
 #: The reply type of a request (a union when it has several).
 R = TypeVar("R")
@@ -27,3 +29,23 @@ def reply_types(request_type: type[Any]) -> tuple[type[Any], ...]:
             (reply,) = typing.get_args(base)
             return typing.get_args(reply) or (reply,)
     return ()
+
+
+class Pong(msgspec.Struct, frozen=True, tag=True):
+    component: str
+
+
+class Ping(Request[Pong], frozen=True, tag=True):
+    """Is the peer alive? Answered by every server with :class:`Pong`."""
+
+
+class Done(msgspec.Struct, frozen=True, tag=True):
+    """Success with nothing to return."""
+
+
+class ErrorReply(msgspec.Struct, frozen=True, tag=True):
+    """Failure: ``code`` is a :class:`~faas_trio.core.errors.FaasError` code."""
+
+    code: str
+    message: str
+    retry_after: float | None = None

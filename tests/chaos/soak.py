@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from typing import Any
 import httpx
 import trio
 from e2e.conftest import roles_running
+
+from load.ports import free_ports
 
 from .checks import Sample, check_jobs, check_leftovers, check_rss, rss_kb
 from .faults import Up, inject, schedule
@@ -50,19 +51,8 @@ WORKERS = 3
 UID_COUNT = 100
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def platform_env(home: Path, uid_base: int) -> tuple[dict[str, str], str]:
-    http_port, db_port, jq_port = _free_ports(3)
+    http_port, db_port, jq_port = free_ports(3)
     env = {
         k: v
         for k, v in os.environ.items()

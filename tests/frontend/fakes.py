@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,9 +220,7 @@ class FakeNeighbours:
             case Submit(submission=submission, wait=wait):
                 function = self.functions.get((submission.user, submission.function))
                 if function is None:
-                    raise NotFound(
-                        f"no function {submission.function} for user {submission.user}"
-                    )
+                    raise NotFound(f"no function {submission.function} for user {submission.user}")
                 job = created_job(submission, function, time.time())
                 for stored in self.jobs.values():
                     if job.idempotency_key and (stored.user, stored.idempotency_key) == (
@@ -254,14 +251,6 @@ def _fake_result(args: list[Any]) -> Any:
     if all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
         return sum(args)
     return len(args)
-
-
-def unused_endpoint() -> str:
-    """A TCP endpoint nothing listens on (a port the kernel just handed out and took back)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"tcp://127.0.0.1:{port}"
 
 
 TEST_CONFIG = FrontendConfig(max_body=4096, max_wait=30.0, max_timeout=120.0)

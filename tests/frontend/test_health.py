@@ -10,8 +10,9 @@ import trio.testing
 from faas_trio.core.rpc import open_client
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
+from load.ports import unused_endpoint
 
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of, unused_endpoint
+from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
 
 
 async def test_healthz(client: AppClient) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -20,6 +19,7 @@ from faas_trio.scaler import ScalerConfig, ScalerStatus, serve
 from faas_trio.scaler.actuators import ActuatorError
 from faas_trio.scaler.loop import make_policy, scale_once
 from faas_trio.scaler.policy import DoublePolicy, PolicyState, TargetTracking
+from load.ports import unused_endpoint
 
 
 class FakeJq:
@@ -72,12 +72,6 @@ class RecordingActuator:
         pass
 
 
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 async def start_jq(nursery: trio.Nursery, fake: FakeJq) -> str:
     endpoint: str = await nursery.start(serve_rpc, "tcp://127.0.0.1:*", fake.handle)
     return endpoint
@@ -111,7 +105,7 @@ async def test_a_steady_round_applies_nothing(nursery: trio.Nursery) -> None:
 async def test_no_stats_skips_the_round() -> None:
     actuator, status = RecordingActuator(3), ScalerStatus()
     before = PolicyState(low_since=1.0, low_peak=2)
-    async with open_client(free_endpoint()) as jq:  # nobody listens there
+    async with open_client(unused_endpoint()) as jq:  # nobody listens there
         state = await scale_once(jq, actuator, POLICY, before, status, stats_timeout=0.2)
     assert state == before
     assert actuator.applied == [] and status.rounds == 0 and status.stats is None
@@ -167,8 +161,9 @@ async def test_serve_follows_the_load_up_and_down(nursery: trio.Nursery) -> None
     actuator = RecordingActuator(1)
     config = config_for(await start_jq(nursery, fake))
     with trio.fail_after(10):
-        status: ScalerStatus = await nursery.start(lambda task_status: serve(
-            config, actuator=actuator, task_status=task_status))
+        status: ScalerStatus = await nursery.start(
+            lambda task_status: serve(config, actuator=actuator, task_status=task_status)
+        )
         fake.stats = m.Stats(queued=100, running=0, workers=1, slots=4)
         while actuator.count != 25:
             await actuator.changed.wait()
@@ -208,7 +203,7 @@ async def test_an_unreachable_supervisor_is_retried(nursery: trio.Nursery) -> No
     fake = FakeJq()
     fake.stats = m.Stats(queued=10, running=2, workers=1, slots=4)
     config = config_for(
-        await start_jq(nursery, fake), supervisor_url=free_endpoint(), supervisor_timeout=0.05
+        await start_jq(nursery, fake), supervisor_url=unused_endpoint(), supervisor_timeout=0.05
     )
     with trio.fail_after(10):
         status: ScalerStatus = await nursery.start(serve, config)
@@ -217,19 +212,38 @@ async def test_an_unreachable_supervisor_is_retried(nursery: trio.Nursery) -> No
 
 
 def test_config_from_env_reads_every_variable() -> None:
-    config = ScalerConfig.from_env({
-        "JQ_URL": "tcp://jq:1", "FAAS_SCALER_INTERVAL": "5", "FAAS_SCALER_POLICY": "double",
-        "FAAS_SCALER_ACTUATOR": "kumori", "FAAS_WORKERS_MIN": "2", "FAAS_WORKERS_MAX": "9",
-        "FAAS_WORKER_CONCURRENCY": "3", "FAAS_SCALE_DOWN_DELAY": "7",
-        "FAAS_SUPERVISOR_URL": "tcp://up:2", "KUMORI_CREDENTIALS": "/run/creds",
-        "FAAS_KUMORI_DEPLOYMENT": "dom/dep", "FAAS_KUMORI_MANIFESTS": "/m",
-        "FAAS_KUMORICTL": "/bin/kctl", "FAAS_KUMORICTL_TIMEOUT": "12",
-    })
+    config = ScalerConfig.from_env(
+        {
+            "JQ_URL": "tcp://jq:1",
+            "FAAS_SCALER_INTERVAL": "5",
+            "FAAS_SCALER_POLICY": "double",
+            "FAAS_SCALER_ACTUATOR": "kumori",
+            "FAAS_WORKERS_MIN": "2",
+            "FAAS_WORKERS_MAX": "9",
+            "FAAS_WORKER_CONCURRENCY": "3",
+            "FAAS_SCALE_DOWN_DELAY": "7",
+            "FAAS_SUPERVISOR_URL": "tcp://up:2",
+            "KUMORI_CREDENTIALS": "/run/creds",
+            "FAAS_KUMORI_DEPLOYMENT": "dom/dep",
+            "FAAS_KUMORI_MANIFESTS": "/m",
+            "FAAS_KUMORICTL": "/bin/kctl",
+            "FAAS_KUMORICTL_TIMEOUT": "12",
+        }
+    )
     assert config == ScalerConfig(
-        jq_url="tcp://jq:1", interval=5.0, policy="double", actuator="kumori", workers_min=2,
-        workers_max=9, worker_concurrency=3, scale_down_delay=7.0,
-        supervisor_url="tcp://up:2", kumori_credentials="/run/creds",
-        kumori_deployment="dom/dep", kumori_manifests="/m", kumorictl="/bin/kctl",
+        jq_url="tcp://jq:1",
+        interval=5.0,
+        policy="double",
+        actuator="kumori",
+        workers_min=2,
+        workers_max=9,
+        worker_concurrency=3,
+        scale_down_delay=7.0,
+        supervisor_url="tcp://up:2",
+        kumori_credentials="/run/creds",
+        kumori_deployment="dom/dep",
+        kumori_manifests="/m",
+        kumorictl="/bin/kctl",
         kumorictl_timeout=12.0,
     )
     up = "tcp://127.0.0.1:2"
@@ -257,8 +271,12 @@ def test_config_refuses_bad_values(env: dict[str, str]) -> None:
 
 
 async def test_main_exits_cleanly_on_sigterm() -> None:
-    env = {**os.environ, "JQ_URL": free_endpoint(), "FAAS_SUPERVISOR_URL": free_endpoint(),
-           "FAAS_SCALER_INTERVAL": "0.05"}
+    env = {
+        **os.environ,
+        "JQ_URL": unused_endpoint(),
+        "FAAS_SUPERVISOR_URL": unused_endpoint(),
+        "FAAS_SCALER_INTERVAL": "0.05",
+    }
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "faas_trio", "scaler"], env=env, stderr=subprocess.PIPE
     )
@@ -279,4 +297,3 @@ async def test_main_exits_cleanly_on_sigterm() -> None:
         await process.wait()
         await process.stderr.aclose()
     assert b"SIGTERM received, stopping" in seen
-

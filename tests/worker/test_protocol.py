@@ -82,7 +82,7 @@ def test_a_lone_surrogate_becomes_a_replacement_character() -> None:
     [
         (b"", "JSON object"),
         (b"[]", "JSON object"),
-        (b'{"ok": true, "value": "1", "text": "1"} x', "after the reply"),
+        (b'{"ok": true, "value": "1", "text": "1"} x', "after the object"),
         (b'{"ok": true, "ok": true}', "repeated"),
         (b'{"ok": false, "error": "e", "duration_ms": 1}', "unexpected"),
         (b'{"ok": false, "error": "e", "logs": NaN}', "string, a boolean or null"),

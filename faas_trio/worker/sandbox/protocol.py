@@ -20,25 +20,25 @@ the worker measures a call itself, and bills that.
 Everything a runner writes is untrusted (user code can write there): :func:`parse_reply` bounds
 the size (:func:`reply_cap`, checked from the header before the body is read), refuses anything
 but the fields below, and makes every string valid Unicode (a lone surrogate becomes U+FFFD),
-raising :class:`ProtocolError` for the rest. The same for :func:`parse_spawn_reply`.
+raising :class:`ProtocolError` for the rest. The same for :func:`parse_spawn_reply`. The
+bounded scanning itself is :mod:`.strict_json`'s.
 """
 
 from __future__ import annotations
 
 import json
-import json.decoder
-import re
 import struct
 from dataclasses import dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, TypeGuard
+    from typing import Any
 
-#: The C scanner of one JSON string (the stdlib's own, not in its stubs).
-_scanstring: Callable[[str, int, bool], tuple[str, int]]
-_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+    from . import strict_json
+elif __package__:
+    from . import strict_json
+else:  # run from the zygote, by path
+    import strict_json
 
 __all__ = [
     "HEADER",
@@ -210,7 +210,10 @@ def parse_reply(body: bytes, request: Request) -> Reply:
     Raises:
         ProtocolError: anything else, with what was wrong.
     """
-    fields = _flat_object(body.decode("utf-8", "replace"))
+    try:
+        fields = strict_json.flat_object(body.decode("utf-8", "replace"), _REPLY_FIELDS)
+    except ValueError as exc:
+        raise ProtocolError(f"malformed reply: {exc}") from None
     ok, timeout = fields.pop("ok", None), fields.pop("timeout", False)
     if not isinstance(ok, bool) or not isinstance(timeout, bool):
         raise ProtocolError("a reply's ok and timeout must be booleans")
@@ -234,65 +237,6 @@ def parse_reply(body: bytes, request: Request) -> Reply:
         message=strings["message"],
         timeout=timeout,
     )
-
-
-_SPACE = re.compile(r"[ \t\n\r]*")
-_LITERALS = {"true": True, "false": False, "null": None}
-
-
-def _flat_object(text: str) -> dict[str, object]:
-    """A JSON object whose keys are reply fields and whose values are scalars other than
-    numbers. Each string is scanned by the C scanner; nothing nests, so nothing recurses."""
-    fields: dict[str, object] = {}
-    position = _skip(text, 0)
-    if not text.startswith("{", position):
-        raise ProtocolError("a reply must be a JSON object")
-    position = _skip(text, position + 1)
-    if text.startswith("}", position):
-        position += 1
-    else:
-        while True:
-            if not text.startswith('"', position):
-                raise ProtocolError(f"expected a field name at byte {position}")
-            key, position = _string(text, position)
-            if key not in _REPLY_FIELDS or key in fields:
-                raise ProtocolError(f"unexpected or repeated field {key[:64]!r} in a reply")
-            position = _skip(text, position)
-            if not text.startswith(":", position):
-                raise ProtocolError(f"expected ':' at byte {position}")
-            fields[key], position = _scalar(text, _skip(text, position + 1), key)
-            position = _skip(text, position)
-            if text.startswith(",", position):
-                position = _skip(text, position + 1)
-            elif text.startswith("}", position):
-                position += 1
-                break
-            else:
-                raise ProtocolError(f"expected ',' or '}}' at byte {position}")
-    if _skip(text, position) != len(text):
-        raise ProtocolError("data after the reply object")
-    return fields
-
-
-def _skip(text: str, position: int) -> int:
-    match = _SPACE.match(text, position)
-    return position if match is None else match.end()
-
-
-def _string(text: str, position: int) -> tuple[str, int]:
-    try:
-        return _scanstring(text, position + 1, True)
-    except ValueError as exc:
-        raise ProtocolError(f"malformed string in a reply: {exc}") from None
-
-
-def _scalar(text: str, position: int, key: str) -> tuple[object, int]:
-    if text.startswith('"', position):
-        return _string(text, position)
-    for literal, value in _LITERALS.items():
-        if text.startswith(literal, position):
-            return value, position + len(literal)
-    raise ProtocolError(f"a reply's {key} must be a string, a boolean or null")
 
 
 # ---- zygote messages ---------------------------------------------------------------------
@@ -364,7 +308,7 @@ def parse_spawn_request(data: bytes) -> SpawnRequest:
     Raises:
         ProtocolError: not a well-formed request, saying what is wrong.
     """
-    fields = _json_object(data, "request")
+    fields = _small_object(data, "request")
     argv = _strings(fields.get("argv"), "argv")
     env, home = fields.get("env"), fields.get("home")
     if not isinstance(env, dict) or not all(
@@ -385,11 +329,11 @@ def _confine(options: object) -> ConfineOptions | None:
     if not isinstance(options, dict):
         raise ProtocolError("confine must be an object or null")
     uid = options.get("uid")
-    if not _positive(uid):
+    if not strict_json.positive(uid):
         raise ProtocolError("confine needs a positive uid")
     sizes = {name: options.get(name) for name in ("nproc", "address_space_mb", "scratch_mb")}
     for name, value in sizes.items():
-        if value is not None and not _positive(value):
+        if value is not None and not strict_json.positive(value):
             raise ProtocolError(f"{name} must be a positive integer or null")
     flags = {name: options.get(name, default) for name, default in
              (("seccomp", True), ("userns", False))}  # fmt: skip
@@ -420,32 +364,24 @@ def parse_spawn_reply(data: bytes, descriptors: int) -> SpawnReply:
     Raises:
         ProtocolError: anything else.
     """
-    fields = _json_object(data, "reply")
+    fields = _small_object(data, "reply")
     pid, error = fields.get("pid"), fields.get("error")
-    if _positive(pid) and descriptors == 1 and set(fields) == {"pid"}:
+    if strict_json.positive(pid) and descriptors == 1 and set(fields) == {"pid"}:
         return SpawnReply(pid=pid)
     if isinstance(error, str) and descriptors == 0 and set(fields) == {"error"}:
         return SpawnReply(error=valid_text(error)[:MAX_ERROR_CHARS])
     raise ProtocolError(f"malformed zygote reply {data[:200]!r} with {descriptors} descriptors")
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    if len(data) > MAX_SPAWN_MESSAGE_BYTES:
-        raise ProtocolError(f"the {what} is over {MAX_SPAWN_MESSAGE_BYTES} bytes")
+def _small_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        fields = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"the {what} is not JSON: {exc}") from None
-    if not isinstance(fields, dict):
-        raise ProtocolError(f"the {what} is not a JSON object")
-    return fields
+        return strict_json.small_object(data, what, MAX_SPAWN_MESSAGE_BYTES)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 def _strings(value: object, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ProtocolError(f"{what} must be a list of strings")
-    return value
-
-
-def _positive(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    try:
+        return strict_json.strings(value, what)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
