@@ -41,4 +41,8 @@ async def test_calls_past_the_users_rate_or_stored_bytes_are_refused_and_nothing
             refused = await http.post("/u/cat/fn/add/run", content=big)
             assert refused.status_code == 413, refused.text
             assert "FAAS_MAX_STORED_BYTES of 3000" in refused.json()["res"]
+            items = json.dumps([["x" * 20, 1]] * 100)  # 100 items of 26 bytes
+            mapped = await http.post("/u/cat/fn/add/map", content=items)
+            assert mapped.status_code == 413, mapped.text[:300]
+            assert "FAAS_MAX_STORED_BYTES" in mapped.json()["res"]
             assert len((await http.get("/u/cat/jobs")).json()["res"]) == 1
