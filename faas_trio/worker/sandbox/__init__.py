@@ -4,8 +4,8 @@ and confinement each forked child sets up (``confine.py``: own uid or user names
 namespaces, tmpfs scratch, keyrings; with ``landlock.py`` and ``syscall_filter.py``), what
 confinement this machine gives (``isolation``), how one is started (``spawn``, with a uid from
 ``uids`` and a cgroup from ``cgroups``), the worker-side handle that drives one
-(``process``), and the messages between them (``protocol``, reading untrusted JSON with
-``strict_json``).
+(``process``, over the pipes of ``channel``), and the messages between them (``protocol``,
+reading untrusted JSON with ``strict_json``).
 
 The scripts (``zygote.py`` with ``confine.py``, ``landlock.py`` and ``syscall_filter.py``, and
 the runners) are run as programs by path, never imported by the worker.

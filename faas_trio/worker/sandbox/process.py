@@ -3,9 +3,9 @@
 A :class:`Sandbox` is a Python or Node runner (``python_runner.py``, ``node_runner.js``) held
 by its keeper (:mod:`.confine`) in its own session and process group, with a fresh scratch
 directory as its working directory and home, and a minimal environment. The worker talks to it
-in the frames of :mod:`.protocol` over its stdin and stdout, and trusts nothing it reads: a
-reply header over :func:`.protocol.reply_cap` kills the child without reading the body, and a
-body that is not a well-formed reply kills it too (:func:`.protocol.parse_reply`). Its stderr
+in the frames of :mod:`.protocol` over its stdin and stdout (:mod:`.channel`), and trusts
+nothing it reads: a reply over its cap, malformed, or sent when nothing was asked kills the
+child. Its stderr
 is drained continuously into a capped buffer that the caller takes as the current call's logs,
 so the child can never stall on a full pipe.
 
@@ -18,20 +18,17 @@ exits without writing one was itself killed, which is reported as killed by SIGK
 
 from __future__ import annotations
 
-import array
-import fcntl
 import logging
 import os
 import select
 import signal
-import termios
 from collections.abc import Mapping, Sequence
 
 import trio
 
 from ...core.records import Runtime
-from .logbuffer import LogBuffer
-from .protocol import HEADER, ProtocolError, Reply, Request, encode_request, parse_reply, reply_cap
+from .channel import ChildGone, RunnerChannel, StderrDrain
+from .protocol import ProtocolError, Reply, Request
 from .scratch import ScratchTrash, remove_tree
 from .spawn import Spawned, SpawnFailed, SpawnSettings, spawn_runner
 from .uids import processes_of_uid
@@ -46,9 +43,6 @@ __all__ = [
     "SandboxUnused",
     "start_sandbox",
 ]
-
-#: Bytes of stderr read in one go before the event loop gets a turn.
-_STDERR_READ_BUDGET = 1 << 20
 
 log = logging.getLogger("faas.worker.sandbox")
 
@@ -148,14 +142,8 @@ class Sandbox:
         self._pidfd = spawned.pidfd
         self._status_fd = spawned.status_fd
         self._returncode: int | None = None
-        self._stdin = trio.lowlevel.FdStream(spawned.stdin_fd)
-        self._stdout = trio.lowlevel.FdStream(spawned.stdout_fd)
-        self._stdout_fd = self._stdout.fileno()
-        self._stdout_buffer = bytearray()
-        self._stderr_fd: int | None = spawned.stderr_fd
-        self._stderr = LogBuffer(log_cap)
-        self._log_cap = log_cap
-        self._drain_scope = trio.CancelScope()
+        self._channel = RunnerChannel(spawned.stdin_fd, spawned.stdout_fd, log_cap)
+        self._stderr = StderrDrain(spawned.stderr_fd, log_cap)
         self._reap_lock = trio.Lock()
         self._kill_lock = trio.Lock()
         self._home = spawned.home
@@ -175,11 +163,7 @@ class Sandbox:
     def quiet(self) -> bool:
         """False when the child wrote on its reply pipe (or closed it) while nothing was
         asked: it is then unfit for another request. Checked without blocking."""
-        if self._closed:
-            return False
-        poller = select.poll()
-        poller.register(self._stdout_fd, select.POLLIN)
-        return not self._stdout_buffer and not poller.poll(0)
+        return not self._closed and self._channel.quiet
 
     @property
     def returncode(self) -> int | None:
@@ -190,7 +174,6 @@ class Sandbox:
     def take_stderr(self) -> str:
         """What the child wrote to stderr since the last take (capped), including what is
         still in the pipe: output written before a reply is never missed."""
-        self._read_stderr_available()
         return self._stderr.take()
 
     async def request(self, request: Request) -> Reply:
@@ -210,14 +193,14 @@ class Sandbox:
         if not self.alive:
             raise SandboxError("sandbox is not running")
         try:
-            reply = await self._exchange(request)
+            reply = await self._channel.exchange(request)
         except ProtocolError as exc:
             await self.kill()
             raise SandboxError(f"the sandbox broke the protocol: {exc}") from None
-        except _ChildGone as exc:
+        except ChildGone as exc:
             with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
                 await self._reap()
-            unread = self._unread_request_bytes()
+            unread = 0 if self._closed else self._channel.unread_request_bytes()
             await self.kill()
             if self._oom_killed:
                 raise SandboxOutOfMemory(self._memory_mb) from None
@@ -295,11 +278,8 @@ class Sandbox:
             return
         self._closed = True
         # Stop reading stderr now: a grandchild may hold the pipe open forever.
-        self._drain_scope.cancel()
-        self._read_stderr_available()
-        self._close_stderr()
-        self._stdin.close()
-        self._stdout.close()
+        self._stderr.close()
+        self._channel.close()
         os.close(self._status_fd)
         trio.lowlevel.notify_closing(self._pidfd)
         os.close(self._pidfd)
@@ -316,41 +296,11 @@ class Sandbox:
             self._uid.release()
 
     async def drain_stderr(self, *, task_status: trio.TaskStatus[None]) -> None:
-        """Copy the child's stderr into the log buffer until EOF or :meth:`kill`.
+        """Copy the child's stderr into its capped log buffer until EOF or :meth:`kill`.
 
         Cancellation: stops at once; :meth:`kill` reads what is left without waiting.
         """
-        with self._drain_scope:
-            task_status.started()
-            while self._stderr_fd is not None:
-                try:
-                    await trio.lowlevel.wait_readable(self._stderr_fd)
-                except trio.ClosedResourceError:
-                    return
-                if not self._read_stderr_available():
-                    return
-
-    def _read_stderr_available(self, budget: int = _STDERR_READ_BUDGET) -> bool:
-        """Read what is in the stderr pipe without blocking, at most ``budget`` bytes (a
-        sandbox writing without pause must not hold the event loop); False at EOF."""
-        while self._stderr_fd is not None and budget > 0:
-            budget -= 65536
-            try:
-                data = os.read(self._stderr_fd, 65536)
-            except BlockingIOError:
-                return True
-            except OSError:
-                return False
-            if not data:
-                return False
-            self._stderr.add(data)
-        return self._stderr_fd is not None
-
-    def _close_stderr(self) -> None:
-        if self._stderr_fd is not None:
-            fd, self._stderr_fd = self._stderr_fd, None
-            trio.lowlevel.notify_closing(fd)
-            os.close(fd)
+        await self._stderr.run(task_status=task_status)
 
     def _signal(self, signum: int) -> None:
         try:
@@ -427,72 +377,3 @@ class Sandbox:
             except ProcessLookupError:
                 return
             await trio.sleep(0.001)
-
-    async def _exchange(self, request: Request) -> Reply:
-        """Write a request frame and read the reply frame, of at most its
-        :func:`.protocol.reply_cap`.
-
-        Raises:
-            ProtocolError: the reply is over its cap (its body is not read) or malformed, or
-                the child had written something before it was asked.
-            _ChildGone: its pipes closed.
-
-        Cancellation: may leave a partial frame in a pipe; :meth:`request` then kills the child.
-        """
-        self._check_quiet()
-        cap = reply_cap(request, self._log_cap)
-        try:
-            await self._stdin.send_all(encode_request(request))
-            (length,) = HEADER.unpack(await self._read_exactly(HEADER.size))
-            if length > cap:
-                raise ProtocolError(
-                    f"a reply of {length} bytes is over the limit of {cap} bytes for this"
-                    " request (FAAS_RESULT_CAP and FAAS_LOG_CAP set it)"
-                )
-            return parse_reply(await self._read_exactly(length), request)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise _ChildGone("its pipes closed") from exc
-
-    def _unread_request_bytes(self) -> int:
-        """Bytes still in the child's request pipe (so never read by it); 0 once closed."""
-        count = array.array("i", [0])
-        if self._closed:
-            return 0
-        try:
-            fcntl.ioctl(self._stdin.fileno(), termios.FIONREAD, count)
-        except (OSError, ValueError):
-            return 0
-        return count[0]
-
-    def _check_quiet(self) -> None:
-        """Raise unless the reply pipe is empty: a frame no request asked for may be a forged
-        answer to the next one.
-
-        Raises:
-            ProtocolError: it holds bytes.
-            _ChildGone: it is closed.
-        """
-        if self.quiet:
-            return
-        try:
-            data = bytes(self._stdout_buffer) or os.read(self._stdout_fd, 1)
-        except BlockingIOError:
-            return
-        if not data:
-            raise _ChildGone("it closed its output")
-        raise ProtocolError("it wrote on its reply pipe when nothing was asked")
-
-    async def _read_exactly(self, size: int) -> bytes:
-        """Cancellation: bytes already read stay buffered (only :meth:`request` reads)."""
-        while len(self._stdout_buffer) < size:
-            chunk = await self._stdout.receive_some(min(size - len(self._stdout_buffer), 65536))
-            if not chunk:
-                raise _ChildGone("it closed its output")
-            self._stdout_buffer += chunk
-        data = bytes(self._stdout_buffer[:size])
-        del self._stdout_buffer[:size]
-        return data
-
-
-class _ChildGone(Exception):
-    """The protocol pipes show the child is gone or broken."""
