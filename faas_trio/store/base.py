@@ -48,6 +48,7 @@ import msgspec
 
 from ..core.errors import FaasError
 from ..core.groups import group_jobs
+from ..core.jobs import created_job
 from ..core.messages import (
     Changed,
     CreateJob,
@@ -68,7 +69,7 @@ from ..core.messages import (
     StartJob,
     StoreMetrics,
 )
-from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, Submission, User
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 
 __all__ = [
     "Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs",
@@ -107,21 +108,6 @@ def stored_size(job: JobRecord, logs: str = "") -> int:
     """The bytes of what a user put in the store with ``job``: its arguments, result, value,
     error and ``logs``; what a per-user cap on stored bytes counts."""
     return sum(text_size(t) for t in (job.args, job.result, job.value, job.error, logs))
-
-
-def created_job(submitted: Submission, function: Function, now: float) -> JobRecord:
-    """The job a ``CreateJob`` of ``submitted`` stores: the submission (its creation time,
-    else ``now``), the runtime of the function, and the state queued."""
-    return JobRecord(
-        id=submitted.id,
-        user=submitted.user,
-        function=submitted.function,
-        runtime=function.runtime,
-        args=submitted.args,
-        created_at=submitted.created_at or now,
-        idempotency_key=submitted.idempotency_key,
-        callback=submitted.callback,
-    )
 
 
 def stored_function(function: Function, version: int, now: float) -> Function:
