@@ -38,7 +38,7 @@ async def test_calls_past_the_users_rate_or_stored_bytes_are_refused_and_nothing
             big = json.dumps(["x" * 1496, 1])
             stored = await http.post("/u/cat/fn/add/run?wait=5", content=big)
             assert stored.json()["res"]["result"] == "1497", stored.text
-            refused = await http.post("/u/cat/fn/add/run", content=big)
+            refused = await http.post("/u/cat/fn/add/run?wait=5", content=big)
             assert refused.status_code == 413, refused.text
             assert "FAAS_MAX_STORED_BYTES of 3000" in refused.json()["res"]
             items = json.dumps([["x" * 20, 1]] * 100)  # 100 items of 26 bytes
