@@ -11,14 +11,14 @@ batch. Limits count items: a map of n items takes n of its user's active jobs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 
-from ..core.errors import FaasError, PeerUnavailable
+from ..core.errors import PeerUnavailable
 from ..core.groups import group_jobs
 from ..core.messages import GroupCreated, GroupProgress
 from ..core.records import GroupRecord
-from ..core.retry import Backoff
 from . import records
 from .manager import JobManager
 
@@ -27,8 +27,6 @@ __all__ = ["MapManager"]
 log = logging.getLogger("faas.jqmanager")
 
 
-#: Groups resent at once after unanswered CreateGroups (see ``_resending``).
-_MAX_RESENDING = 64
 #: Items of a new group queued between two turns of the event loop: queueing 100,000 at once
 #: held the loop for seconds on 2 busy CPUs, long enough for workers' heartbeats to time out
 #: (their held requests for work were then abandoned, and the jobs handed to them lost).
@@ -40,10 +38,6 @@ class MapManager:
 
     def __init__(self, jobs: JobManager) -> None:
         self.jobs = jobs
-        #: Groups being resent after an unanswered CreateGroup: one task per group id, and
-        #: at most ``_MAX_RESENDING`` of them, so a long outage with retried maps holds
-        #: a bounded number of argument lists.
-        self._resending: set[str] = set()
         #: Groups whose items are being queued (a slice at a time), set once all are.
         self._adopting: dict[str, trio.Event] = {}
 
@@ -76,17 +70,25 @@ class MapManager:
             try:
                 created = await jobs.db.create_group(group, args)
             except PeerUnavailable:
-                if group.id not in self._resending and len(self._resending) < _MAX_RESENDING:
-                    self._resending.add(group.id)
-                    jobs.nursery.start_soon(self._create_eventually, group, args)
-                # else: not resent from here; if the dbmanager stored it, it is loaded at
-                # the next start, and the caller's retry (same Idempotency-Key) finds it.
+                # It may be stored all the same: resent, bounded, until answered.
+                jobs.unanswered.add_group(group, args, jobs.db.create_group, self._late(args))
                 raise
             admitted -= await self._take_over(created, args, admitted=admitted)
         finally:
             if admitted:
                 jobs.queue.withdraw(group.user, admitted)
         return created.group, created.existing
+
+    def _late(self, args: list[str]) -> Callable[[GroupCreated], Awaitable[None]]:
+        """What to do with the answer to a ``CreateGroup`` resent after a 503: own its items
+        (``args`` are the group's arguments)."""
+
+        async def take_over(created: GroupCreated) -> None:
+            if not created.existing:
+                log.info("group %s, unanswered at submission, was stored", created.group.id)
+            await self._take_over(created, args, admitted=0)
+
+        return take_over
 
     async def _take_over(
         self, created: GroupCreated, args: list[str], *, admitted: int
@@ -128,29 +130,6 @@ class MapManager:
             if start + ADOPT_SLICE < total:
                 await trio.lowlevel.cancel_shielded_checkpoint()
         return used
-
-    async def _create_eventually(self, group: GroupRecord, args: list[str]) -> None:
-        """After a ``CreateGroup`` that got no answer: resend it (it is idempotent) until
-        the dbmanager answers, then own the stored items.
-
-        Cancellation: stops resending; a group stored meanwhile is loaded at the next start.
-        """
-        backoff = Backoff(0.1, 2.0)
-        try:
-            while True:
-                try:
-                    created = await self.jobs.db.create_group(group, args)
-                    break
-                except PeerUnavailable:
-                    await backoff.sleep()
-                except FaasError as exc:
-                    log.info(
-                        "group %s, unanswered at submission, was not stored: %s", group.id, exc
-                    )
-                    return
-        finally:
-            self._resending.discard(group.id)
-        await self._take_over(created, args, admitted=0)
 
     async def watch(
         self, group_id: str, after: int, wait: float, *, until_done: bool
