@@ -46,7 +46,7 @@ from ..core.errors import BadRequest, Conflict, InternalError, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import Changed, CreateJob, FinishJob, JobCreated, RequeueJob, StartJob
 from ..core.records import JobRecord, JobState
-from .base import WriteResult, created_job
+from .base import WriteResult, created_job, stored_size, text_size
 from .mongo_cache import OUTCOME_FIELDS, FunctionCache
 from .mongo_documents import (
     UNFINISHED,
@@ -87,9 +87,11 @@ class _Write:
     write: Any
     job_id: str
     index: int
-    #: The fields a transition sets (None for an insert), and the job it updates where.
+    #: The fields a transition sets (None for an insert), the job it updates where, and the
+    #: whole update (``$set`` of ``changes``, and more); :meth:`JobBatch.waves` makes ``write``.
     changes: Doc | None = None
     query: Doc | None = None
+    update: Doc | None = None
 
 
 @dataclass
@@ -143,11 +145,11 @@ class JobBatch:
             if wave == len(waves):
                 waves.append([])
                 self._marks.append(ObjectId())
-            if write.changes is not None and write.query is not None:
+            if write.changes is not None and write.query and write.update:
                 # Marks the write, so that a re-read tells whether it applied, even on a retry
                 # of the batch that finds its own first attempt.
                 write.changes["last_write"] = self._marks[wave]
-                write.write = UpdateOne(write.query, {"$set": write.changes})
+                write.write = UpdateOne(write.query, write.update)
             waves[wave].append(write)
             last[write.job_id] = wave
         if marks:
@@ -323,7 +325,10 @@ class JobBatch:
             changes.update(logs=op.logs, expire_at=as_date(self.now + self.retention))
             if op.job.duration_ms:
                 changes["accounted"] = self.token
-        self._writes.append(_Write(None, job_id, index, changes, query))
+        update: Doc = {"$set": changes}
+        if isinstance(op, FinishJob):  # its arguments were counted when the job was created
+            update["$inc"] = {"bytes": stored_size(op.job, op.logs) - text_size(op.job.args)}
+        self._writes.append(_Write(None, job_id, index, changes, query, update))
         self.results[index] = Changed(applied=True)
 
 
