@@ -82,7 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
         readers=("dbmanager", "up"),
         form="store",
         shown="sqlite:///$FAAS_HOME/faas.db",
-        help="the store: `sqlite:///abs/path.db`, `sqlite:rel.db` or `mongodb://…`",
+        help="the store: `sqlite:///abs/path.db`, `sqlite:rel.db`, `mongodb://…` or `memory:`"
+        " (nothing kept after exit)",
     ),
     S(
         name="DB_URL",

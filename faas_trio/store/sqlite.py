@@ -61,7 +61,7 @@ from .sqlite_schema import (
 from .sqlite_schema import migrate as add_function_columns
 from .sqlite_writes import apply_batch
 
-__all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
+__all__ = ["SYNC_MODES", "SqliteStore", "connect", "sqlite_path"]
 
 #: ``FAAS_SQLITE_SYNC`` values, and the ``synchronous`` pragma each sets.
 SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
@@ -113,7 +113,7 @@ def check_sync(mode: str) -> str:
     return mode
 
 
-def _connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Connection:
+def connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Connection:
     """A connection to ``path`` (created with its folder and schema if needed); one
     ``for_writes`` never waits for a lock and never checkpoints (see the module docstring)."""
     with _translate_errors(f"opening {path}"):
@@ -177,9 +177,9 @@ class SqliteStore:
         check_sync(sync)
 
         def connect_both() -> tuple[sqlite3.Connection, sqlite3.Connection]:
-            conn = _connect(path, sync)
+            conn = connect(path, sync)
             try:
-                return conn, _connect(path, sync, for_writes=True)
+                return conn, connect(path, sync, for_writes=True)
             except BaseException:
                 conn.close()
                 raise
