@@ -16,6 +16,7 @@ __all__ = [
     "CancelJob",
     "Commands",
     "Dispatch",
+    "ForgetFunctions",
     "GetStats",
     "GroupAccepted",
     "GroupCancelled",
@@ -55,6 +56,16 @@ class CancelJob(Request[JobReply], frozen=True, tag=True):
     """Cancel a queued or running job (a running child is killed). -> JobReply (final)."""
 
     id: str
+
+
+class ForgetFunctions(Request[Done], frozen=True, tag=True):
+    """``user``'s function ``name`` (every one of the user's when None) changed or is gone:
+    the jqmanager no longer starts calls of it before their job is stored, until it learns
+    the new version from the store. Sent by the frontend before it answers a change. -> Done.
+    """
+
+    user: str
+    name: str | None = None
 
 
 class GroupAccepted(msgspec.Struct, frozen=True, tag=True):

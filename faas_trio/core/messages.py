@@ -67,6 +67,7 @@ from .jqmanager_messages import (
     CancelJob,
     Commands,
     Dispatch,
+    ForgetFunctions,
     GetStats,
     GroupAccepted,
     GroupCancelled,
@@ -106,6 +107,7 @@ __all__ = [
     "ErrorReply",
     "FinishJob",
     "FinishJobs",
+    "ForgetFunctions",
     "FunctionReply",
     "FunctionsReply",
     "GetFunction",
@@ -227,6 +229,7 @@ Message = (
     | WatchGroup
     | GroupCancelled
     | CancelGroup
+    | ForgetFunctions
     | SetBuild
     | WaitBuild
     | PutSecret

@@ -133,6 +133,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
             max_source_bytes=config.max_source_bytes,
         )
         stored = (await peers.ask_db(PutFunction(function))).function
+        await peers.forget_functions(user, fn)
         if wait == 0 or stored.build is None:
             return envelope(1) if wait == 0 else envelope(function_view(stored))
         ask = WaitBuild(user, fn, stored.version, wait)
@@ -151,6 +152,7 @@ def register(app: QuartTrio, peers: Peers, config: FrontendConfig, auth: Auth) -
         )
         await auth.require_user(request_.user)
         await peers.ask_db(request_)
+        await peers.forget_functions(request_.user, request_.name)
         return envelope(1)
 
     @app.post("/u/<user>/fn/<fn>/run")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..core.errors import FaasError
-from ..core.messages import Ping, Request
+from ..core.messages import ForgetFunctions, Ping, Request
 from ..core.rpc import Client
 
 __all__ = ["Peers"]
@@ -53,6 +53,18 @@ class Peers:
         submitted, if any, stays submitted).
         """
         return await self.jq.call(request, timeout=wait + self.rpc_timeout)
+
+    async def forget_functions(self, user: str, name: str | None = None) -> None:
+        """Tell the jqmanager that ``user``'s function ``name`` (all when None) changed, so it
+        starts no later call with the old one before the store confirms it; never raises for a
+        peer failure (the jqmanager checks what the store answers in any case).
+
+        Cancellation: blocks up to ``rpc_timeout``; a cancel abandons the message.
+        """
+        try:
+            await self.jq.call(ForgetFunctions(user, name), timeout=self.rpc_timeout)
+        except FaasError:
+            pass
 
     async def ping(self, client: Client) -> bool:
         """Whether the peer behind ``client`` answers a Ping within ``rpc_timeout``; never

@@ -64,6 +64,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         if value == "" or "\0" in value:
             raise BadRequest("a secret's value is the request body: not empty, no NUL")
         await peers.ask_db(PutSecret(user, name, box().seal(value)))
+        await peers.forget_functions(user)
         return envelope(1)
 
     @app.get("/u/<user>/secrets")
@@ -86,4 +87,5 @@ def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
         name = _check_secret_name(name)
         await auth.require_user(user)
         await peers.ask_db(DeleteSecret(user, name))
+        await peers.forget_functions(user)
         return envelope(1)

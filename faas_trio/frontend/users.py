@@ -80,6 +80,7 @@ def register(app: QuartTrio, peers: Peers, auth: Auth, registration: Registratio
         await auth.require_user(user)
         try:
             await peers.ask_db(DeleteUser(user))
+            await peers.forget_functions(user)
         finally:
             auth.forget(user)
         return envelope(1)

@@ -21,6 +21,7 @@ from ..core.records import Function, JobRecord
 from ..core.retry import Backoff
 from .callback_delivery import CallbackSender
 from .dbrequests import DbRequests
+from .early import EarlyStarts
 from .groups import GroupTracker
 from .metrics import JobMetrics
 from .queue import JobQueue
@@ -38,9 +39,16 @@ class FinalStates:
     """Stores final records and announces them. Background stores go to ``nursery``."""
 
     def __init__(
-        self, db: DbRequests, queue: JobQueue, groups: GroupTracker, nursery: trio.Nursery
+        self,
+        db: DbRequests,
+        queue: JobQueue,
+        groups: GroupTracker,
+        nursery: trio.Nursery,
+        early: EarlyStarts | None = None,
     ) -> None:
         self._db = db
+        #: A final state is never written before the job's own ``CreateJob`` was answered.
+        self._early = early or EarlyStarts()
         self._queue = queue
         self._groups = groups
         self._nursery = nursery
@@ -68,6 +76,7 @@ class FinalStates:
         Cancellation: blocks on the dbmanager (up to the persist timeout); a cancel is like a
         failure: nothing announced, the job no longer finishing.
         """
+        await self._early.settled(record.id)
         self.finishing[record.id] = prior
         try:
             stored = await self._db.store_final(record, logs)
@@ -91,6 +100,8 @@ class FinalStates:
 
         Cancellation: as :meth:`store`.
         """
+        for record in records:
+            await self._early.settled(record.id)
         for prior, record in zip(priors, records, strict=True):
             self.finishing[record.id] = prior
         try:
@@ -115,6 +126,7 @@ class FinalStates:
         """
         backoff = Backoff(STORE_LATER_PAUSE, STORE_LATER_PAUSE)
         try:
+            await self._early.settled(record.id)
             while True:
                 try:
                     stored = await self._db.store_final(record, "")

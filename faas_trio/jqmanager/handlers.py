@@ -16,6 +16,7 @@ from ..core.messages import (
     Commands,
     Dispatch,
     Done,
+    ForgetFunctions,
     GetMetrics,
     GetStats,
     GroupAccepted,
@@ -88,6 +89,9 @@ async def handle_with(manager: JobManager, maps: MapManager, request: Message) -
                 now=trio.current_time(),
                 confinement=manager.leases.confinements(),
             )
+        case ForgetFunctions(user=user, name=name):
+            manager.early.forget(user, name)
+            return Done()
         case Ping():
             return Pong("jqmanager")
         case _:

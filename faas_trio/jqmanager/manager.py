@@ -89,7 +89,9 @@ class JobManager(JobTable):
         if record is None:
             self.rate.take(job.user)
             self.queue.admit(job.user)
-            admitted = True
+            # A sync call may run while it is stored (:mod:`.early`); that uses the admission.
+            early = self.start_early(job) if wait > 0 else None
+            admitted = early is None
             try:
                 try:
                     created = await self.db.create(job)
@@ -98,9 +100,19 @@ class JobManager(JobTable):
                     # answered): find out, so a stored job never waits unqueued until a restart.
                     self.unanswered.add(job)
                     raise
-                record, taken = self._take_over(created, admitted=True)
-                admitted = not taken
+                self.early.remember(created.function)
+                if early is not None:
+                    record = self.confirm_early(*early, created)
+                else:
+                    record, taken = self._take_over(created, admitted=True)
+                    admitted = not taken
+            except BaseException:
+                if early is not None:
+                    self.void_early(early[0])
+                raise
             finally:
+                if early is not None:
+                    self.early.end(job.id)
                 if admitted:
                     self.queue.withdraw(job.user)
         return await self.settle(record, wait)
@@ -184,6 +196,10 @@ class JobManager(JobTable):
         if any(outcome.state is JobState.RUNNING for outcome in outcomes):
             raise BadRequest("a report carries a final state, or queued to hand a job back")
         await self.require_ready()
+        for outcome in outcomes:
+            await self.early.settled(outcome.job_id)
+        # Void early attempts are dropped here: hidden from this check, they are misread.
+        outcomes = [o for o in outcomes if not self.early.is_void(o.job_id, o.attempt)]
         self.leases.seen(worker, trio.current_time())
         taken: list[Taken] = []
         final: list[JobRecord] = []
@@ -221,6 +237,9 @@ class JobManager(JobTable):
         if outcome.state is JobState.RUNNING:
             raise BadRequest("a report carries a final state, or queued to hand a job back")
         await self.require_ready()
+        await self.early.settled(outcome.job_id)
+        if self.early.is_void(outcome.job_id, outcome.attempt):
+            return
         self.leases.seen(worker, trio.current_time())
         job_id, handed_back = outcome.job_id, outcome.state is JobState.QUEUED
         while True:  # at most twice: again only if the job became ours while asking the store
@@ -284,6 +303,7 @@ class JobManager(JobTable):
         was (a running job's worker may still get the cancel and report the job cancelled).
         """
         await self.require_ready()
+        await self.early.settled(job_id)
         while True:  # at most twice: again only if the job became ours while asking the store
             if job_id in self.finals.finishing:
                 return await self.finals.wait_for(job_id)

@@ -11,18 +11,22 @@ this state.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 import trio
 
 from ..core.errors import PeerUnavailable
+from ..core.jobs import created_job
 from ..core.messages import Dispatch, JobCreated, RequeueJob, StartJob, Stats
-from ..core.records import BuildState, Function, JobRecord, JobState
+from ..core.records import BuildState, Function, JobRecord, JobState, Submission
 from . import records
 from .builds import AwaitingBuilds, await_build, build_failure
 from .config import JqManagerConfig
 from .dbrequests import DbClient, DbRequests
+from .early import EarlyStarts
 from .finals import FinalStates
 from .groups import GroupTracker
 from .leases import JobLease, LeaseTable
@@ -68,7 +72,9 @@ class JobTable:
         self.slots = ReadySlots()
         self.writes = JobWrites(db, nursery, deadline=config.persist_timeout)
         self.groups = GroupTracker()
-        self.finals = FinalStates(self.db, self.queue, self.groups, nursery)
+        #: Sync calls started while their job is being stored (:mod:`.early`).
+        self.early = EarlyStarts()
+        self.finals = FinalStates(self.db, self.queue, self.groups, nursery, self.early)
         #: Submissions answered 503 whose creation is resent until the dbmanager answers.
         self.unanswered = UnansweredCreates(self.db.create, self._created_late, nursery)
         #: Set once the unfinished jobs were loaded from the store.
@@ -138,6 +144,50 @@ class JobTable:
             return known or stored, False
         self.adopt(stored, created.function, admitted=admitted)
         return self.known(stored.id) or stored, True
+
+    def start_early(self, job: Submission) -> tuple[JobRecord, Function] | None:
+        """queued -> running before the store answered ``job``'s ``CreateJob``, when a slot
+        waits, nothing is queued, and the function is known (see :mod:`.early`); the job as
+        dispatched and the function it runs with, or None (nothing done). The admission of
+        ``job`` is used up when it starts."""
+        if job.idempotency_key is not None or len(self.queue):
+            return None
+        function = self.early.function(job.user, job.function)
+        slot = self.slots.first()
+        if function is None or slot is None:
+            return None
+        shared = self.queue.adopt(function, job.user, admitted=True)
+        entry = QueuedJob(created_job(job, function, time.time()), shared)
+        dispatch = self.start([entry], slot.worker)
+        self.slots.fill(slot, dispatch)
+        self.early.begin(job.id)
+        return dispatch.job, function
+
+    def confirm_early(self, early: JobRecord, ran: Function, created: JobCreated) -> JobRecord:
+        """The store answered the ``CreateJob`` of a job started early: keep the attempt if
+        the store created that job with the function it runs, else void the attempt and own
+        the job as stored. The job as it stands."""
+        stored = created.job
+        if stored.id == early.id and not created.existing and created.function == ran:
+            return self.known(early.id) or early
+        self.void_early(early, cancel=False)  # a cancel by id could reach the next attempt
+        # Its next attempt must not carry the void attempt's number.
+        stored = msgspec.structs.replace(stored, attempts=max(stored.attempts, early.attempts))
+        record, _ = self._take_over(JobCreated(stored, created.function), admitted=False)
+        return record
+
+    def void_early(self, early: JobRecord, *, cancel: bool = True) -> None:
+        """Undo a start whose ``CreateJob`` failed or answered another job: its report is
+        ignored, its worker told to cancel it (if ``cancel``), and the job no longer counts
+        here."""
+        self.early.void(early.id, early.attempts)
+        taken = self.take(early.id)
+        if taken is None:
+            return
+        if taken.lease is not None and cancel:
+            self.leases.add_cancel(taken.lease.worker, early.id)
+        if taken.function is not None:
+            self.queue.retire(taken.job, taken.function)
 
     def adopt(
         self, job: JobRecord, function: Function, *, admitted: bool, dispatch: bool = True

@@ -45,6 +45,7 @@ import msgspec
 
 from ..core.errors import FaasError
 from ..core.groups import group_jobs
+from ..core.jobs import created_job
 from ..core.messages import (
     Changed,
     CreateJob,
@@ -65,7 +66,7 @@ from ..core.messages import (
     StartJob,
     StoreMetrics,
 )
-from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, Submission, User
+from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 
 __all__ = [
     "Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs",
@@ -89,21 +90,6 @@ WriteOp = (
 )
 #: Per write, its reply or the error it raised (the batch goes on past it).
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
-
-
-def created_job(submitted: Submission, function: Function, now: float) -> JobRecord:
-    """The job a ``CreateJob`` of ``submitted`` stores: the submission (its creation time,
-    else ``now``), the runtime of the function, and the state queued."""
-    return JobRecord(
-        id=submitted.id,
-        user=submitted.user,
-        function=submitted.function,
-        runtime=function.runtime,
-        args=submitted.args,
-        created_at=submitted.created_at or now,
-        idempotency_key=submitted.idempotency_key,
-        callback=submitted.callback,
-    )
 
 
 def stored_function(function: Function, version: int, now: float) -> Function:
