@@ -20,7 +20,8 @@ import trio
 from ..core.messages import GroupCreated
 from ..core.records import GroupRecord
 from .base import WriteOp, WriteResult
-from .sqlite import SqliteStore, connect
+from .sqlite import SqliteStore
+from .sqlite_connect import connect
 from .sqlite_groups import create_group
 from .sqlite_writes import apply_batch
 
