@@ -17,10 +17,13 @@ JS_ADD = "async function add(a,b){ return a+b; }"
 
 
 @pytest.fixture
-async def ann(client: AppClient) -> AppClient:
-    """The client, with user ann holding a Python ``add``."""
+async def ann(client: AppClient, neighbours: Neighbours) -> AppClient:
+    """The client, with user ann holding a Python ``add``; the requests that made them are
+    forgotten, so a test sees only its own."""
     assert (await client.post("/u/ann")).status_code == 200
     assert (await client.post("/u/ann/fn/add", data=PY_ADD)).status_code == 200
+    neighbours.db_requests.clear()
+    neighbours.jq_requests.clear()
     return client
 
 
