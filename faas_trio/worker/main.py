@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 
 import trio
 
 from ..core.config import ConfigError
 from ..core.lifecycle import run_component
 from ..core.rpc import open_client
-from ..core.secrets import SecretBox, load_secret_box
+from ..core.secrets import lazy_secret_box
 from .config import WorkerConfig
 from .envs import Environments
 from .loop import Worker, new_worker_id
@@ -73,7 +72,7 @@ async def serve(
                     init_timeout=config.init_timeout,
                     default_memory_mb=config.default_memory_mb,
                     envs=envs,
-                    secrets=_secret_box(),
+                    secrets=lazy_secret_box(VariablesFailed),
                     zygotes_max=config.zygotes_max,
                     preload=config.zygote_preload,
                 )
@@ -95,22 +94,6 @@ async def serve(
                         settings.cgroups.remove()
                     nursery.cancel_scope.cancel()
         watch.cancel_scope.cancel()
-
-
-def _secret_box() -> Callable[[], SecretBox]:
-    """The secrets key, read at first use (a worker whose functions name no secret needs
-    none); a key that cannot be read fails the calls that need it, saying why."""
-    boxes: list[SecretBox] = []
-
-    def box() -> SecretBox:
-        if not boxes:
-            try:
-                boxes.append(load_secret_box())
-            except ConfigError as exc:
-                raise VariablesFailed(str(exc)) from None
-        return boxes[0]
-
-    return box
 
 
 async def _confinement(config: WorkerConfig) -> tuple[SpawnSettings, str]:
