@@ -115,7 +115,10 @@ class Neighbours:
         )  # fmt: skip
 
     async def take(self, wait: float = 5.0) -> Dispatch:
-        """Take the next queued job as a worker does (``NextJob``)."""
+        """Take the next queued job as a worker does (``NextJob``).
+
+        Cancellation: abandons the request; a job dispatched meanwhile stays leased.
+        """
         assert self.jq is not None
         reply = await self.jq.call(NextJob(worker=TEST_WORKER, wait=wait), timeout=wait + 5.0)
         assert isinstance(reply, Dispatch), f"no job was dispatched within {wait} s"
@@ -133,7 +136,10 @@ class Neighbours:
     ) -> JobRecord:
         """Take ``job_id`` (the next queued job) and report it finished as a worker does:
         succeeded with ``value`` (its JSON; a string's text is itself), or failed with
-        ``error``. Returns the stored record (the report returns once it is stored)."""
+        ``error``. Returns the stored record (the report returns once it is stored).
+
+        Cancellation: as :meth:`take`, then the report may or may not have been stored.
+        """
         dispatch = await self.take()
         assert dispatch.job.id == job_id, (dispatch.job.id, job_id)
         await self.report(
@@ -153,7 +159,10 @@ class Neighbours:
         duration_ms: float = 1.5,
         cold_start: bool = False,
     ) -> None:
-        """Report the outcome of ``dispatch`` (see :meth:`finish`)."""
+        """Report the outcome of ``dispatch`` (see :meth:`finish`).
+
+        Cancellation: abandons the report, which may have been stored.
+        """
         assert self.jq is not None
         job = dispatch.job
         if error is None:
