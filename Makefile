@@ -102,8 +102,12 @@ test-needs:
 		apt-get install -y -qq nodejs npm; } || \
 		{ echo "make: npm is missing; run: apt-get install nodejs npm" >&2; exit 1; }
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist): most tests wait on subprocesses
+# and sockets, not on the CPU. Tests that must not run beside each other share an xdist_group
+# (see SERIAL_GROUPS in tests/conftest.py). TEST_PROCESSES=0 runs it in this process alone.
+TEST_PROCESSES ?= 2
 test: test-needs $(STAMP) mongo-venv cue-tool system-tools browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_PROCESSES) --dist loadgroup --durations=20
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
 load: $(STAMP)
