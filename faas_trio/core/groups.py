@@ -23,9 +23,11 @@ def item_job_id(group_id: str, index: int) -> str:
     return group_id[:8] + digest
 
 
-def group_jobs(group: GroupRecord, args: Sequence[str], function: Function) -> list[JobRecord]:
-    """The queued jobs of the stored ``group``: item ``i`` calls ``function`` with
-    ``args[i]`` (a JSON array text)."""
+def group_jobs(
+    group: GroupRecord, args: Sequence[str], function: Function, start: int = 0
+) -> list[JobRecord]:
+    """The queued jobs of the stored ``group``: item ``start + i`` calls ``function`` with
+    ``args[i]`` (a JSON array text); ``start`` lets a caller build a big group in slices."""
     return [
         JobRecord(
             id=item_job_id(group.id, index),
@@ -37,5 +39,5 @@ def group_jobs(group: GroupRecord, args: Sequence[str], function: Function) -> l
             group_id=group.id,
             group_index=index,
         )
-        for index, text in enumerate(args)
+        for index, text in enumerate(args, start)
     ]

@@ -11,12 +11,14 @@ batch. Limits count items: a map of n items takes n of its user's active jobs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from ..core.errors import FaasError, PeerUnavailable
+import trio
+
+from ..core.errors import PeerUnavailable
 from ..core.groups import group_jobs
 from ..core.messages import GroupCreated, GroupProgress
 from ..core.records import GroupRecord
-from ..core.retry import Backoff
 from . import records
 from .manager import JobManager
 
@@ -25,8 +27,10 @@ __all__ = ["MapManager"]
 log = logging.getLogger("faas.jqmanager")
 
 
-#: Groups resent at once after unanswered CreateGroups (see ``_resending``).
-_MAX_RESENDING = 64
+#: Items of a new group queued between two turns of the event loop: queueing 100,000 at once
+#: held the loop for seconds on 2 busy CPUs, long enough for workers' heartbeats to time out
+#: (their held requests for work were then abandoned, and the jobs handed to them lost).
+ADOPT_SLICE = 1000
 
 
 class MapManager:
@@ -34,10 +38,8 @@ class MapManager:
 
     def __init__(self, jobs: JobManager) -> None:
         self.jobs = jobs
-        #: Groups being resent after an unanswered CreateGroup: one task per group id, and
-        #: at most ``_MAX_RESENDING`` of them, so a long outage with retried maps holds
-        #: a bounded number of argument lists.
-        self._resending: set[str] = set()
+        #: Groups whose items are being queued (a slice at a time), set once all are.
+        self._adopting: dict[str, trio.Event] = {}
 
     async def submit(self, group: GroupRecord, args: list[str]) -> tuple[GroupRecord, bool]:
         """Admit, store and queue one job per item of ``args`` as ``group``; the group as
@@ -58,7 +60,7 @@ class MapManager:
         if jobs.groups.remaining(group.id) is not None:
             # A repeat of a group held here (a retried request): answered, not admitted again.
             created = await jobs.db.create_group(group, args)
-            self._take_over(created, args, admitted=0)
+            await self._take_over(created, args, admitted=0)
             return created.group, created.existing
         count = len(args)
         jobs.rate.take(group.user)
@@ -68,57 +70,66 @@ class MapManager:
             try:
                 created = await jobs.db.create_group(group, args)
             except PeerUnavailable:
-                if group.id not in self._resending and len(self._resending) < _MAX_RESENDING:
-                    self._resending.add(group.id)
-                    jobs.nursery.start_soon(self._create_eventually, group, args)
-                # else: not resent from here; if the dbmanager stored it, it is loaded at
-                # the next start, and the caller's retry (same Idempotency-Key) finds it.
+                # It may be stored all the same: resent, bounded, until answered.
+                jobs.unanswered.add_group(group, args, jobs.db.create_group, self._late(args))
                 raise
-            admitted -= self._take_over(created, args, admitted=admitted)
+            admitted -= await self._take_over(created, args, admitted=admitted)
         finally:
             if admitted:
                 jobs.queue.withdraw(group.user, admitted)
         return created.group, created.existing
 
-    def _take_over(self, created: GroupCreated, args: list[str], *, admitted: int) -> int:
-        """Own the stored group's unfinished items not owned yet; how many admissions that
-        used up (at most ``admitted``)."""
-        jobs = self.jobs
-        if created.existing:
-            items = created.unfinished
-        else:
-            items = group_jobs(created.group, args, created.function)
-        used = 0
-        for job in items:
-            if jobs.known(job.id) is not None or job.is_final:
-                continue
-            jobs.adopt(job, created.function, admitted=used < admitted, dispatch=False)
-            used += 1
-        jobs.dispatch()
+    def _late(self, args: list[str]) -> Callable[[GroupCreated], Awaitable[None]]:
+        """What to do with the answer to a ``CreateGroup`` resent after a 503: own its items
+        (``args`` are the group's arguments)."""
+
+        async def take_over(created: GroupCreated) -> None:
+            if not created.existing:
+                log.info("group %s, unanswered at submission, was stored", created.group.id)
+            await self._take_over(created, args, admitted=0)
+
+        return take_over
+
+    async def _take_over(
+        self, created: GroupCreated, args: list[str], *, admitted: int
+    ) -> int:
+        """Own the stored group's unfinished items not owned yet, :data:`ADOPT_SLICE` at a
+        time with a turn of the event loop in between (workers are served meanwhile); how
+        many admissions that used up (at most ``admitted``).
+
+        Cancellation: not cancellable (shielded turns): every item is owned when it returns.
+        """
+        total = len(created.unfinished) if created.existing else len(args)
+        group_id = created.group.id
+        self._adopting[group_id] = adopted = self._adopting.get(group_id) or trio.Event()
+        try:
+            used = await self._adopt_slices(created, args, total, admitted)
+        finally:
+            adopted.set()
+            if self._adopting.get(group_id) is adopted:
+                del self._adopting[group_id]
         return min(used, admitted)
 
-    async def _create_eventually(self, group: GroupRecord, args: list[str]) -> None:
-        """After a ``CreateGroup`` that got no answer: resend it (it is idempotent) until
-        the dbmanager answers, then own the stored items.
-
-        Cancellation: stops resending; a group stored meanwhile is loaded at the next start.
-        """
-        backoff = Backoff(0.1, 2.0)
-        try:
-            while True:
-                try:
-                    created = await self.jobs.db.create_group(group, args)
-                    break
-                except PeerUnavailable:
-                    await backoff.sleep()
-                except FaasError as exc:
-                    log.info(
-                        "group %s, unanswered at submission, was not stored: %s", group.id, exc
-                    )
-                    return
-        finally:
-            self._resending.discard(group.id)
-        self._take_over(created, args, admitted=0)
+    async def _adopt_slices(
+        self, created: GroupCreated, args: list[str], total: int, admitted: int
+    ) -> int:
+        jobs = self.jobs
+        used = 0
+        for start in range(0, total, ADOPT_SLICE):
+            if created.existing:
+                items = created.unfinished[start : start + ADOPT_SLICE]
+            else:
+                chunk = args[start : start + ADOPT_SLICE]
+                items = group_jobs(created.group, chunk, created.function, start)
+            for job in items:
+                if jobs.known(job.id) is not None or job.is_final:
+                    continue
+                jobs.adopt(job, created.function, admitted=used < admitted, dispatch=False)
+                used += 1
+            jobs.dispatch()
+            if start + ADOPT_SLICE < total:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        return used
 
     async def watch(
         self, group_id: str, after: int, wait: float, *, until_done: bool
@@ -141,6 +152,9 @@ class MapManager:
         """
         jobs = self.jobs
         await jobs.require_ready()
+        adopting = self._adopting.get(group_id)
+        if adopting is not None:  # so that no item is queued after the cancel took the others
+            await adopting.wait()
         taken = [jobs.take(job_id) for job_id in jobs.queue.of_group(group_id)]
         taken += [jobs.take(job_id) for job_id in jobs.leases.of_group(group_id)]
         owned = [each for each in taken if each is not None]

@@ -1,14 +1,15 @@
-"""Submissions whose ``CreateJob`` got no answer, resent until the dbmanager answers.
+"""Submissions whose ``CreateJob`` or ``CreateGroup`` got no answer, resent until the
+dbmanager answers.
 
 A submission answered 503 because the dbmanager did not answer may have been stored all the
-same (it hung, or died before replying). So that such a job never waits unqueued until the
-next restart, its ``CreateJob`` (idempotent) is resent until answered, and a job it finds
-stored is taken over. During a long outage every refused submission lands here, so the set is
-bounded, and drained by one task rather than one task per submission:
+same (it hung, or died before replying). So that such a job (or a map's group) never waits
+unqueued until the next restart, its creation (idempotent) is resent until answered, and
+what it finds stored is taken over. During a long outage every refused submission lands
+here, so the set is bounded, and drained by one task rather than one task per submission:
 
-- at most ``max_count`` submissions and ``max_bytes`` of their arguments are kept; beyond,
-  the oldest is dropped (logged). A dropped job that the dbmanager did store is loaded by the
-  next jqmanager start, like any stored unfinished job;
+- at most ``max_count`` submissions (a group counts one) and ``max_bytes`` of their
+  arguments are kept; beyond, the oldest is dropped (logged). A dropped job or group that the
+  dbmanager did store is loaded by the next jqmanager start, like any stored unfinished job;
 - one task resends them oldest first with :class:`~faas_trio.core.retry.Backoff`, and exits
   when the set is empty.
 """
@@ -17,17 +18,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import trio
 
 from ..core.errors import FaasError, PeerUnavailable
-from ..core.messages import JobCreated
-from ..core.records import Submission
+from ..core.messages import GroupCreated, JobCreated
+from ..core.records import GroupRecord, Submission
 from ..core.retry import Backoff
 
 __all__ = ["UnansweredCreates"]
 
 log = logging.getLogger("faas.jqmanager")
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupResend:
+    """A group's creation to resend: the request and what to do with its answer."""
+
+    group: GroupRecord
+    args: list[str]
+    create: Callable[[GroupRecord, list[str]], Awaitable[GroupCreated]]
+    created: Callable[[GroupCreated], Awaitable[None]]
+
+
+def _size(pending: Submission | _GroupResend) -> int:
+    if isinstance(pending, Submission):
+        return len(pending.args)
+    return sum(len(text) for text in pending.args)
+
+
+def _what(pending: Submission | _GroupResend) -> str:
+    return f"job {pending.id}" if isinstance(pending, Submission) else f"group {pending.group.id}"
 
 
 class UnansweredCreates:
@@ -48,8 +70,8 @@ class UnansweredCreates:
         self._nursery = nursery
         self.max_count = max_count
         self.max_bytes = max_bytes
-        #: Oldest first (dicts keep insertion order).
-        self._pending: dict[str, Submission] = {}
+        #: Oldest first (dicts keep insertion order), by job or group id.
+        self._pending: dict[str, Submission | _GroupResend] = {}
         self._bytes = 0
         self._draining = False
         #: Submissions dropped to keep the bound, since start.
@@ -65,53 +87,73 @@ class UnansweredCreates:
 
     def add(self, submission: Submission) -> None:
         """Resend ``submission``'s ``CreateJob`` in the background until it is answered."""
-        if submission.id in self._pending:
+        self._add(submission.id, submission)
+
+    def add_group(
+        self,
+        group: GroupRecord,
+        args: list[str],
+        create: Callable[[GroupRecord, list[str]], Awaitable[GroupCreated]],
+        created: Callable[[GroupCreated], Awaitable[None]],
+    ) -> None:
+        """Resend the ``CreateGroup`` of ``group`` (items ``args``) with ``create`` until it is
+        answered, then hand the answer to ``created``."""
+        self._add(group.id, _GroupResend(group, args, create, created))
+
+    def _add(self, key: str, pending: Submission | _GroupResend) -> None:
+        if key in self._pending:
             return
-        self._pending[submission.id] = submission
-        self._bytes += len(submission.args)
+        self._pending[key] = pending
+        self._bytes += _size(pending)
         while len(self._pending) > self.max_count or self._bytes > self.max_bytes:
             oldest = self._pop(next(iter(self._pending)))
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:  # a long outage logs little
                 log.warning(
-                    "%d jobs (the last %s) got no answer to their creation while too many"
-                    " such jobs were held; those the dbmanager stored run after the next"
+                    "%d submissions (the last: %s) got no answer to their creation while too"
+                    " many such were held; those the dbmanager stored run after the next"
                     " jqmanager start",
                     self.dropped,
-                    oldest.id,
+                    _what(oldest),
                 )
         if not self._draining and self._pending:
             self._draining = True
             self._nursery.start_soon(self._drain)
 
-    def _pop(self, job_id: str) -> Submission:
-        submission = self._pending.pop(job_id)
-        self._bytes -= len(submission.args)
-        return submission
+    def _pop(self, key: str) -> Submission | _GroupResend:
+        pending = self._pending.pop(key)
+        self._bytes -= _size(pending)
+        return pending
 
     async def _drain(self) -> None:
-        """Resend the oldest submission's ``CreateJob`` until every one is answered.
+        """Resend the oldest creation until every one is answered.
 
-        Cancellation: stops resending; jobs stored meanwhile are loaded at the next start.
+        Cancellation: stops resending; what was stored meanwhile is loaded at the next start.
         """
         backoff = Backoff(0.1, 2.0)
         try:
             while self._pending:
-                submission = next(iter(self._pending.values()))
+                key, pending = next(iter(self._pending.items()))
                 try:
-                    reply = await self._create(submission)
+                    if isinstance(pending, Submission):
+                        reply: JobCreated | GroupCreated = await self._create(pending)
+                    else:
+                        reply = await pending.create(pending.group, pending.args)
                 except PeerUnavailable:
                     await backoff.sleep()
                     continue
                 except FaasError as exc:
-                    if self._pending.get(submission.id) is submission:
-                        self._pop(submission.id)
-                    log.info("job %s, unanswered at submission, was not stored: %s",
-                             submission.id, exc)
+                    if self._pending.get(key) is pending:
+                        self._pop(key)
+                    log.info("%s, unanswered at submission, was not stored: %s", _what(pending),
+                             exc)  # fmt: skip
                     continue
                 backoff.reset()
-                if self._pending.get(submission.id) is submission:
-                    self._pop(submission.id)
-                self._created(reply)
+                if self._pending.get(key) is pending:
+                    self._pop(key)
+                if isinstance(reply, JobCreated):
+                    self._created(reply)
+                elif isinstance(pending, _GroupResend):
+                    await pending.created(reply)
         finally:
             self._draining = False

@@ -28,6 +28,7 @@ from faas_trio.core.records import (
     GroupRecord,
     JobState,
 )
+from faas_trio.jqmanager import maps
 from faas_trio.jqmanager.handlers import handle
 from faas_trio.jqmanager.manager import JobManager
 
@@ -179,3 +180,26 @@ async def test_a_slots_new_request_replaces_the_one_it_gave_up_on(
             job = await submit(manager, make_job())
             await trio.sleep(1)
         assert isinstance(answers[1], Dispatch) and answers[1].job.id == job.id
+
+
+async def test_a_big_group_is_queued_a_slice_at_a_time_each_item_at_its_index(
+    autojump_clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maps, "ADOPT_SLICE", 10)
+    fake = fake_with_function()
+    async with open_manager(fake) as manager, trio.open_nursery() as nursery:
+        held: list[Dispatch] = []
+
+        async def hold() -> None:
+            held.append(await ask(manager, "w1", max_jobs=16))
+
+        nursery.start_soon(hold)
+        await trio.sleep(0.01)
+        group = a_group(total=25)
+        await submit_group(manager, group)
+        # The waiting slot was served from the first slice, before the rest was queued.
+        assert [job.group_index for job in (held[0].job, *held[0].more)] == list(range(10))
+        queued = [manager.queue.get(item_job_id(group.id, i)) for i in range(10, 25)]
+        assert [(e.job.group_index, e.job.args) for e in queued if e is not None] == [
+            (i, f"[{i}, 1]") for i in range(10, 25)
+        ]

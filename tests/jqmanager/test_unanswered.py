@@ -12,7 +12,8 @@ from trio.testing import MockClock
 
 from faas_trio.core.errors import PeerUnavailable
 from faas_trio.core.messages import JobCreated
-from faas_trio.core.records import Submission
+from faas_trio.core.records import GroupRecord, Submission
+from faas_trio.jqmanager.maps import MapManager
 from faas_trio.jqmanager.unanswered import UnansweredCreates
 from tests.records import submission_of
 
@@ -109,7 +110,7 @@ async def test_a_long_outage_keeps_memory_flat_and_stored_jobs_run(
 
         # The dbmanager stored the last 500 after all (it hung after writing); once it
         # answers, they are taken over and queued.
-        held = list(manager.unanswered._pending.values())
+        held = [s for s in manager.unanswered._pending.values() if isinstance(s, Submission)]
         for sub in held:
             fake.jobs[sub.id] = make_job(id=sub.id, created_at=sub.created_at)
         fake.answering.set()
@@ -119,3 +120,29 @@ async def test_a_long_outage_keeps_memory_flat_and_stored_jobs_run(
         # The drainer may have had one resend in flight (not in ``held``) when the dbmanager
         # answered: that one is created and queued too.
         assert manager.stats().queued in (500, 501)
+
+
+async def test_a_map_refused_in_an_outage_is_resent_by_the_same_task_and_queued_once_stored(
+    autojump_clock: MockClock,
+) -> None:
+    fake = FakeDbManager()
+    fake.add_function(make_function())
+    async with open_manager(fake, user_rate=1e9, db_timeout=1.0) as manager:
+        fake.answering = trio.Event()  # the dbmanager hangs
+        maps = MapManager(manager)
+        groups = [
+            GroupRecord(id=f"{n:024x}", user="ann", function="add", total=3) for n in range(5)
+        ]
+        for group in groups:
+            with pytest.raises(PeerUnavailable):
+                await maps.submit(group, ["[1, 2]"] * 3)
+        with pytest.raises(PeerUnavailable):
+            await manager.submit(submission_of(make_job()), 0.0)
+        assert len(manager.unanswered) == 6  # a group counts once, its bytes all
+        assert manager.unanswered.bytes == 5 * 3 * len("[1, 2]") + len("[4, 7]")
+        assert manager.stats().queued == 0
+        fake.answering.set()
+        await trio.sleep(10)  # virtual: enough for the next try and every create
+        assert len(manager.unanswered) == 0
+        assert manager.stats().queued == 5 * 3 + 1
+        assert all(manager.groups.remaining(group.id) == 3 for group in groups)
