@@ -32,26 +32,6 @@ _STOP_TIMEOUT = 10.0
 
 FreePorts = Callable[[int], list[int]]
 
-#: Folders whose tests run one after another in one process when the suite runs in several
-#: (``make test``: pytest-xdist with ``--dist loadgroup``). The fault tests and the chaos soak
-#: each drive a whole platform hard and bound its recovery in wall-clock time, so two of them
-#: side by side would take each other's CPU; the multi-host tests share one module-scoped
-#: cluster of network namespaces, which must be made once.
-SERIAL_GROUPS = {
-    "tests/faults/": "platform-under-fault",
-    "tests/chaos/": "platform-under-fault",
-    "tests/multihost/": "multihost",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests of :data:`SERIAL_GROUPS` with their ``xdist_group``."""
-    for item in items:
-        path = item.path.relative_to(_ROOT).as_posix() if item.path.is_relative_to(_ROOT) else ""
-        for folder, group in SERIAL_GROUPS.items():
-            if path.startswith(folder):
-                item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture(scope="session", autouse=True)
 def curve_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
