@@ -39,6 +39,7 @@ import zmq.auth
 from zmq.auth.base import Authenticator
 
 from .config import ConfigError, value
+from .socket_io import SocketIO
 
 __all__ = [
     "CLIENTS_OF",
@@ -239,22 +240,14 @@ async def serve_zap(
     auth.start()
     try:
         auth.configure_curve_callback(_ZAP_DOMAIN, _AllowList(identity.allowed_clients()))
-        sock = auth.zap_socket
-        fd = int(sock.getsockopt(zmq.FD))
+        io = SocketIO(auth.zap_socket)
         task_status.started()
         try:
             while True:
-                try:
-                    request = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    events = sock.getsockopt(zmq.EVENTS)
-                    assert isinstance(events, int)
-                    if not events & zmq.POLLIN:  # reading EVENTS re-arms the edge
-                        await trio.lowlevel.wait_readable(fd)
-                    continue
+                request = await io.receive()
                 # Only this task uses the socket, and the check never awaits anything.
                 await auth.handle_zap_message(request)
         finally:
-            trio.lowlevel.notify_closing(fd)
+            io.notify_closing()
     finally:
         auth.stop()

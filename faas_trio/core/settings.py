@@ -396,6 +396,16 @@ SETTINGS: tuple[Setting, ...] = (
         help="seconds between two sweeps of expired jobs",
     ),
     S(
+        name="FAAS_MAX_STORED_BYTES",
+        type=int,
+        default=4 << 30,
+        readers=("dbmanager",),
+        low=1,
+        shown="4294967296 (4 GiB)",
+        help="bytes of arguments, results and logs one user's jobs may hold in the store; a"
+        " call or map past it is refused (413)",
+    ),
+    S(
         name="FAAS_SQLITE_SYNC",
         type=str,
         default="full",

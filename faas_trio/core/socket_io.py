@@ -96,9 +96,30 @@ class SocketIO:
                     continue
                 on_frames(frames)
                 continue
-            with trio.CancelScope() as scope:
-                self._wait_scope = scope
-                try:
-                    await trio.lowlevel.wait_readable(self._fd)
-                finally:
-                    self._wait_scope = None
+            await self._wait_readable()
+
+    async def receive(self) -> list[bytes]:
+        """The next message, for a reader that handles one message at a time.
+
+        Cancellation: the only wait is on the socket's FD; a cancel leaves the message unread.
+        """
+        while True:
+            try:
+                return self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            if not _readable(self.sock):
+                await self._wait_readable()
+
+    def notify_closing(self) -> None:
+        """Tell trio the socket is about to be closed (wakes a wait on it)."""
+        trio.lowlevel.notify_closing(self._fd)
+
+    async def _wait_readable(self) -> None:
+        """Wait for the FD's edge; a send meanwhile that finds input ready ends the wait."""
+        with trio.CancelScope() as scope:
+            self._wait_scope = scope
+            try:
+                await trio.lowlevel.wait_readable(self._fd)
+            finally:
+                self._wait_scope = None

@@ -35,6 +35,8 @@ class DbManagerConfig:
     bind: str
     retention: float = setting("FAAS_JOB_RETENTION")
     sweep_interval: float = setting("FAAS_SWEEP_INTERVAL")
+    #: Bytes one user's jobs may hold (:mod:`.stored_bytes`).
+    max_stored_bytes: int = setting("FAAS_MAX_STORED_BYTES")
     build_timeout: float = setting("FAAS_BUILD_TIMEOUT")
     builds_max: int = setting("FAAS_BUILDS_MAX")
     build_log_cap: int = setting("FAAS_BUILD_LOG_CAP")

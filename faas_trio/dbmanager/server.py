@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -40,6 +41,7 @@ from ..core.messages import (
     GroupItems,
     GroupReply,
     GroupsReply,
+    JobCreated,
     JobReply,
     JobsReply,
     ListFunctions,
@@ -65,10 +67,12 @@ from ..core.messages import (
 from ..core.records import Function
 from ..core.rpc import Handler, serve_rpc
 from ..store import Store, WriteResult, open_store
+from ..store.base import stored_size, text_size
 from .admission import admitted
 from .builds import Builder
 from .committer import GroupCommitter
 from .config import DbManagerConfig
+from .stored_bytes import StoredBytesCap
 
 __all__ = ["MAX_LIST_LIMIT", "main", "make_handler", "serve", "serve_store", "sweep_periodically"]
 
@@ -102,11 +106,15 @@ def _applied(results: list[WriteResult]) -> list[bool | None]:
 
 
 def make_handler(
-    store: Store, committer: GroupCommitter, builder: Builder | None = None
+    store: Store,
+    committer: GroupCommitter,
+    builder: Builder | None = None,
+    cap: StoredBytesCap | None = None,
 ) -> Handler:
     """The RPC handler: each request to its committer write or store read. A function
     registered with requirements has its environment built by ``builder`` (none: its build
-    stays pending)."""
+    stays pending); submissions are checked against ``cap`` (none: no cap)."""
+    count = cap or StoredBytesCap(store, sys.maxsize)
 
     async def get_function(user: str, name: str) -> Function:
         function = await store.get_function(user, name)
@@ -137,10 +145,28 @@ def make_handler(
                 if names is None:
                     raise NotFound(f"user '{user_name}' not found")
                 return SecretsReply(names=names)
+            case CreateJob(submission=submission):
+                checked = admitted(request)
+                size = text_size(submission.args)
+                await count.check(submission.user, size)
+                reply = await committer.write(checked)
+                if isinstance(reply, JobCreated) and not reply.existing:
+                    count.added(submission.user, size)
+                return reply
+            case FinishJob():
+                reply = await committer.write(admitted(request))
+                if isinstance(reply, Changed) and reply.applied:
+                    count.added(request.job.user, _finish_size(request))
+                return reply
+            case PutUser(name=name) | DeleteUser(name=name):
+                count.forget(name)
+                return await committer.write(request)
+            case DeleteJob():
+                count.forget()  # whose bytes were freed is not known here
+                return await committer.write(request)
             case (
-                PutUser() | DeleteUser() | DeleteFunction() | CreateJob()
-                | StartJob() | RequeueJob() | FinishJob() | DeleteJob() | SetBuild()
-                | PutSecret() | DeleteSecret()
+                DeleteFunction() | StartJob() | RequeueJob() | SetBuild() | PutSecret()
+                | DeleteSecret()
             ):  # fmt: skip
                 return await committer.write(admitted(request))
             case GetUser(name=name):
@@ -178,9 +204,18 @@ def make_handler(
                 jobs, functions = await store.unfinished_jobs()
                 return UnfinishedReply(jobs=jobs, functions=functions)
             case FinishJobs(finishes=finishes):
-                return ChangedMany(_applied(await committer.write_many(list(finishes))))
+                applied = _applied(await committer.write_many(list(finishes)))
+                for finish, done in zip(finishes, applied, strict=True):
+                    if done:
+                        count.added(finish.job.user, _finish_size(finish))
+                return ChangedMany(applied)
             case CreateGroup(group=group, args=args):
-                return await store.create_group(group, args)
+                size = sum(text_size(each) for each in args)
+                await count.check(group.user, size)
+                created = await store.create_group(group, args)
+                if not created.existing:
+                    count.added(group.user, size)
+                return created
             case GetGroup(id=group_id):
                 found = await store.get_group(group_id)
                 if found is None:
@@ -203,12 +238,22 @@ def make_handler(
     return handle
 
 
+def _finish_size(finish: FinishJob) -> int:
+    """The bytes an applied ``finish`` added to its user's (its arguments were counted)."""
+    return stored_size(finish.job, finish.logs) - text_size(finish.job.args)
+
+
 async def sweep_periodically(
-    store: Store, retention: float, interval: float, *, now: Callable[[], float] = time.time
+    store: Store,
+    retention: float,
+    interval: float,
+    *,
+    now: Callable[[], float] = time.time,
+    swept: Callable[[], None] = lambda: None,
 ) -> None:
     """Every ``interval`` seconds, starting at once, delete the final jobs that finished more
-    than ``retention`` seconds before ``now()``. A failed sweep is logged and tried again at
-    the next interval.
+    than ``retention`` seconds before ``now()``, then call ``swept()`` if any were. A failed
+    sweep is logged and tried again at the next interval.
 
     Cancellation: runs until cancelled; a sweep in progress finishes its transaction first.
     """
@@ -219,6 +264,7 @@ async def sweep_periodically(
             log.warning("sweeping finished jobs failed: %s", exc)
         else:
             if removed:
+                swept()
                 log.info("swept %d jobs finished over %g s ago", removed, retention)
         await trio.sleep(interval)
 
@@ -237,6 +283,7 @@ async def serve_store(
     still commit), and returns once the committer and the sweeper have stopped.
     """
     committer = GroupCommitter(store)
+    cap = StoredBytesCap(store, config.max_stored_bytes)
 
     async def set_build(op: SetBuild) -> bool:
         reply = await committer.write(op)
@@ -244,9 +291,12 @@ async def serve_store(
 
     async with trio.open_nursery() as nursery:
         await nursery.start(committer.run)
-        nursery.start_soon(sweep_periodically, store, config.retention, config.sweep_interval)
+        nursery.start_soon(
+            partial(sweep_periodically, swept=cap.forget),
+            store, config.retention, config.sweep_interval,
+        )  # fmt: skip
         builder = Builder(nursery, config.builds, set_build)
-        handler = make_handler(store, committer, builder)
+        handler = make_handler(store, committer, builder, cap)
         bound: str = await nursery.start(partial(serve_rpc, name="dbmanager"), config.bind, handler)
         log.info("serving on %s", bound)
         task_status.started(bound)

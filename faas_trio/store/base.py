@@ -26,6 +26,9 @@ Guarantees every backend keeps (the contract suite in ``tests/store`` checks the
   stored with them.
 - ``SetBuild`` applies only to the version it names and only while its build is not final.
 - Secrets belong to their user: ``PutUser`` (a reset) and ``DeleteUser`` drop them.
+- Each user's stored bytes (:meth:`Store.stored_bytes`) are what its jobs hold: the
+  :func:`stored_size` of each, counted when a job is created and again when it finishes, and
+  no longer once it is deleted or swept (or its user deleted).
 - ``create_group`` stores a group and all its items, or nothing (a retry completes a group
   whose items were cut short); it is idempotent on the group id and on
   ``(user, idempotency_key)`` like ``CreateJob``, and its items are built by
@@ -70,7 +73,7 @@ from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobSta
 
 __all__ = [
     "Store", "WriteOp", "WriteResult", "created_group", "created_job", "group_jobs",
-    "stored_function",
+    "stored_function", "stored_size", "text_size",
 ]
 
 #: The writes a batch may hold.
@@ -90,6 +93,21 @@ WriteOp = (
 )
 #: Per write, its reply or the error it raised (the batch goes on past it).
 WriteResult = Done | FunctionReply | JobCreated | Changed | FaasError
+
+
+def text_size(text: str | None) -> int:
+    """The bytes ``text`` takes as UTF-8 (0 for None)."""
+    if not text:
+        return 0
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def stored_size(job: JobRecord, logs: str = "") -> int:
+    """The bytes of what a user put in the store with ``job``: its arguments, result, value,
+    error and ``logs``; what a per-user cap on stored bytes counts."""
+    return sum(text_size(t) for t in (job.args, job.result, job.value, job.error, logs))
 
 
 def stored_function(function: Function, version: int, now: float) -> Function:
@@ -156,6 +174,11 @@ class Store(Protocol):
 
     async def list_groups(self, user: str, limit: int) -> list[GroupRecord]:
         """The user's groups, newest first, at most ``limit``."""
+        ...
+
+    async def stored_bytes(self, user: str) -> int:
+        """The bytes the jobs of ``user`` hold now (see :func:`stored_size`); 0 for an unknown
+        user."""
         ...
 
     async def sweep(self, finished_before: float) -> int:

@@ -353,6 +353,19 @@ class MongoStore:
         count: int = await self._retrying(lambda: self._run(delete, op="sweep", write=True))
         return count
 
+    async def stored_bytes(self, user: str) -> int:
+        """The sum of ``bytes`` over ``user``'s jobs, summed when asked rather than kept as a
+        counter: the TTL index deletes jobs inside MongoDB, where no counter would hear of it.
+        Cancellation: the read is abandoned."""
+        match: list[Doc] = [
+            {"$match": {"u_name": user}}, {"$group": {"_id": None, "b": {"$sum": "$bytes"}}}
+        ]  # fmt: skip
+
+        def total() -> int:
+            return sum(int(row["b"]) for row in self._jobs.aggregate(match))
+
+        return int(await self._retrying(partial(self._run, total, op="stored_bytes")))
+
     # ---- groups (see mongo_groups; reads abandoned on cancel, a create waited for) ----------
 
     async def create_group(self, group: GroupRecord, args: Sequence[str]) -> GroupCreated:

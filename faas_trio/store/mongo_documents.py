@@ -9,7 +9,8 @@ Layout, close to the old system's::
                 attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
                 date), started_at, finished_at, duration_ms, idempotency_key, idem (user and
                 key as one string, only with a key), callback, logs, expire_at, accounted
-                (false while a finish's time is not yet counted), last_write}
+                (false while a finish's time is not yet counted), last_write, bytes (what the
+                job holds: its user's stored bytes are the sum over its jobs)}
     function_versions  {_id: {user, name}, version}: the last version a function ever had,
                 so one deleted and registered again never reuses a version
 
@@ -41,6 +42,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
 from ..core.records import FINAL_STATES, Function, JobRecord, JobState
+from .base import stored_size
 
 __all__ = [
     "FINAL",
@@ -108,7 +110,8 @@ def idem(user: str, key: str) -> str:
 
 
 def job_doc(job: JobRecord) -> Doc:
-    """``job`` as a ``jobs`` document, with empty logs and no ``expire_at``."""
+    """``job`` as a ``jobs`` document, with empty logs and no ``expire_at``; ``bytes`` is
+    its :func:`~faas_trio.store.base.stored_size` (what its user's stored bytes sum)."""
     doc: Doc = msgspec.to_builtins(job)
     try:
         argv = json.loads(job.args)
@@ -122,6 +125,7 @@ def job_doc(job: JobRecord) -> Doc:
         status=1 if job.is_final else 0,
         timestamp=as_date(job.created_at),
         logs="",
+        bytes=stored_size(job),
     )
     if job.idempotency_key is not None:
         doc["idem"] = idem(job.user, job.idempotency_key)

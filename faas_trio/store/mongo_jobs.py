@@ -42,7 +42,7 @@ from ..core.errors import BadRequest, Conflict, InternalError, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import Changed, CreateJob, FinishJob, JobCreated, RequeueJob, StartJob
 from ..core.records import Function, JobState
-from .base import WriteResult, created_job
+from .base import WriteResult, created_job, stored_size, text_size
 from .mongo_documents import (
     UNFINISHED,
     Doc,
@@ -331,7 +331,10 @@ class JobBatch:
         # Marks the write, so that a re-read tells whether it applied, even on a retry of the
         # batch that finds its own first attempt.
         changes["last_write"] = ObjectId()
-        self._writes.append(_Write(UpdateOne(query, {"$set": changes}), job_id, index, changes))
+        update: Doc = {"$set": changes}
+        if isinstance(op, FinishJob):  # its arguments were counted when the job was created
+            update["$inc"] = {"bytes": stored_size(op.job, op.logs) - text_size(op.job.args)}
+        self._writes.append(_Write(UpdateOne(query, update), job_id, index, changes))
         self.results[index] = Changed(applied=True)
 
 

@@ -47,7 +47,6 @@ from .base import WriteOp, WriteResult
 from .monitoring import StoreMonitor
 from .sqlite_groups import create_group, get_group, group_items, list_groups, migrate, sweep_groups
 from .sqlite_schema import (
-    FINAL,
     FUNCTION_SELECT,
     JOB_SELECT,
     SCHEMA,
@@ -59,7 +58,7 @@ from .sqlite_schema import (
     sealed_secrets,
 )
 from .sqlite_schema import migrate as add_function_columns
-from .sqlite_writes import apply_batch
+from .sqlite_writes import apply_batch, sweep_jobs
 
 __all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
 
@@ -356,13 +355,18 @@ class SqliteStore:
         """Delete final jobs (and their logs) finished before ``finished_before``; how many."""
 
         def delete(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                f"DELETE FROM jobs WHERE state IN {FINAL} AND finished_at < ?", (finished_before,)
-            )
+            removed = sweep_jobs(conn, finished_before)
             sweep_groups(conn, finished_before)
-            return cursor.rowcount
+            return removed
 
         return await self._run("sweep", delete)
+
+    async def stored_bytes(self, user: str) -> int:
+        """The bytes ``user``'s jobs hold (a counter its writes keep); 0 for no such user."""
+        row = await self._run("get_user", lambda conn: conn.execute(
+            "SELECT stored_bytes FROM users WHERE name = ?", (user,)
+        ).fetchone())  # fmt: skip
+        return 0 if row is None else int(row["stored_bytes"])
 
     def metrics(self) -> StoreMetrics:
         """The calls to the file so far (each one round trip), by store operation."""

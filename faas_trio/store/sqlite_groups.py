@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import cast
 
 from ..core.errors import Conflict, NotFound
 from ..core.messages import GroupCreated
@@ -18,13 +19,14 @@ from ..core.records import GroupCounts, GroupRecord, JobRecord, JobState
 from .base import created_group, group_jobs
 from .sqlite_schema import (
     FINAL,
-    JOB_COLUMNS,
+    JOB_INSERT,
     JOB_SELECT,
     UNFINISHED,
-    column_value,
+    add_stored_bytes,
     get_function,
     insert_sql,
     job_from_row,
+    job_values,
 )
 
 __all__ = [
@@ -115,13 +117,9 @@ def _create(
         insert_sql("INSERT", "groups", _GROUP_COLUMNS),
         [getattr(group, column) for column in _GROUP_COLUMNS],
     )
-    conn.executemany(
-        insert_sql("INSERT", "jobs", JOB_COLUMNS),
-        (
-            [column_value(getattr(job, column)) for column in JOB_COLUMNS]
-            for job in group_jobs(group, args, function)
-        ),
-    )
+    rows = [job_values(job) for job in group_jobs(group, args, function)]
+    conn.executemany(JOB_INSERT, rows)
+    add_stored_bytes(conn, group.user, sum(cast(int, row[-1]) for row in rows))
     return GroupCreated(group, function)
 
 

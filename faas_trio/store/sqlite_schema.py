@@ -11,15 +11,18 @@ import sqlite3
 import msgspec
 
 from ..core.records import FINAL_STATES, Function, JobRecord, JobState, Runtime
+from .base import stored_size
 
 __all__ = [
     "FINAL",
     "FUNCTION_COLUMNS",
     "FUNCTION_SELECT",
     "JOB_COLUMNS",
+    "JOB_INSERT",
     "JOB_SELECT",
     "SCHEMA",
     "UNFINISHED",
+    "add_stored_bytes",
     "column_value",
     "function_from_row",
     "get_function",
@@ -27,6 +30,7 @@ __all__ = [
     "insert_sql",
     "function_values",
     "job_from_row",
+    "job_values",
     "migrate",
     "sealed_secrets",
 ]
@@ -36,7 +40,8 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
     key_hash TEXT,
     execution_time_ms REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    stored_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS functions (
     user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
@@ -86,7 +91,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     duration_ms REAL,
     idempotency_key TEXT,
     callback TEXT,
-    logs TEXT NOT NULL DEFAULT ''
+    logs TEXT NOT NULL DEFAULT '',
+    bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user, created_at);
@@ -96,6 +102,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_idempotency_key
 
 JOB_COLUMNS = JobRecord.__struct_fields__
 JOB_SELECT = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+#: Inserts a job: its record's columns, then its ``bytes`` (:func:`job_values`).
+JOB_INSERT = (
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, bytes)"
+    f" VALUES ({', '.join('?' * (len(JOB_COLUMNS) + 1))})"
+)
 #: Every field but ``sealed``, which is never stored with the function.
 FUNCTION_COLUMNS = tuple(f for f in Function.__struct_fields__ if f != "sealed")
 #: Columns holding a field as its JSON text.
@@ -107,6 +118,12 @@ _ADDED_COLUMNS = (
     ("env", "TEXT NOT NULL DEFAULT '{}'"),
     ("secrets", "TEXT NOT NULL DEFAULT '[]'"),
     ("build", "TEXT NOT NULL DEFAULT 'null'"),
+)
+#: The same for the other tables: (table, column, declaration). A job stored before ``bytes``
+#: counts 0 towards its user's stored bytes (the cap counts what was stored since).
+_ADDED_ELSEWHERE = (
+    ("users", "stored_bytes", "INTEGER NOT NULL DEFAULT 0"),
+    ("jobs", "bytes", "INTEGER NOT NULL DEFAULT 0"),
 )
 FUNCTION_SELECT = f"SELECT {', '.join(FUNCTION_COLUMNS)} FROM functions"
 #: The states a job may still leave, and the final ones, as SQL lists.
@@ -131,10 +148,27 @@ def insert_sql(verb: str, table: str, columns: tuple[str, ...]) -> str:
 def migrate(conn: sqlite3.Connection) -> None:
     """Add the columns a database made by an earlier version lacks (their defaults are what
     a function registered before them means: no packages, no env, no secrets)."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(functions)")}
-    for column, declaration in _ADDED_COLUMNS:
-        if column not in have:
-            conn.execute(f"ALTER TABLE functions ADD COLUMN {column} {declaration}")
+    added = [("functions", c, d) for c, d in _ADDED_COLUMNS] + list(_ADDED_ELSEWHERE)
+    have: dict[str, set[str]] = {}
+    for table, column, declaration in added:
+        if table not in have:
+            have[table] = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have[table]:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+def job_values(job: JobRecord) -> list[object]:
+    """``job``'s row for :data:`JOB_INSERT`."""
+    return [column_value(getattr(job, column)) for column in JOB_COLUMNS] + [stored_size(job)]
+
+
+def add_stored_bytes(conn: sqlite3.Connection, user: str, count: int) -> None:
+    """Add ``count`` (negative: take away) to the bytes ``user``'s jobs hold."""
+    if count:
+        conn.execute(
+            "UPDATE users SET stored_bytes = max(0, stored_bytes + ?) WHERE name = ?",
+            (count, user),
+        )
 
 
 def column_value(value: object) -> object:

@@ -30,21 +30,24 @@ from ..core.messages import (
     StartJob,
 )
 from ..core.records import FINAL_STATES, Function, JobRecord, Submission
-from .base import WriteOp, WriteResult, created_job, stored_function
+from .base import WriteOp, WriteResult, created_job, stored_function, stored_size, text_size
 from .crash import crash_point
 from .sqlite_schema import (
+    FINAL,
     FUNCTION_COLUMNS,
-    JOB_COLUMNS,
+    JOB_INSERT,
     UNFINISHED,
+    add_stored_bytes,
     column_value,
     function_values,
     get_function,
     get_job,
     insert_sql,
+    job_values,
     sealed_secrets,
 )
 
-__all__ = ["apply_batch"]
+__all__ = ["apply_batch", "sweep_jobs"]
 
 # Fields FinishJob writes: the outcome, never the submission.
 _FINISH_COLUMNS = (
@@ -159,8 +162,12 @@ def _write(conn: sqlite3.Connection, op: WriteOp, now: float) -> WriteResult:
         case FinishJob(job=job, logs=logs):
             return _finish_job(conn, job, logs, now)
         case DeleteJob(id=job_id):
-            if conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount == 0:
+            row = conn.execute(
+                "DELETE FROM jobs WHERE id = ? RETURNING user, bytes", (job_id,)
+            ).fetchone()
+            if row is None:
                 raise NotFound(f"job '{job_id}' not found")
+            add_stored_bytes(conn, row["user"], -int(row["bytes"]))
             return Done()
     raise BadRequest(f"the store cannot apply {type(op).__name__}")
 
@@ -197,10 +204,8 @@ def _create_job(conn: sqlite3.Connection, job: Submission, now: float) -> JobCre
     if function is None:
         raise NotFound(f"function '{job.function}' not found for user '{job.user}'")
     stored = created_job(job, function, now)
-    conn.execute(
-        insert_sql("INSERT", "jobs", JOB_COLUMNS),
-        [column_value(getattr(stored, column)) for column in JOB_COLUMNS],
-    )
+    conn.execute(JOB_INSERT, job_values(stored))
+    add_stored_bytes(conn, stored.user, stored_size(stored))
     return JobCreated(job=stored, function=sealed_secrets(conn, function))
 
 
@@ -211,13 +216,16 @@ def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float)
     if values["finished_at"] is None:
         values["finished_at"] = now
     assignments = ", ".join(f"{column} = :{column}" for column in values)
+    # What the finish adds to the job's stored bytes (its arguments were counted at creation).
+    added = stored_size(job, logs) - text_size(job.args)
     row = conn.execute(
-        f"UPDATE jobs SET {assignments}, logs = :logs"
+        f"UPDATE jobs SET {assignments}, logs = :logs, bytes = bytes + :added"
         f" WHERE id = :id AND state IN {UNFINISHED} RETURNING user",
-        {**values, "logs": logs, "id": job.id},
+        {**values, "logs": logs, "added": added, "id": job.id},
     ).fetchone()
     if row is None:
         return Changed(applied=False)
+    add_stored_bytes(conn, row["user"], added)
     crash_point("finish-before-time")
     if job.duration_ms:
         conn.execute(
@@ -225,3 +233,25 @@ def _finish_job(conn: sqlite3.Connection, job: JobRecord, logs: str, now: float)
             (job.duration_ms, row["user"]),
         )
     return Changed(applied=True)
+
+
+def sweep_jobs(conn: sqlite3.Connection, finished_before: float) -> int:
+    """Delete final jobs finished before ``finished_before``, and take their bytes off their
+    users' stored bytes, in one transaction; how many."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        freed: dict[str, int] = {}
+        rows = conn.execute(
+            f"DELETE FROM jobs WHERE state IN {FINAL} AND finished_at < ? RETURNING user, bytes",
+            (finished_before,),
+        ).fetchall()
+        for row in rows:
+            freed[row["user"]] = freed.get(row["user"], 0) + int(row["bytes"])
+        for user, count in freed.items():
+            add_stored_bytes(conn, user, -count)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(rows)

@@ -11,7 +11,11 @@ not writable by anyone else; sandboxes get a Landlock read rule for it.
 
 Disk: when the environments are over ``FAAS_ENVS_MAX_BYTES`` in all, the least recently used
 ones that no zygote of this worker uses are removed (a worker marks an environment used each
-time a call needs it).
+time a call needs it). One eviction runs at a time on the host (a file lock), and it never
+removes an environment :meth:`Environments.ensure` handed out that the caller has not yet
+released (by then the caller lists it in ``in_use``): a call that found its environment
+installed finds it still there when its zygote starts. The file walks of an install and an
+eviction (sizes, chmod, removal) run in worker threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -76,6 +81,10 @@ class Environments:
         self._locks: dict[str, trio.Lock] = {}
         #: Environments this worker's zygotes use now: never removed by this worker.
         self.in_use: set[str] = set()
+        #: Environments handed out by ensure() and not yet released, with how many times.
+        self._claims: dict[str, int] = {}
+        #: Held by an eviction from its choice of what to remove until it is removed.
+        self._evicting = trio.Lock()
 
     async def ensure(self, build: Build) -> Environment:
         """The installed environment of ``build`` (installing it first if needed).
@@ -84,8 +93,12 @@ class Environments:
             EnvironmentFailed: the build is not ready, or the install failed or took longer
                 than the install timeout, or sandboxes could not reach the folder.
 
+        This worker does not remove the environment until the caller releases it
+        (:meth:`release`), which the caller does once, when its id is in :attr:`in_use`;
+        when ``ensure`` raises, nothing is left to release.
+
         Cancellation: a running install (pip) is killed and its temporary folder removed;
-        nothing half-installed is ever used.
+        nothing half-installed is ever used. Nothing is left claimed.
         """
         if build.state is not BuildState.READY or build.env is None:
             raise EnvironmentFailed(f"the function's environment is {build.state.value}")
@@ -93,11 +106,31 @@ class Environments:
         if not env_id.isalnum():
             raise EnvironmentFailed(f"malformed environment id {env_id[:40]!r}")
         path = self.root / env_id
-        async with self._locks.setdefault(env_id, trio.Lock()):
-            if not (path / _MARKER).exists():
-                await self._install_once(build, env_id, path)
-                await trio.to_thread.run_sync(self._evict, env_id)
-            return _open(env_id, path)
+        self.claim(env_id)  # before any await: an eviction that starts later keeps it
+        try:
+            async with self._locks.setdefault(env_id, trio.Lock()):
+                async with self._evicting:  # one that started before the claim is done
+                    installed = (path / _MARKER).exists()
+                if not installed:
+                    await self._install_once(build, env_id, path)
+                    await self._evict()
+                return _open(env_id, path)
+        except BaseException:
+            self.release(env_id)
+            raise
+
+    def claim(self, env_id: str) -> None:
+        """Keep ``env_id`` from being removed by this worker until :meth:`release` drops
+        this claim."""
+        self._claims[env_id] = self._claims.get(env_id, 0) + 1
+
+    def release(self, env_id: str) -> None:
+        """Drop one claim on ``env_id`` (of :meth:`claim`, or the one :meth:`ensure` made)."""
+        left = self._claims.get(env_id, 0) - 1
+        if left > 0:
+            self._claims[env_id] = left
+        else:
+            self._claims.pop(env_id, None)
 
     async def _install_once(self, build: Build, env_id: str, path: Path) -> None:
         """Install unless another worker of the host did, holding the host-wide lock."""
@@ -121,7 +154,7 @@ class Environments:
 
     async def _install(self, build: Build, env_id: str, path: Path) -> None:
         temporary = self.root / f".{env_id}.{os.getpid()}.tmp"
-        shutil.rmtree(temporary, ignore_errors=True)
+        await trio.to_thread.run_sync(partial(shutil.rmtree, temporary, ignore_errors=True))
         wanted = self.root / f".{env_id}.{os.getpid()}.txt"
         wanted.write_text("\n".join(build.resolved) + "\n")
         args = [
@@ -143,36 +176,82 @@ class Environments:
                 raise EnvironmentFailed(
                     "installing it failed: " + (lines[-1] if lines else out.output[-500:])
                 )
-            top_level = _top_level(temporary)
-            (temporary / _MARKER).write_text(json.dumps({"top_level": top_level}))
-            _read_only(temporary)
-            temporary.rename(path)
+            await trio.to_thread.run_sync(_complete, temporary, path)
         finally:
             wanted.unlink(missing_ok=True)
-            shutil.rmtree(temporary, ignore_errors=True)
+            with trio.CancelScope(shield=True):  # bounded: the folder pip made
+                await trio.to_thread.run_sync(partial(shutil.rmtree, temporary, ignore_errors=True))
         log.info("installed environment %s (%d wheels) in %.1f s",
                  env_id, len(build.resolved), time.monotonic() - started)  # fmt: skip
 
-    def _evict(self, keep: str) -> None:
-        """Remove least recently used environments until under the size cap (in a thread)."""
+    async def _evict(self) -> None:
+        """Remove least recently used environments until under the size cap, but none that
+        is in use or claimed.
+
+        Cancellation: waits for the removal in progress (in a thread) to finish.
+        """
+        async with self._evicting:
+            keep = frozenset(self.in_use) | frozenset(self._claims)
+            await trio.to_thread.run_sync(self._evict_in_thread, keep)
+
+    def _evict_in_thread(self, keep: frozenset[str]) -> None:
+        # One eviction at a time on the host too, so that each sees what the last one left.
+        fd = os.open(self.root / ".evict.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._evict_locked(keep)
+        finally:
+            os.close(fd)
+
+    def _evict_locked(self, keep: frozenset[str]) -> None:
         sizes: list[tuple[float, int, Path]] = []
         total = 0
         for entry in self.root.iterdir():
-            if entry.name.startswith(".") or not (entry / _MARKER).exists():
+            if entry.name.startswith("."):
                 continue
-            size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+            try:  # another worker of the host may be removing it
+                used = (entry / _MARKER).stat().st_atime
+                size = _size(entry)
+            except FileNotFoundError:
+                continue
             total += size
-            sizes.append(((entry / _MARKER).stat().st_atime, size, entry))
+            sizes.append((used, size, entry))
         for _, size, entry in sorted(sizes):
             if total <= self._max_bytes:
                 return
-            if entry.name == keep or entry.name in self.in_use:
+            if entry.name in keep:
                 continue
             log.info("removing environment %s (%d bytes): over FAAS_ENVS_MAX_BYTES", entry, size)
             doomed = entry.with_name(f".{entry.name}.{os.getpid()}.removing")
-            entry.rename(doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+            try:
+                entry.rename(doomed)
+            except FileNotFoundError:
+                pass  # another worker removed it
+            else:
+                shutil.rmtree(doomed, ignore_errors=True)
             total -= size
+
+
+def _size(folder: Path) -> int:
+    """The bytes of the files under ``folder`` (links not followed); files that vanish while
+    it is walked count nothing."""
+    total = 0
+    for here, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(here, name)).st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def _complete(temporary: Path, path: Path) -> None:
+    """Mark the install in ``temporary`` complete, make it read-only and move it to ``path``
+    (in a thread: it walks every file)."""
+    top_level = _top_level(temporary)
+    (temporary / _MARKER).write_text(json.dumps({"top_level": top_level}))
+    _read_only(temporary)
+    temporary.rename(path)
 
 
 def _open(env_id: str, path: Path) -> Environment:

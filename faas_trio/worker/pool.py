@@ -194,12 +194,23 @@ class WarmPool:
             raise LoadFailed(f"SecretMissing: {exc}", str(exc), "") from None
         env = await self._environment(function)
         zkey, zygote, evicted = self._zygotes.get(env, function.preload, self._busy_zygote)
-        for old_key, old in evicted:
-            await self._kill_idle(lambda entry, k=old_key: entry.zygote == k)  # type: ignore[misc]
-            self._children.pop(old_key, None)
-            await old.aclose()
-        if self._envs is not None:
-            self._envs.in_use = self._zygotes.env_ids()
+        envs = self._envs
+        if envs is not None:
+            # Before any await: from here the new zygote's environment is in use, and those
+            # of the zygotes being stopped stay claimed until they are.
+            envs.in_use = self._zygotes.env_ids()
+            for old_key, _ in evicted:
+                envs.claim(old_key[0])
+            if env is not None:
+                envs.release(env.id)
+        try:
+            for old_key, old in evicted:
+                await self._kill_idle(lambda entry, k=old_key: entry.zygote == k)  # type: ignore[misc]
+                self._children.pop(old_key, None)
+                await old.aclose()
+        finally:
+            for old_key, _ in evicted if envs is not None else ():
+                envs.release(old_key[0])  # type: ignore[union-attr]
         memory_mb = function.memory_mb if function.memory_mb > 0 else self._default_memory_mb
         sandbox = await start_sandbox(
             self._nursery, function.runtime, memory_mb, self._settings, zygote, self._trash,

@@ -10,16 +10,19 @@ FAAS_HOME in its environment.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+
+from .unprivileged import owned_home, run_as
 
 #: Bound on the platform answering /healthz and /readyz after start.
 START_TIMEOUT = 20.0
@@ -51,12 +54,14 @@ class Platform:
         await _stop(self)
 
 
-def _spawn_up(env: dict[str, str], home: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def _spawn_up(
+    env: dict[str, str], home: Path, cwd: Path, python: Sequence[str] = (sys.executable,)
+) -> subprocess.Popen[bytes]:
     """Start ``python -m faas_trio up``, its output going to a log file beside ``home``."""
     with _log_path(home).open("wb") as log:
         # A file, not a pipe: a pipe nobody reads would block the supervisor once full.
         return subprocess.Popen(
-            [sys.executable, "-m", "faas_trio", "up"],
+            [*python, "-m", "faas_trio", "up"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -150,11 +155,23 @@ async def platform(
 ) -> AsyncIterator[StartPlatform]:
     """A factory: ``await platform(home=None, **env)`` starts one platform on ``home`` (a
     fresh folder if None; an earlier, stopped platform's is fine) and returns once it is ready;
-    keyword arguments are environment variables (``FAAS_WORKERS="2"``…)."""
+    keyword arguments are environment variables (``FAAS_WORKERS="2"``…). With
+    ``as_user=uid`` the whole platform runs as that unprivileged uid (:mod:`.unprivileged`),
+    on a fresh ``FAAS_HOME`` it owns."""
     started: list[Platform] = []
+    homes: list[Path] = []
 
-    async def start(home: Path | None = None, **env: str) -> Platform:
+    async def start(
+        home: Path | None = None, *, as_user: int | None = None, **env: str
+    ) -> Platform:
         index = len(started)
+        python: Sequence[str] = (sys.executable,)
+        extra: dict[str, str] = {}
+        if as_user is not None:
+            python, extra = await trio.to_thread.run_sync(run_as, as_user)
+            home = home or owned_home(as_user)
+            homes.append(home)
+            extra = {**extra, "HOME": str(home)}
         home = home or tmp_path / f"home{index}"
         log = _log_path(home)
         if log.exists():  # an earlier platform ran on this home: keep its log beside
@@ -172,10 +189,12 @@ async def platform(
             FAAS_JQ_PORT=str(jq_port),
             PYTHONUNBUFFERED="1",
         )
-        full_env.update(env)
+        full_env.update(extra, **env)
+        cwd = tmp_path if as_user is None else home
         up = Platform(
-            f"http://127.0.0.1:{http_port}", home, _spawn_up(full_env, home, tmp_path), full_env
-        )
+            f"http://127.0.0.1:{http_port}", home, _spawn_up(full_env, home, cwd, python),
+            full_env,
+        )  # fmt: skip
         started.append(up)
         try:
             with trio.fail_after(START_TIMEOUT):
@@ -192,3 +211,6 @@ async def platform(
             # Newest first: a later platform may run on an earlier one's FAAS_HOME.
             for up in reversed(started):
                 await _stop(up)
+        for home in homes:
+            shutil.rmtree(home, ignore_errors=True)
+            _log_path(home).unlink(missing_ok=True)

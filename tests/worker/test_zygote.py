@@ -300,6 +300,27 @@ async def test_zygote_that_stops_answering_is_killed_and_replaced(
     await second.kill()
 
 
+async def test_a_zygote_alive_after_the_kill_grace_is_killed_again_and_reaped(
+    settings: SpawnSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zygote = Zygote(settings.python)
+    zygote._start()
+    process = zygote._process
+    assert process is not None
+    # Its first SIGKILL is lost (as when a kill does not land within the grace).
+    monkeypatch.setattr(process, "kill", lambda: None)
+    monkeypatch.setattr(zygote_client, "_KILL_GRACE", 0.05)
+    try:
+        with trio.fail_after(10):
+            await zygote.aclose()
+        assert not pid_exists(process.pid)  # dead and reaped, not left running or a zombie
+        assert process.returncode == -signal.SIGKILL
+    finally:
+        if process.returncode is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 async def test_closing_the_pool_kills_and_reaps_the_zygote(
     nursery: trio.Nursery, settings: SpawnSettings, make_dispatch: MakeDispatch
 ) -> None:

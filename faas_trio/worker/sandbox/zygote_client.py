@@ -14,7 +14,10 @@ the zygote's clean interpreter, not from a copy of the worker's memory.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
 import socket
 import subprocess
 from array import array
@@ -47,6 +50,13 @@ _ENV = {
 SPAWN_TIMEOUT = 5.0
 #: How long a kill of the zygote may wait for it to be reaped, seconds.
 _KILL_GRACE = 2.0
+#: How long more a zygote that outlived that grace is waited for, once killed again.
+_REAP_WAIT = 10.0
+#: Zygotes killed but not yet reaped (not dead within both waits, or a stop was cancelled):
+#: reaped by the next start or stop of any zygote of this process.
+_UNREAPED: list[subprocess.Popen[bytes]] = []
+
+log = logging.getLogger("faas.worker.zygote")
 _FD_SIZE = array("i").itemsize
 
 
@@ -139,6 +149,7 @@ class Zygote:
         Raises:
             ZygoteFailed: it could not be started.
         """
+        _reap_unreaped()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = [
             self._python, "-I", "-S", "-B", str(_SCRIPT),
@@ -165,22 +176,45 @@ class Zygote:
         return self._socket
 
     async def _stop(self) -> None:
-        """Kill and reap the zygote, if one is started.
+        """Kill and reap the zygote, if one is started. One still alive after the kill's
+        grace is killed again (SIGKILL through its pidfd) and waited for up to
+        :data:`_REAP_WAIT` more; one that outlives even that (a process in an
+        uninterruptible sleep dies only when it wakes) is logged and reaped by the next
+        start or stop of a zygote, never left behind.
 
-        Cancellation: not shielded here; callers shield it. Bounded by a kill's grace.
+        Cancellation: not shielded here; callers shield it. Bounded by both waits; a cancel
+        leaves the zygote killed, to be reaped later as above.
         """
         process, self._process = self._process, None
+        pidfd, self._pidfd = self._pidfd, -1
         if self._socket is not None:
             self._socket.close()
             self._socket = None
         if process is None:
             return
-        process.kill()
-        with trio.move_on_after(_KILL_GRACE):
-            await trio.lowlevel.wait_readable(self._pidfd)
-        process.poll()
-        os.close(self._pidfd)
-        self._pidfd = -1
+        try:
+            process.kill()
+            for wait in (_KILL_GRACE, _REAP_WAIT):
+                with trio.move_on_after(wait):
+                    await trio.lowlevel.wait_readable(pidfd)
+                if process.poll() is not None:
+                    return
+                log.warning("zygote %d is alive %g s after SIGKILL: killed again", process.pid,
+                            wait)  # fmt: skip
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
+            if process.poll() is None:
+                _UNREAPED.append(process)
+            _reap_unreaped()
+
+
+def _reap_unreaped() -> None:
+    """Reap the zygotes of :data:`_UNREAPED` that have died since."""
+    for process in list(_UNREAPED):
+        if process.poll() is not None:
+            _UNREAPED.remove(process)
 
 
 async def _exchange(
