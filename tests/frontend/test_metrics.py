@@ -12,9 +12,10 @@ from prometheus_client.utils import floatToGoString
 from faas_trio.core.rpc import open_client
 from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
+from load.ports import unused_endpoint
 
 from . import fakes
-from .fakes import ADMIN_KEY, KEYS_CONFIG, AppClient, FakeNeighbours, bearer, unused_endpoint
+from .fakes import ADMIN_KEY, KEYS_CONFIG, AppClient, FakeNeighbours, bearer
 
 
 def _labels(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:

@@ -13,8 +13,9 @@ import pytest
 import trio
 
 from faas_trio.frontend import serve
+from load.ports import unused_endpoint
 
-from .fakes import TEST_CONFIG, FakeNeighbours, unused_endpoint
+from .fakes import TEST_CONFIG, FakeNeighbours
 
 
 async def test_serve_answers_http(nursery: trio.Nursery, fake: FakeNeighbours) -> None:
