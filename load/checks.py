@@ -7,7 +7,7 @@ its requests failed: fast failures must not pass for fast calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .generator import Sample
@@ -41,22 +41,50 @@ def _figure(results: Mapping[str, ScenarioResult], scenario: str, name: str) -> 
 
 def _check(
     name: str,
-    target: str,
+    bound: str,
+    limit: float,
     value: float | None,
-    passes: Callable[[float], bool],
     unit: str,
     sample: Sample | None = None,
+    *,
+    shown: str | None = None,
 ) -> Check:
+    """The target ``value bound limit`` (``bound``: ``<=`` or ``>=``), shown as ``shown`` or
+    as the bound with its unit; not met either when over :data:`MAX_ERROR_RATE` of
+    ``sample`` failed."""
+    target = shown or f"{bound} {limit:g} {unit}".strip()
     if value is None:
         return Check(name, target, "not measured", None)
     measured = f"{value:,.2f} {unit}".strip()
-    met = passes(value)
+    met = value <= limit if bound == "<=" else value >= limit
     if sample is not None and sample.total:
         rate = sample.errors / sample.total
         if rate > MAX_ERROR_RATE:
             measured += f" ({rate:.1%} errors)"
             met = False
     return Check(name, target, measured, met)
+
+
+def _figure_check(
+    results: Mapping[str, ScenarioResult],
+    name: str,
+    bound: str,
+    limit: float,
+    unit: str,
+    scenario: str,
+    figure: str,
+    sample: str | None = None,
+    *,
+    shown: str | None = None,
+) -> Check:
+    """:func:`_check` of the ``figure`` of ``scenario``, with the errors of its ``sample``."""
+    counted = _sample(results, scenario, sample) if sample is not None else None
+    value = _figure(results, scenario, figure)
+    return _check(name, bound, limit, value, unit, counted, shown=shown)
+
+
+def _p50(sample: Sample | None) -> float | None:
+    return sample.summary().p50_ms if sample else None
 
 
 def ratios(results: Mapping[str, ScenarioResult]) -> dict[str, float | None]:
@@ -78,88 +106,77 @@ def evaluate(results: Mapping[str, ScenarioResult]) -> list[Check]:
     c16 = _sample(results, "warm_sync_c16", "c16")
     cold_py = _sample(results, "cold_python", "first call")
     cold_js = _sample(results, "cold_node", "first call")
-    burst = _sample(results, "async_burst", "end to end")
     return [
-        _check("warm sync c1 p50", "<= 2 ms", c1_p50, lambda v: v <= 2, "ms", c1),
-        _check("warm sync c1 p99", "<= 10 ms", c1_p99, lambda v: v <= 10, "ms", c1),
+        _check("warm sync c1 p50", "<=", 2, c1_p50, "ms", c1),
+        _check("warm sync c1 p99", "<=", 10, c1_p99, "ms", c1),
         _check(
             "warm sync c16 throughput",
-            ">= 25% of baseline c16",
+            ">=",
+            25,
             _percent(ratios(results)["warm sync c16 / baseline c16"]),
-            lambda v: v >= 25,
             "%",
             c16,
+            shown=">= 25% of baseline c16",
         ),
-        _check(
-            "cold python p50",
-            "<= 20 ms",
-            cold_py.summary().p50_ms if cold_py else None,
-            lambda v: v <= 20,
-            "ms",
-            cold_py,
-        ),
-        _check(
-            "cold node p50",
-            "<= 80 ms",
-            cold_js.summary().p50_ms if cold_js else None,
-            lambda v: v <= 80,
-            "ms",
-            cold_js,
-        ),
-        _check(
+        _check("cold python p50", "<=", 20, _p50(cold_py), "ms", cold_py),
+        _check("cold node p50", "<=", 80, _p50(cold_js), "ms", cold_js),
+        _figure_check(
+            results,
             "async burst end to end",
-            ">= 1000 jobs/s",
-            _figure(results, "async_burst", "e2e jobs/s"),
-            lambda v: v >= 1000,
+            ">=",
+            1000,
             "jobs/s",
-            burst,
+            "async_burst",
+            "e2e jobs/s",
+            "end to end",
         ),
-        _check(
+        _figure_check(
+            results,
             "MongoDB +1 ms: store write round trips per job",
-            "<= 2",
-            _figure(results, "store_burst", "mongo +1 ms, 4 workers: write round trips/job"),
-            lambda v: v <= 2,
+            "<=",
+            2,
             "",
-            _sample(results, "store_burst", "mongo +1 ms, 4 workers: end to end"),
+            "store_burst",
+            "mongo +1 ms, 4 workers: write round trips/job",
+            "mongo +1 ms, 4 workers: end to end",
         ),
-        _check(
-            "MongoDB burst, 1 worker",
-            ">= 65 jobs/s",
-            _figure(results, "store_burst", "mongo, 1 worker: e2e jobs/s"),
-            lambda v: v >= 65,
-            "jobs/s",
-            _sample(results, "store_burst", "mongo, 1 worker: end to end"),
+        *(
+            _figure_check(
+                results,
+                f"MongoDB burst, {workers}",
+                ">=",
+                floor,
+                "jobs/s",
+                "store_burst",
+                f"mongo, {workers}: e2e jobs/s",
+                f"mongo, {workers}: end to end",
+            )
+            for workers, floor in (
+                ("1 worker", 65),
+                ("4 workers", 140),
+                ("1 worker of 1 slot", 33),
+            )
         ),
-        _check(
-            "MongoDB burst, 4 workers",
-            ">= 140 jobs/s",
-            _figure(results, "store_burst", "mongo, 4 workers: e2e jobs/s"),
-            lambda v: v >= 140,
-            "jobs/s",
-            _sample(results, "store_burst", "mongo, 4 workers: end to end"),
-        ),
-        _check(
-            "MongoDB burst, 1 worker of 1 slot",
-            ">= 33 jobs/s",
-            _figure(results, "store_burst", "mongo, 1 worker of 1 slot: e2e jobs/s"),
-            lambda v: v >= 33,
-            "jobs/s",
-            _sample(results, "store_burst", "mongo, 1 worker of 1 slot: end to end"),
-        ),
-        _check(
+        _figure_check(
+            results,
             "jqmanager memory per queued job",
-            "<= 1 KB (1024 B)",
-            _figure(results, "deep_queue", "jqmanager bytes per queued job"),
-            lambda v: v <= 1024,
+            "<=",
+            1024,
             "B",
+            "deep_queue",
+            "jqmanager bytes per queued job",
+            shown="<= 1 KB (1024 B)",
         ),
-        _check(
+        _figure_check(
+            results,
             "enqueue p50 at depth vs empty",
-            "<= 2x",
-            _figure(results, "deep_queue", "enqueue p50 last/first"),
-            lambda v: v <= 2,
+            "<=",
+            2,
             "x",
-            _sample(results, "deep_queue", "enqueue"),
+            "deep_queue",
+            "enqueue p50 last/first",
+            "enqueue",
+            shown="<= 2x",
         ),
         *_map_checks(results),
     ]
@@ -168,30 +185,39 @@ def evaluate(results: Mapping[str, ScenarioResult]) -> list[Check]:
 def _map_checks(results: Mapping[str, ScenarioResult]) -> list[Check]:
     """The map targets: throughput end to end, memory per queued item, fairness."""
     return [
-        _check(
-            f"map 10k items end to end ({runtime})",
-            ">= 5000 items/s",
-            _figure(results, f"map_10k_{runtime}", "items/s"),
-            lambda v: v >= 5000,
-            "items/s",
-            _sample(results, f"map_10k_{runtime}", "items"),
-        )
-        for runtime in ("python", "node")
-    ] + [
-        _check(
-            "jqmanager memory per queued map item",
-            "<= 1 KB (1024 B)",
-            _figure(results, "map_100k", "jqmanager bytes per queued item"),
-            lambda v: v <= 1024,
-            "B",
+        *(
+            _figure_check(
+                results,
+                f"map 10k items end to end ({runtime})",
+                ">=",
+                5000,
+                "items/s",
+                f"map_10k_{runtime}",
+                "items/s",
+                "items",
+            )
+            for runtime in ("python", "node")
         ),
-        _check(
+        _figure_check(
+            results,
+            "jqmanager memory per queued map item",
+            "<=",
+            1024,
+            "B",
+            "map_100k",
+            "jqmanager bytes per queued item",
+            shown="<= 1 KB (1024 B)",
+        ),
+        _figure_check(
+            results,
             "single call p99 behind a big map vs idle",
-            "<= 3x",
-            _figure(results, "map_mixed", "p99 behind map / idle"),
-            lambda v: v <= 3,
+            "<=",
+            3,
             "x",
-            _sample(results, "map_mixed", "behind a map"),
+            "map_mixed",
+            "p99 behind map / idle",
+            "behind a map",
+            shown="<= 3x",
         ),
     ]
 

@@ -11,7 +11,6 @@ platform (its job id is lost to the caller, who can find it with :meth:`AsyncCli
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,23 +19,20 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .api import Api, Emit, Stream, user_of_key
-from .errors import Unreachable
-from .protocol import Operation, Request, Response, Sleep, result, run, submit, wait_record
+from .api import Emit, Stream
+from .base import DEFAULT_URL, ClientBase, retried
+from .protocol import Operation, Request, Response, Sleep, result, wait_record
 from .retry import RetryPolicy
 from .sources import read_requirements, read_source
-from .sync import DEFAULT_URL
 
 __all__ = ["AsyncClient", "AsyncFunction", "AsyncJob"]
 
 T = TypeVar("T")
 
 
-class AsyncClient:
-    """A connection to one platform, acting for one user (see :class:`~.sync.Client`).
-
-    Use it as an async context manager, or await :meth:`aclose`.
-    """
+class AsyncClient(ClientBase):
+    """A connection to one platform, acting for one user (see :class:`~.base.ClientBase`).
+    Use it as an async context manager, or await :meth:`aclose`."""
 
     def __init__(
         self,
@@ -48,69 +44,51 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.api = Api(user or user_of_key(key))
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        super().__init__(url, key, user=user, timeout=timeout, retry=retry)
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
         )
 
     # ---- carrying out steps --------------------------------------------------------------
-    async def _send(self, request: Request) -> Response:
-        """Send ``request``, again as the retry policy allows.
+    async def _step(self, step: Request | Sleep) -> Response | httpx.TransportError | None:
+        """One try of a request (its answer, or the error it failed with), or a sleep.
 
-        Cancellation: at any await; nothing is retried after a cancel.
+        Cancellation: at the request or the sleep.
         """
-        timeout = httpx.Timeout(self.timeout, read=self.timeout + request.hold)
-        attempt = 0
-        while True:
-            try:
-                answer = await self._http.request(
-                    request.method,
-                    request.path,
-                    params=dict(request.params),
-                    content=request.content,
-                    headers=dict(request.headers),
-                    timeout=timeout,
-                )
-            except httpx.TransportError as exc:
-                if not self.retry.retries_error(attempt, request, exc):
-                    raise Unreachable(self.url, str(exc) or type(exc).__name__) from exc
-            else:
-                if not self.retry.retries_status(attempt, request, answer.status_code):
-                    return Response(answer.status_code, answer.headers, answer.content)
-            await anyio.sleep(self.retry.delay(attempt))
-            attempt += 1
-
-    async def _step(self, step: Request | Sleep) -> Response | None:
         if isinstance(step, Sleep):
             await anyio.sleep(step.seconds)
             return None
-        return await self._send(step)
+        try:
+            answer = await self._http.request(**self.http_arguments(step))
+        except httpx.TransportError as exc:
+            return exc
+        return Response(answer.status_code, answer.headers, answer.content)
 
     async def run(self, operation: Operation[T]) -> T:
-        """Carry out ``operation`` and return its value.
+        """Carry out ``operation`` (retried as :attr:`retry` allows) and return its value.
 
         Cancellation: at any request or sleep of the operation.
         """
-        try:
-            step = next(operation)
-            while True:
-                step = operation.send(await self._step(step))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        steps = retried(operation, self.retry, self.url)
+        answer: Response | httpx.TransportError | None = None
+        while True:
+            try:
+                step = steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            assert not isinstance(step, Emit)  # an Operation emits nothing
+            answer = await self._step(step)
 
     async def stream(self, operation: Stream) -> AsyncIterator[Any]:
         """Carry out a streaming ``operation``, yielding what it emits.
 
         Cancellation: at any request or sleep of the operation.
         """
-        answer: Response | None = None
+        steps = retried(operation, self.retry, self.url)
+        answer: Response | httpx.TransportError | None = None
         while True:
             try:
-                step = operation.send(answer)
+                step = steps.send(answer)
             except StopIteration:
                 return
             if isinstance(step, Emit):
@@ -217,19 +195,14 @@ class AsyncFunction:
 
         Cancellation: while submitting or waiting; the job may stay queued or running.
         """
-        key = uuid.uuid4().hex
-        operation = run(self.client.api.user, self.name, args, idempotency_key=key, timeout=timeout)
-        return await self.client.run(operation)
+        return await self.client.run(self.client.call(self.name, args, timeout))
 
     async def submit(self, *args: Any) -> AsyncJob:
         """Queue a call; the job, without waiting for it.
 
         Cancellation: while submitting; the job may have been queued.
         """
-        key = uuid.uuid4().hex
-        job_id = await self.client.run(
-            submit(self.client.api.user, self.name, args, idempotency_key=key)
-        )
+        job_id = await self.client.run(self.client.submission(self.name, args))
         return AsyncJob(self.client, str(job_id))
 
     async def map(
@@ -256,11 +229,7 @@ class AsyncFunction:
 
         Cancellation: while submitting; the group may have been queued.
         """
-        items = [list(i) if isinstance(i, list | tuple) else [i] for i in inputs]
-        key = uuid.uuid4().hex
-        return await self.client.run(
-            self.client.api.map_submit(self.name, items, idempotency_key=key)
-        )
+        return await self.client.run(self.client.group_submission(self.name, inputs))
 
     async def info(self) -> dict[str, Any]:
         return await self.client.run(self.client.api.get_function(self.name))

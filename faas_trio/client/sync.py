@@ -1,24 +1,24 @@
 """The blocking client: :class:`Client` and its handles :class:`Function`, :class:`Job`.
 
 Every method carries out one operation of :class:`~.api.Api` over an ``httpx.Client``,
-sending again what :class:`~.retry.RetryPolicy` allows. Every request has a timeout
-(``timeout`` seconds, plus the time the platform is asked to hold a long poll).
+sending again what :class:`~.retry.RetryPolicy` allows (:func:`~.base.retried`). Every
+request has a timeout (``timeout`` seconds, plus the time the platform is asked to hold a long
+poll).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from .api import Api, Emit, Stream, user_of_key
-from .errors import Unreachable
-from .protocol import Operation, Request, Response, Sleep, result, run, submit, wait_record
+from .api import Emit, Stream
+from .base import DEFAULT_URL, ClientBase, retried
+from .protocol import Operation, Request, Response, Sleep, result, wait_record
 from .retry import RetryPolicy
 from .sources import read_requirements, read_source
 
@@ -26,15 +26,10 @@ __all__ = ["Client", "Function", "Job"]
 
 T = TypeVar("T")
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 
-
-class Client:
-    """A connection to one platform, acting for one user.
-
-    ``user`` defaults to the one ``key`` names (keys are ``<user>.<secret>``). Use it as a
-    context manager, or call :meth:`close`.
-    """
+class Client(ClientBase):
+    """A connection to one platform, acting for one user (see :class:`~.base.ClientBase`).
+    Use it as a context manager, or call :meth:`close`."""
 
     def __init__(
         self,
@@ -46,66 +41,49 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.api = Api(user or user_of_key(key))
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        super().__init__(url, key, user=user, timeout=timeout, retry=retry)
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
         )
 
     # ---- carrying out steps --------------------------------------------------------------
-    def _send(self, request: Request) -> Response:
-        timeout = httpx.Timeout(self.timeout, read=self.timeout + request.hold)
-        attempt = 0
+    def _attempt(self, request: Request) -> Response | httpx.TransportError:
+        try:
+            answer = self._http.request(**self.http_arguments(request))
+        except httpx.TransportError as exc:
+            return exc
+        return Response(answer.status_code, answer.headers, answer.content)
+
+    def _carry_out(self, operation: Stream | Operation[T]) -> Generator[Any, None, T]:
+        """Carry out ``operation`` (retried as :attr:`retry` allows): yields what it emits,
+        returns its value."""
+        steps = retried(operation, self.retry, self.url)
+        answer: Response | httpx.TransportError | None = None
         while True:
             try:
-                answer = self._http.request(
-                    request.method,
-                    request.path,
-                    params=dict(request.params),
-                    content=request.content,
-                    headers=dict(request.headers),
-                    timeout=timeout,
-                )
-            except httpx.TransportError as exc:
-                if not self.retry.retries_error(attempt, request, exc):
-                    raise Unreachable(self.url, str(exc) or type(exc).__name__) from exc
+                step = steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer = None
+            if isinstance(step, Emit):
+                yield step.value
+            elif isinstance(step, Sleep):
+                time.sleep(step.seconds)
             else:
-                if not self.retry.retries_status(attempt, request, answer.status_code):
-                    return Response(answer.status_code, answer.headers, answer.content)
-            time.sleep(self.retry.delay(attempt))
-            attempt += 1
-
-    def _step(self, step: Request | Sleep) -> Response | None:
-        if isinstance(step, Sleep):
-            time.sleep(step.seconds)
-            return None
-        return self._send(step)
+                answer = self._attempt(step)
 
     def run(self, operation: Operation[T]) -> T:
         """Carry out ``operation`` and return its value."""
-        try:
-            step = next(operation)
-            while True:
-                step = operation.send(self._step(step))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        steps = self._carry_out(operation)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     def stream(self, operation: Stream) -> Iterator[Any]:
         """Carry out a streaming ``operation``, yielding what it emits."""
-        answer: Response | None = None
-        while True:
-            try:
-                step = operation.send(answer)
-            except StopIteration:
-                return
-            if isinstance(step, Emit):
-                yield step.value
-                answer = None
-            else:
-                answer = self._step(step)
+        yield from self._carry_out(operation)
 
     # ---- users and functions -------------------------------------------------------------
     def create_user(self, name: str) -> str | None:
@@ -199,14 +177,11 @@ class Function:
 
     def __call__(self, *args: Any, timeout: float | None = None) -> Any:
         """Call and wait: the value; JobFailed/JobTimeout/JobCancelled, WaitTimeout."""
-        key = uuid.uuid4().hex
-        api = self.client.api
-        return self.client.run(run(api.user, self.name, args, idempotency_key=key, timeout=timeout))
+        return self.client.run(self.client.call(self.name, args, timeout))
 
     def submit(self, *args: Any) -> Job:
         """Queue a call; the job, without waiting for it."""
-        key = uuid.uuid4().hex
-        job_id = self.client.run(submit(self.client.api.user, self.name, args, idempotency_key=key))
+        job_id = self.client.run(self.client.submission(self.name, args))
         return Job(self.client, str(job_id))
 
     def map(
@@ -228,9 +203,7 @@ class Function:
 
     def map_group(self, inputs: Iterable[Sequence[Any] | Any]) -> dict[str, Any]:
         """Queue one call per input as one group: ``{id, total, jobs}``."""
-        items = [list(i) if isinstance(i, list | tuple) else [i] for i in inputs]
-        key = uuid.uuid4().hex
-        return self.client.run(self.client.api.map_submit(self.name, items, idempotency_key=key))
+        return self.client.run(self.client.group_submission(self.name, inputs))
 
     def info(self) -> dict[str, Any]:
         """The function's description (source, runtime, limits, version, build)."""

@@ -62,7 +62,8 @@ class Setting:
     above: bool = False
     #: The values a string may take (compared lowercased).
     choices: tuple[str, ...] = ()
-    #: ``endpoint`` (``tcp://host:port``), ``store`` (a ``sqlite:``/``mongodb://`` URL) or "".
+    #: ``endpoint`` (``tcp://host:port``), ``store`` (a ``sqlite:``/``mongodb://`` URL or
+    #: ``memory:``) or "".
     form: str = ""
     #: How the default reads in docs when it is computed at start.
     shown: str | None = None
@@ -76,7 +77,7 @@ class Setting:
         if self.form == "endpoint":
             return "tcp://host:port"
         if self.form == "store":
-            return "sqlite:///abs/path.db, sqlite:rel/path.db or mongodb[+srv]://host"
+            return "sqlite:///abs/path.db, sqlite:rel/path.db, mongodb[+srv]://host or memory:"
         if self.type is bool:
             return "a boolean (1/0, true/false)"
         noun = {int: "a whole number", float: "a number"}.get(self.type)
@@ -154,7 +155,8 @@ def check_value(row: Setting, value: Any, raw: str | None = None) -> None:
         match = _ENDPOINT.fullmatch(str(value))
         ok = match is not None and 0 < int(match["port"]) < 65536
     elif row.form == "store":
-        ok = str(value).startswith(("sqlite:", "mongodb://", "mongodb+srv://"))
+        url = str(value)
+        ok = url.startswith(("sqlite:", "mongodb://", "mongodb+srv://")) or url == "memory:"
     if not ok:
         shown = "(hidden)" if row.secret else repr(value if raw is None else raw)
         raise ConfigError(f"{row.name}={shown} is not {row.expected()}")

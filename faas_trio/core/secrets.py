@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -29,6 +29,7 @@ __all__ = [
     "SECRET_NAME",
     "SecretBox",
     "SecretUnreadable",
+    "lazy_secret_box",
     "load_secret_box",
 ]
 
@@ -101,3 +102,20 @@ def _key_file(path: Path) -> bytes:
         finally:
             os.unlink(temporary)
     return path.read_bytes().strip()
+
+
+def lazy_secret_box(failed: Callable[[str], Exception]) -> Callable[[], SecretBox]:
+    """The platform's box (:func:`load_secret_box`), loaded at its first use, so a process
+    that never meets a secret needs no key; while the key cannot be read, each use raises
+    ``failed(why)``."""
+    boxes: list[SecretBox] = []
+
+    def box() -> SecretBox:
+        if not boxes:
+            try:
+                boxes.append(load_secret_box())
+            except ConfigError as exc:
+                raise failed(str(exc)) from None
+        return boxes[0]
+
+    return box

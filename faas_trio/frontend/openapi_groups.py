@@ -7,31 +7,9 @@ from typing import Any
 
 from ..core.records import JobState
 from .config import FrontendConfig
+from .openapi_parts import ERROR, JOB_ID, NULLABLE_NUMBER, REF, envelope, json_content, query
 
 __all__ = ["group_paths", "group_schemas"]
-
-_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
-_NULLABLE_NUMBER = {"type": "number", "nullable": True}
-_REF = "#/components/schemas/"
-_ERROR = {"$ref": "#/components/responses/Error"}
-
-
-def _envelope(res: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["error", "res"],
-        "additionalProperties": False,
-        "properties": {"error": {"type": "boolean", "enum": [False]}, "res": res},
-    }
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}  # fmt: skip
 
 
 def group_schemas() -> dict[str, Any]:
@@ -40,7 +18,7 @@ def group_schemas() -> dict[str, Any]:
         "type": "object",
         "required": ["id", "user", "function", "total", "created_at"],
         "properties": {
-            "id": _ID,
+            "id": JOB_ID,
             "user": {"type": "string"},
             "function": {"type": "string"},
             "total": {"type": "integer"},
@@ -54,7 +32,7 @@ def group_schemas() -> dict[str, Any]:
     }
     status = {
         "allOf": [
-            {"$ref": _REF + "Group"},
+            {"$ref": REF + "Group"},
             {
                 "type": "object",
                 "required": ["counts", "done", "final", "elapsed_ms"],
@@ -62,8 +40,8 @@ def group_schemas() -> dict[str, Any]:
                     "counts": counts,
                     "done": {"type": "boolean"},
                     "final": {"type": "integer"},
-                    "started_at": _NULLABLE_NUMBER,
-                    "finished_at": _NULLABLE_NUMBER,
+                    "started_at": NULLABLE_NUMBER,
+                    "finished_at": NULLABLE_NUMBER,
                     "elapsed_ms": {"type": "number"},
                 },
             },
@@ -74,7 +52,7 @@ def group_schemas() -> dict[str, Any]:
         "required": ["index", "id", "state"],
         "properties": {
             "index": {"type": "integer"},
-            "id": _ID,
+            "id": JOB_ID,
             "state": {"type": "string", "enum": [s.value for s in JobState]},
             "result": {"type": "string", "nullable": True},
             "value": {"nullable": True},
@@ -86,21 +64,21 @@ def group_schemas() -> dict[str, Any]:
 
 def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]) -> dict[str, Any]:
     """The map routes, with ``user`` and ``fn`` the path parameters of the other routes."""
-    group_id = {"name": "group_id", "in": "path", "required": True, "schema": _ID,
+    group_id = {"name": "group_id", "in": "path", "required": True, "schema": JOB_ID,
                 "example": "65f1c0de00000000000000b2"}  # fmt: skip
-    wait = _query(
+    wait = query(
         "wait",
         {"type": "number", "minimum": 0, "maximum": config.max_wait},
         "Hold the request up to this many seconds for every item to finish.",
     )
-    items = {"type": "array", "items": {"$ref": _REF + "GroupItem"}}
+    items = {"type": "array", "items": {"$ref": REF + "GroupItem"}}
     submitted = {
         "type": "object",
         "required": ["id", "total", "jobs"],
         "properties": {
-            "id": _ID,
+            "id": JOB_ID,
             "total": {"type": "integer"},
-            "jobs": {"type": "array", "items": _ID},
+            "jobs": {"type": "array", "items": JOB_ID},
             "results": items,
             "counts": {"type": "object"},
         },
@@ -133,9 +111,9 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
                     },
                 },
                 "responses": {
-                    "200": _json(_envelope(submitted), "The group; with ?wait, its results"),
-                    "202": _json(_envelope(submitted), "With ?wait: not every item is final"),
-                    "default": _ERROR,
+                    "200": json_content(envelope(submitted), "The group; with ?wait, its results"),
+                    "202": json_content(envelope(submitted), "With ?wait: not every item is final"),
+                    "default": ERROR,
                 },
             },
         },
@@ -145,15 +123,15 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
                 "summary": "A group: its items' counts by state and its timing",
                 "parameters": [wait],
                 "responses": {
-                    "200": _json(_envelope({"$ref": _REF + "GroupStatus"}), "The group"),
-                    "default": _ERROR,
+                    "200": json_content(envelope({"$ref": REF + "GroupStatus"}), "The group"),
+                    "default": ERROR,
                 },
             },
             "delete": {
                 "summary": "Cancel every item not final (running ones are killed)",
                 "responses": {
-                    "200": _json(_envelope({"type": "integer"}), "Items cancelled"),
-                    "default": _ERROR,
+                    "200": json_content(envelope({"type": "integer"}), "Items cancelled"),
+                    "default": ERROR,
                 },
             },
         },
@@ -162,8 +140,8 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
             "get": {
                 "summary": "Items in input order (Accept: application/x-ndjson streams them)",
                 "parameters": [
-                    _query("offset", {"type": "integer", "minimum": 0}, "First index."),
-                    _query(
+                    query("offset", {"type": "integer", "minimum": 0}, "First index."),
+                    query(
                         "limit",
                         {"type": "integer", "minimum": 1, "maximum": 10_000},
                         "At most this many items (default 1000).",
@@ -173,11 +151,11 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
                     "200": {
                         "description": "The items",
                         "content": {
-                            "application/json": {"schema": _envelope(items)},
+                            "application/json": {"schema": envelope(items)},
                             "application/x-ndjson": {"schema": {"type": "string"}},
                         },
                     },
-                    "default": _ERROR,
+                    "default": ERROR,
                 },
             },
         },
@@ -186,18 +164,18 @@ def group_paths(config: FrontendConfig, user: dict[str, Any], fn: dict[str, Any]
             "get": {
                 "summary": "The user's groups, newest first",
                 "parameters": [
-                    _query(
+                    query(
                         "limit",
                         {"type": "integer", "minimum": 1, "maximum": 1000},
                         "At most this many groups (default 50).",
                     ),  # fmt: skip
                 ],
                 "responses": {
-                    "200": _json(
-                        _envelope({"type": "array", "items": {"$ref": _REF + "Group"}}),
+                    "200": json_content(
+                        envelope({"type": "array", "items": {"$ref": REF + "Group"}}),
                         "The groups",
                     ),
-                    "default": _ERROR,
+                    "default": ERROR,
                 },
             },
         },

@@ -13,10 +13,9 @@ from quart import request
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioResponse
 
-from ..core.config import ConfigError
 from ..core.errors import BadRequest, InternalError, PayloadTooLarge
 from ..core.messages import DeleteSecret, ListSecrets, PutSecret
-from ..core.secrets import MAX_SECRET_BYTES, SECRET_NAME, SecretBox, load_secret_box
+from ..core.secrets import MAX_SECRET_BYTES, SECRET_NAME, lazy_secret_box
 from . import inputs
 from .auth import Auth
 from .peers import Peers
@@ -36,16 +35,8 @@ def _check_secret_name(name: str) -> str:
 
 def register(app: QuartTrio, peers: Peers, auth: Auth) -> None:
     """Add the ``/u/<user>/secrets`` routes to ``app``."""
-    boxes: list[SecretBox] = []
-
-    def box() -> SecretBox:
-        # Loaded at first use: a frontend that never sees a secret needs no key.
-        if not boxes:
-            try:
-                boxes.append(load_secret_box())
-            except ConfigError as exc:
-                raise InternalError(f"secrets cannot be sealed: {exc}") from None
-        return boxes[0]
+    # Loaded at first use: a frontend that never sees a secret needs no key.
+    box = lazy_secret_box(lambda why: InternalError(f"secrets cannot be sealed: {why}"))
 
     @app.put("/u/<user>/secrets/<name>")
     async def put_secret(user: str, name: str) -> TrioResponse:

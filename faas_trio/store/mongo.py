@@ -3,8 +3,9 @@ on pymongo.
 
 The database is ``faas`` unless the URL's path names another. Its documents and indexes are in
 :mod:`.mongo_documents`; how a batch of writes becomes round trips is in :mod:`.mongo_apply`
-(planned by :mod:`.mongo_jobs` and :mod:`.mongo_writes`). This module is the client: the
-connection, the retries, the creation of the indexes, the reads, the sweep.
+(planned by :mod:`.mongo_jobs` and :mod:`.mongo_writes`). This module is the store: the
+connection, the creation of the indexes, the reads, the sweep; each call runs as
+:class:`~.mongo_client.MongoCalls` says.
 
 pymongo blocks, so every call runs in a worker thread (at most 8 at once), never on the trio
 thread. Batches are serialised by a lock. Transient errors (no server, failover, network
@@ -27,9 +28,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import cast
 
 import msgspec
 import trio
@@ -38,14 +39,12 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-from ..core.errors import PeerUnavailable
 from ..core.ids import is_job_id
-from ..core.messages import GroupCreated, StoreMetrics
+from ..core.messages import GroupCreated
 from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
-from ..core.retry import Backoff
 from .base import WriteOp, WriteResult
 from .mongo_apply import BatchWriter
-from .mongo_client import Transient, new_client, translated
+from .mongo_client import MongoCalls, new_client
 from .mongo_documents import (
     FINAL,
     JOB_INDEXES,
@@ -66,12 +65,10 @@ __all__ = ["DEFAULT_RETENTION", "MongoStore"]
 
 #: Seconds a finished job is kept before the TTL index removes it.
 DEFAULT_RETENTION = 7 * 24 * 3600.0
-_THREADS = 8
 log = logging.getLogger("faas.dbmanager")
-_T = TypeVar("_T")
 
 
-class MongoStore:
+class MongoStore(MongoCalls):
     """Users, functions and jobs in MongoDB. Made by :meth:`open`; closed by :meth:`aclose`
     (or by leaving it as an async context manager)."""
 
@@ -84,18 +81,14 @@ class MongoStore:
         retry_timeout: float,
         monitor: StoreMonitor | None = None,
     ) -> None:
+        super().__init__(client, retry_timeout=retry_timeout, monitor=monitor)
         db = client[database]
-        self._client = client
         self._users: Collection[Doc] = db["users"]
         self._jobs: Collection[Doc] = db["jobs"]
         self._versions: Collection[Doc] = db["function_versions"]
         self._groups = MongoGroups(self._users, self._jobs, db["groups"], retention)
         self._retention = retention
-        self._retry_timeout = retry_timeout
-        self._threads = trio.CapacityLimiter(_THREADS)
         self._batch_lock = trio.Lock()
-        self._closed = False
-        self._monitor = monitor or StoreMonitor()
         self._writer = BatchWriter(
             self._users,
             self._jobs,
@@ -162,62 +155,6 @@ class MongoStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
-        """Close the client and its sockets. Idempotent.
-
-        Cancellation: waits for the close in a thread, which is quick and not abandoned.
-        """
-        if not self._closed:
-            self._closed = True
-            await trio.to_thread.run_sync(self._client.close)
-
-    # ---- plumbing ------------------------------------------------------------------------
-
-    async def _run(self, fn: Callable[[], _T], *, op: str, write: bool = False) -> _T:
-        """Run blocking ``fn`` in a worker thread, pymongo errors translated, its commands
-        counted under the store operation ``op``.
-
-        Cancellation: a read is abandoned (its thread ends on its own); a write is waited for,
-        bounded by the socket timeout, so no write is left in flight unseen.
-        """
-        if self._closed:
-            raise trio.ClosedResourceError("the store is closed")
-
-        def counted() -> _T:
-            with self._monitor.operation(op):
-                return fn()
-
-        with translated():
-            return await trio.to_thread.run_sync(
-                counted, limiter=self._threads, abandon_on_cancel=not write
-            )
-
-    async def _run_write(self, fn: Callable[[], _T]) -> _T:
-        return await self._run(fn, op="write", write=True)
-
-    async def _run_read(self, fn: Callable[[], _T]) -> _T:
-        return await self._run(fn, op="write")
-
-    def metrics(self) -> StoreMetrics:
-        """The commands sent so far, by store operation, and their round-trip times."""
-        return self._monitor.snapshot()
-
-    async def _retrying(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Await ``fn(*args)``, retrying transient errors with backoff for ``retry_timeout``.
-
-        Raises:
-            PeerUnavailable: still failing at the deadline; chained to the pymongo error.
-
-        Cancellation: waits in backoff sleeps and in ``fn``; a cancel propagates at once.
-        """
-        backoff = Backoff(0.05, 1.0, deadline=self._retry_timeout)
-        while True:
-            try:
-                return await fn(*args)
-            except Transient as exc:
-                if not await backoff.sleep():
-                    raise PeerUnavailable(f"MongoDB unreachable: {exc}") from exc.__cause__
-
     async def _create_indexes(self) -> None:
         """Create the indexes of :mod:`.mongo_documents` (a no-op where they exist)."""
         users, jobs = list(USER_INDEXES), list(JOB_INDEXES)
@@ -242,24 +179,6 @@ class MongoStore:
         if healed:
             log.warning("counted the time of %d finished jobs left uncounted", healed)
         self._heal_needed = False
-
-    async def _find(
-        self,
-        collection: Collection[Doc],
-        query: Doc,
-        projection: Doc | None = None,
-        sort: list[tuple[str, int]] | None = None,
-        limit: int = 0,
-        *,
-        op: str,
-    ) -> list[Doc]:
-        """The matching documents, read with retries. Cancellation: abandons the read."""
-
-        def find() -> list[Doc]:
-            return list(collection.find(query, projection, sort=sort, limit=limit))
-
-        docs: list[Doc] = await self._retrying(lambda: self._run(find, op=op))
-        return docs
 
     # ---- reads (each abandoned on cancel) ------------------------------------------------
 
@@ -293,6 +212,8 @@ class MongoStore:
         """The job, or None (also for a malformed id)."""
         if not is_job_id(job_id):
             return None
+        if (final := self._writer.finals.get(job_id)) is not None:
+            return final  # as this store finished it: a final job never changes
         docs = await self._find(self._jobs, {"_id": ObjectId(job_id)}, NO_LOGS, op="get_job")
         return job_from_doc(docs[0]) if docs else None
 
@@ -351,6 +272,7 @@ class MongoStore:
             return int(self._jobs.delete_many(query).deleted_count)
 
         count: int = await self._retrying(lambda: self._run(delete, op="sweep", write=True))
+        self._writer.finals.sweep(finished_before)
         return count
 
     async def stored_bytes(self, user: str) -> int:
@@ -378,8 +300,14 @@ class MongoStore:
         run = partial(self._run, partial(self._groups.get, group_id), op="get_group")
         return cast("tuple[GroupRecord, GroupCounts] | None", await self._retrying(run))
 
-    async def group_items(self, group_id: str, offset: int, limit: int,
-                          indices: Sequence[int] | None, final_only: bool) -> list[JobRecord]:
+    async def group_items(
+        self,
+        group_id: str,
+        offset: int,
+        limit: int,
+        indices: Sequence[int] | None,
+        final_only: bool,
+    ) -> list[JobRecord]:
         read = partial(self._groups.items, group_id, offset, limit, indices, final_only)
         return cast(list[JobRecord], await self._retrying(partial(self._run, read, op="items")))
 

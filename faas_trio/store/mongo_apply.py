@@ -22,17 +22,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from bson import ObjectId
+from pymongo import UpdateMany
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from ..core.messages import (
     CreateJob,
     DeleteFunction,
+    DeleteJob,
     DeleteSecret,
     DeleteUser,
     FinishJob,
     FunctionReply,
+    JobCreated,
     PutSecret,
     PutUser,
     RequeueJob,
@@ -41,8 +43,9 @@ from ..core.messages import (
 )
 from .base import WriteOp, WriteResult
 from .crash import crash_point
+from .mongo_cache import FinalJobs, FunctionCache
 from .mongo_documents import NO_LOGS, Doc
-from .mongo_jobs import FunctionCache, JobBatch, JobOp, account_updates, unmark
+from .mongo_jobs import JobBatch, JobOp, account_updates
 from .mongo_writes import AdminOp, Plan, batch_reads, plan_batch
 
 __all__ = ["BatchWriter"]
@@ -86,8 +89,10 @@ class BatchWriter:
         self._read = read
         self._retention = retention
         self.functions = FunctionCache()
-        #: Jobs whose time was counted but whose ``accounted`` flag is still set.
-        self._marks: list[ObjectId] = []
+        self.finals = FinalJobs()
+        #: Batches whose time was counted but whose jobs' ``accounted`` flags are still set:
+        #: (token, how many jobs it flagged).
+        self._marks: list[tuple[int, int]] = []
 
     async def apply(self, ops: Sequence[WriteOp], now: float) -> list[WriteResult]:
         """Apply ``ops`` in order; one result per op. Cancellation: as the store's apply."""
@@ -102,14 +107,15 @@ class BatchWriter:
     async def heal(self) -> int:
         """Count the time of every final job not yet accounted (idempotent: a job already
         counted is not counted again); how many jobs were looked at."""
-        query = {"accounted": False}
-        projection = {"u_name": True, "duration_ms": True}
+        query = {"accounted": {"$exists": True}}
+        projection = {"u_name": True, "duration_ms": True, "accounted": True}
         docs = await self._read(lambda: list(self._jobs.find(query, projection)))
         if docs:
             updates = account_updates(docs)
             await self._run(lambda: self._users.bulk_write(updates, ordered=False))
             oids = [doc["_id"] for doc in docs]
-            await self._run(lambda: self._jobs.bulk_write([unmark(oids)]))
+            done = UpdateMany({"_id": {"$in": oids}}, {"$unset": {"accounted": ""}})
+            await self._run(lambda: self._jobs.bulk_write([done]))
         self._marks.clear()
         return len(docs)
 
@@ -119,9 +125,9 @@ class BatchWriter:
         users_read = await self._read_functions(missing) if missing else set()
         batch.plan(self.functions, users_read)
         marks = self._marks
-        for wave in batch.waves(marks):
+        for wave in batch.waves([token for token, _ in marks]):
             outcome = await self._run(partial(self._bulk, self._jobs, [w.write for w in wave]))
-            batch.record(wave, outcome, len(marks))
+            batch.record(wave, outcome, sum(count for _, count in marks))
             if marks:
                 self._marks, marks = [], []
         if (query := batch.duplicates()) is not None:
@@ -130,17 +136,23 @@ class BatchWriter:
             if wanted:
                 await self._read_functions(wanted)
             batch.resolve_duplicates(stored, self.functions)
-        if unsure := batch.unsure():
-            stored = await self._read(lambda: list(self._jobs.find({"_id": {"$in": unsure}})))
+        if (unsure := batch.unsure()) is not None:
+            projection = {"last_write": True}
+            stored = await self._read(lambda: list(self._jobs.find(unsure, projection)))
             batch.correct(stored)
-        updates, counted = batch.increments()
+        updates, flagged = batch.increments()
         if updates:
             crash_point("finish-before-time")
             outcome = await self._run(lambda: self._bulk(self._users, updates))
             if outcome.get("nMatched", 0) == len(updates):
-                self._marks.extend(counted)
+                self._marks.append((batch.token, flagged))
             else:  # a user gone, or a job counted already: decide job by job
                 await self.heal()
+        for result in batch.results.values():
+            if isinstance(result, JobCreated) and not result.existing:
+                self.finals.created(result.job)
+        for job in batch.finished():
+            self.finals.finished(job, now + self._retention)
         return batch.results
 
     async def _read_functions(self, wanted: set[tuple[str, str]]) -> set[str]:
@@ -181,10 +193,13 @@ class BatchWriter:
             self.functions.drop(result.function.user, result.function.name)
         elif isinstance(op, PutUser | DeleteUser):
             self.functions.drop(op.name)
+            self.finals.drop_user(op.name)
         elif isinstance(op, DeleteFunction | SetBuild):
             self.functions.drop(op.user, op.name)
         elif isinstance(op, PutSecret | DeleteSecret):
             self.functions.drop(op.user)
+        elif isinstance(op, DeleteJob):
+            self.finals.drop(op.id)
 
     async def _find(
         self, collection: Collection[Doc], query: Doc | None, projection: Doc | None = None

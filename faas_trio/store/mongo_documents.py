@@ -3,14 +3,14 @@
 Layout, close to the old system's::
 
     users      {name, functions: {f_name: {source, runtime, timeout, memory_mb, version,
-                updated_at}}, execution_time_ms, key_hash, created_at}
+                updated_at}}, execution_time_ms, key_hash, created_at, accounted_batches}
     jobs       {_id: ObjectId(job id), u_name, f_name, runtime, args (JSON text), argv (the
                 same as a value), status: 0|1 (1 once final), state, result, value, error,
                 attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
                 date), started_at, finished_at, duration_ms, idempotency_key, idem (user and
                 key as one string, only with a key), callback, logs, expire_at, accounted
-                (false while a finish's time is not yet counted), last_write, bytes (what the
-                job holds: its user's stored bytes are the sum over its jobs)}
+                (the batch token of a finish whose time may not be counted yet), last_write,
+                bytes (what the job holds: its user's stored bytes are the sum over its jobs)}
     function_versions  {_id: {user, name}, version}: the last version a function ever had,
                 so one deleted and registered again never reuses a version
 
@@ -20,8 +20,9 @@ submission is refused by it, which is how the store finds it: one field, not the
 ``(u_name, idempotency_key)``, because a compound unique index is checked by a scan of the
 collection on the MongoDB-protocol test server); ``(u_name, created_at)`` for a user's
 listing; ``created_at`` only over unfinished jobs (``status: 0``), read at each start; the TTL
-index on ``expire_at``, set when a job finishes; ``accounted`` only where false, which is
-almost never. :data:`OBSOLETE_JOB_INDEXES` are the indexes they replace, dropped at start.
+index on ``expire_at``, set when a job finishes; ``accounted`` only where set, which is the
+jobs of the last batch or two. :data:`OBSOLETE_JOB_INDEXES` are the indexes they replace,
+dropped at start.
 
 The mapping is pure (no I/O) and lossless: :func:`job_from_doc` gives back the record
 :func:`job_doc` was made from, and :func:`function_from_doc` the function given to
@@ -76,10 +77,12 @@ JOB_INDEXES = (
     IndexModel([("u_name", ASCENDING), ("created_at", ASCENDING)]),
     IndexModel("created_at", name="unfinished_created_at", partialFilterExpression={"status": 0}),
     IndexModel("expire_at", expireAfterSeconds=0),
-    IndexModel("accounted", partialFilterExpression={"accounted": False}),
+    IndexModel(
+        "accounted", name="accounted_flag", partialFilterExpression={"accounted": {"$exists": True}}
+    ),
 )
 #: Names of the job indexes earlier versions made, which :data:`JOB_INDEXES` replace.
-OBSOLETE_JOB_INDEXES = ("state_1_created_at_1", "u_name_1_idempotency_key_1")
+OBSOLETE_JOB_INDEXES = ("state_1_created_at_1", "u_name_1_idempotency_key_1", "accounted_1")
 
 
 def as_date(seconds: float) -> datetime.datetime:

@@ -3,8 +3,9 @@
 These are the writes every job makes, so they cost as few round trips as possible; the client
 (:class:`~faas_trio.store.mongo.MongoStore`) does the I/O this module asks for:
 
-1. A ``CreateJob`` needs its function, which :class:`FunctionCache` usually holds (a function
-   version never changes, and this store makes every change of a user's functions itself);
+1. A ``CreateJob`` needs its function, which :class:`~.mongo_cache.FunctionCache` usually
+   holds (a function version never changes, and this store makes every change of a user's
+   functions itself);
    :meth:`JobBatch.functions_missing` names those it lacks, read in one query.
 2. :meth:`JobBatch.waves` gives the writes to ``jobs`` as unordered bulk writes, usually one
    (a job touched twice in a batch, e.g. started then finished, takes a second): a creation
@@ -18,19 +19,22 @@ These are the writes every job makes, so they cost as few round trips as possibl
 3. :meth:`JobBatch.increments` gives one update per user adding the time of its applied
    finishes; it goes out after the jobs' writes, not waiting on any read.
 
-Exact accounting without a transaction: a finish that adds time also sets ``accounted:
-false`` on its job, and the user's update adds the time only if the job's id is not among the
-user's ``accounted_jobs`` (the last :data:`ACCOUNTED_KEEP` it counted), which it pushes in the
-same update. So a crash between the two writes leaves a job final but not accounted, which
-the store applies at its next start (:func:`account_updates`), and applying it twice cannot
-count it twice. The ``accounted`` flag is removed from such jobs afterwards, with the next
-batch's writes.
+Exact accounting without a transaction: a batch has a token (a random 63-bit integer); a
+finish that adds time also sets ``accounted: <token>`` on its job, and the user's update adds
+the batch's time only if the token is not among the user's ``accounted_batches`` (the last
+:data:`ACCOUNTED_KEEP` it counted), which it pushes in the same update. So a crash between the
+two writes leaves jobs final but not accounted, which the store applies at its next start
+(:func:`account_updates`), and applying it twice cannot count it twice. The flag is removed
+from the batch's jobs afterwards (one update matching the token), with the next batch's writes.
+One token per batch, not one id per job, keeps the user's document small: each of its updates
+copies it whole on the MongoDB-protocol test server. Jobs flagged ``accounted: false`` by an
+earlier version (whose users hold the job ids in ``accounted_jobs``) are healed job by job.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,22 +45,20 @@ from pymongo import InsertOne, UpdateMany, UpdateOne
 from ..core.errors import BadRequest, Conflict, InternalError, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import Changed, CreateJob, FinishJob, JobCreated, RequeueJob, StartJob
-from ..core.records import Function, JobState
+from ..core.records import JobRecord, JobState
 from .base import WriteResult, created_job, stored_size, text_size
+from .mongo_cache import OUTCOME_FIELDS, FunctionCache
 from .mongo_documents import (
     UNFINISHED,
     Doc,
     as_date,
-    function_from_doc,
     idem,
     job_doc,
     job_from_doc,
-    with_sealed,
 )
 
 __all__ = [
     "ACCOUNTED_KEEP",
-    "FunctionCache",
     "JobBatch",
     "JobOp",
     "account_updates",
@@ -65,55 +67,19 @@ __all__ = [
 
 #: The writes planned here.
 JobOp = CreateJob | StartJob | RequeueJob | FinishJob
-#: How many of its last accounted job ids a user keeps: more than a batch can finish.
-ACCOUNTED_KEEP = 1024
+#: How many of its last accounted batch tokens a user keeps: the flags of a batch are removed
+#: by the next one, or by the heal after a failure, so a few would do.
+ACCOUNTED_KEEP = 64
+#: How many job ids a user of an earlier version kept (see :func:`account_updates`).
+_LEGACY_KEEP = 1024
 _DUPLICATE_KEY = 11000
 # Fields FinishJob writes: the outcome, never the submission.
-_FINISH_FIELDS = (
-    "state", "status", "result", "value", "error", "attempts", "worker", "cold_start",
-    "init_ms", "started_at", "finished_at", "duration_ms",
-)  # fmt: skip
+_FINISH_FIELDS = ("status", *OUTCOME_FIELDS)
 
 
-class FunctionCache:
-    """The functions jobs were created for, by ``(user, name)``, as this store last wrote or
-    read them. An entry is trusted for ``ttl`` seconds, which bounds how long a change made by
-    another writer of the same database may go unseen; this store's own changes update it at
-    once (:meth:`put`, :meth:`drop`)."""
-
-    def __init__(self, ttl: float = 10.0, size: int = 10_000) -> None:
-        self._ttl = ttl
-        self._size = size
-        self._entries: dict[tuple[str, str], tuple[Function, float]] = {}
-
-    def get(self, user: str, name: str) -> Function | None:
-        entry = self._entries.get((user, name))
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, function: Function) -> None:
-        if len(self._entries) >= self._size:
-            self._entries.clear()  # rare: a cold cache costs one read per function
-        self._entries[function.user, function.name] = (function, time.monotonic() + self._ttl)
-
-    def drop(self, user: str, name: str | None = None) -> None:
-        """Forget one function of ``user``, or all of them."""
-        if name is not None:
-            self._entries.pop((user, name), None)
-            return
-        for key in [key for key in self._entries if key[0] == user]:
-            del self._entries[key]
-
-    def fill(self, wanted: Iterable[tuple[str, str]], users: list[Doc]) -> set[str]:
-        """Cache the ``wanted`` functions found in ``users`` (their documents as read);
-        the names of those users."""
-        wanted = set(wanted)
-        for user in users:
-            for name, doc in user.get("functions", {}).items():
-                if (user["name"], name) in wanted:
-                    self.put(with_sealed(function_from_doc(user["name"], name, doc), user))
-        return {user["name"] for user in users}
+def new_token() -> int:
+    """A batch's accounting token: random, so two stores (or restarts) never share one."""
+    return secrets.randbits(63)
 
 
 @dataclass
@@ -121,8 +87,11 @@ class _Write:
     write: Any
     job_id: str
     index: int
-    #: The fields a transition sets (None for an insert).
+    #: The fields a transition sets (None for an insert), the job it updates where, and the
+    #: whole update (``$set`` of ``changes``, and more); :meth:`JobBatch.waves` makes ``write``.
     changes: Doc | None = None
+    query: Doc | None = None
+    update: Doc | None = None
 
 
 @dataclass
@@ -132,14 +101,20 @@ class JobBatch:
     ops: Sequence[tuple[int, JobOp]]
     now: float
     retention: float
+    #: This batch's accounting token.
+    token: int = field(default_factory=new_token)
     results: dict[int, WriteResult] = field(default_factory=dict)
     _writes: list[_Write] = field(default_factory=list)
     #: Positions of the creations that met a duplicate key.
     _duplicates: list[int] = field(default_factory=list)
     #: Writes of transitions MongoDB may not have applied.
     _unsure: list[_Write] = field(default_factory=list)
+    #: The mark of each wave's transitions (see :meth:`waves`).
+    _marks: list[ObjectId] = field(default_factory=list)
     #: Jobs a finish of this batch moves to a final state, which never changes again.
     _finishing: set[str] = field(default_factory=set)
+    #: The final records the finishes write, by position.
+    _finals: dict[int, JobRecord] = field(default_factory=dict)
 
     def functions_missing(self, cache: FunctionCache) -> set[tuple[str, str]]:
         """The functions the creations need that ``cache`` does not hold."""
@@ -159,28 +134,35 @@ class JobBatch:
             else:
                 self._plan_transition(index, op)
 
-    def waves(self, marks: list[ObjectId]) -> list[list[_Write]]:
+    def waves(self, marks: list[int]) -> list[list[_Write]]:
         """The writes as unordered bulk writes, in order, none touching a job twice; the
-        first also removes the ``accounted`` flag of ``marks`` (jobs already accounted)."""
+        first also removes the ``accounted`` flag of the batches ``marks`` (tokens of
+        batches already accounted)."""
         waves: list[list[_Write]] = []
         last: dict[str, int] = {}
         for write in self._writes:
             wave = last.get(write.job_id, -1) + 1
             if wave == len(waves):
                 waves.append([])
+                self._marks.append(ObjectId())
+            if write.changes is not None and write.query and write.update:
+                # Marks the write, so that a re-read tells whether it applied, even on a retry
+                # of the batch that finds its own first attempt.
+                write.changes["last_write"] = self._marks[wave]
+                write.write = UpdateOne(write.query, write.update)
             waves[wave].append(write)
             last[write.job_id] = wave
         if marks:
-            unmarking = _Write(unmark(marks), "", -1)
+            unmarking = [_Write(unmark(token), "", -1) for token in marks]
             if waves:
-                waves[0].append(unmarking)
+                waves[0].extend(unmarking)
             else:
-                waves.append([unmarking])
+                waves.append(unmarking)
         return waves
 
     def record(self, wave: list[_Write], outcome: Doc, marks: int) -> None:
         """Take in the ``outcome`` of one wave (its ``bulk_api_result``, or the details of
-        its ``BulkWriteError``); ``marks`` is how many jobs its unmarking could match."""
+        its ``BulkWriteError``); ``marks`` is how many jobs its unmarking should match."""
         failed = {error["index"]: error for error in outcome.get("writeErrors", [])}
         transitions = [w for w in wave if w.changes is not None]
         for position, write in enumerate(wave):
@@ -237,9 +219,17 @@ class JobBatch:
                     else NotFound(f"function '{doc['f_name']}' not found for user '{job.user}'")
                 )
 
-    def unsure(self) -> list[ObjectId]:
-        """The jobs to re-read because a wave matched fewer than it had transitions."""
-        return [ObjectId(write.job_id) for write in self._unsure]
+    def unsure(self) -> Doc | None:
+        """The query re-reading the jobs whose transitions may not have applied (a wave
+        matched fewer than it had), or None: it finds those that hold their wave's mark."""
+        if not self._unsure:
+            return None
+        # The mark first: the test server tests a document's fields in the query's order,
+        # and a whole collection is scanned for an ``$in`` there.
+        return {
+            "last_write": {"$in": self._marks},
+            "_id": {"$in": [ObjectId(write.job_id) for write in self._unsure]},
+        }
 
     def correct(self, stored: list[Doc]) -> None:
         """A transition whose mark the re-read job (``stored``) does not hold did not apply
@@ -251,16 +241,22 @@ class JobBatch:
             if by_id.get(write.job_id, {}).get("last_write") != changes["last_write"]:
                 self.results[write.index] = Changed(applied=False)
 
-    def increments(self) -> tuple[list[UpdateOne], list[ObjectId]]:
-        """One update per user adding the time of its applied finishes, and those jobs."""
-        per_user: dict[str, tuple[float, list[ObjectId]]] = {}
+    def finished(self) -> list[JobRecord]:
+        """The final records of the finishes that applied (their outcome fields are as
+        stored; the others as the finish gave them); they expire at ``now + retention``."""
+        return [job for index, job in self._finals.items() if self._applied(index)]
+
+    def increments(self) -> tuple[list[UpdateOne], int]:
+        """One update per user adding the time of its applied finishes, and how many jobs
+        they flagged with the batch's token."""
+        per_user: dict[str, float] = {}
+        flagged = 0
         for index, op in self.ops:
             if isinstance(op, FinishJob) and op.job.duration_ms and self._applied(index):
-                spent, oids = per_user.get(op.job.user, (0.0, []))
-                oids.append(ObjectId(op.job.id))
-                per_user[op.job.user] = (spent + op.job.duration_ms, oids)
-        updates = [_increment(user, spent, oids) for user, (spent, oids) in per_user.items()]
-        return updates, [oid for _, oids in per_user.values() for oid in oids]
+                per_user[op.job.user] = per_user.get(op.job.user, 0.0) + op.job.duration_ms
+                flagged += 1
+        updates = [_increment(user, spent, self.token) for user, spent in per_user.items()]
+        return updates, flagged
 
     # ---- planning ----------------------------------------------------------------------
 
@@ -322,42 +318,60 @@ class JobBatch:
             query.update(state={"$in": UNFINISHED}, u_name=op.job.user)
             self._finishing.add(job_id)
             finished_at = op.job.finished_at or self.now
-            final = job_doc(msgspec.structs.replace(op.job, finished_at=finished_at))
+            self._finals[index] = msgspec.structs.replace(op.job, finished_at=finished_at)
+            final = job_doc(self._finals[index])
             changes = {name: final[name] for name in _FINISH_FIELDS}
             # The TTL counts from when the store saw the finish, whatever the worker's clock.
             changes.update(logs=op.logs, expire_at=as_date(self.now + self.retention))
             if op.job.duration_ms:
-                changes["accounted"] = False
-        # Marks the write, so that a re-read tells whether it applied, even on a retry of the
-        # batch that finds its own first attempt.
-        changes["last_write"] = ObjectId()
+                changes["accounted"] = self.token
         update: Doc = {"$set": changes}
         if isinstance(op, FinishJob):  # its arguments were counted when the job was created
             update["$inc"] = {"bytes": stored_size(op.job, op.logs) - text_size(op.job.args)}
-        self._writes.append(_Write(UpdateOne(query, update), job_id, index, changes))
+        self._writes.append(_Write(None, job_id, index, changes, query, update))
         self.results[index] = Changed(applied=True)
 
 
-def _increment(user: str, spent: float, oids: list[ObjectId]) -> UpdateOne:
-    """Add ``spent`` ms to ``user`` unless one of the jobs ``oids`` was counted already."""
+def _increment(user: str, spent: float, token: int) -> UpdateOne:
+    """Add ``spent`` ms to ``user`` unless the batch ``token`` was counted already."""
     return UpdateOne(
-        {"name": user, "accounted_jobs": {"$nin": oids}},
+        {"name": user, "accounted_batches": {"$ne": token}},
         {
             "$inc": {"execution_time_ms": spent},
-            "$push": {"accounted_jobs": {"$each": oids, "$slice": -ACCOUNTED_KEEP}},
+            "$push": {"accounted_batches": {"$each": [token], "$slice": -ACCOUNTED_KEEP}},
         },
     )
 
 
-def unmark(oids: list[ObjectId]) -> UpdateMany:
-    """The write removing the ``accounted`` flag of jobs whose time was counted."""
-    return UpdateMany({"_id": {"$in": oids}, "accounted": False}, {"$unset": {"accounted": ""}})
+def _legacy_increment(user: str, spent: float, oid: ObjectId) -> UpdateOne:
+    """Add ``spent`` ms to ``user`` unless its earlier version counted the job ``oid``."""
+    return UpdateOne(
+        {"name": user, "accounted_jobs": {"$ne": oid}},
+        {
+            "$inc": {"execution_time_ms": spent},
+            "$push": {"accounted_jobs": {"$each": [oid], "$slice": -_LEGACY_KEEP}},
+        },
+    )
+
+
+def unmark(token: int) -> UpdateMany:
+    """The write removing the ``accounted`` flag of the jobs of an accounted batch."""
+    return UpdateMany({"accounted": token}, {"$unset": {"accounted": ""}})
 
 
 def account_updates(unaccounted: list[Doc]) -> list[UpdateOne]:
-    """For final jobs still flagged ``accounted: false`` (their ``_id``, ``u_name``,
-    ``duration_ms``), the updates adding each one's time to its user unless counted already."""
-    return [
-        _increment(doc["u_name"], float(doc.get("duration_ms") or 0.0), [doc["_id"]])
-        for doc in unaccounted
-    ]
+    """For final jobs still flagged (their ``_id``, ``u_name``, ``duration_ms``,
+    ``accounted``), the updates adding their time to their users unless counted already: one
+    per user and batch token, or one per job flagged ``false`` by an earlier version."""
+    per_batch: dict[tuple[str, int], float] = {}
+    updates: list[UpdateOne] = []
+    for doc in unaccounted:
+        spent = float(doc.get("duration_ms") or 0.0)
+        token = doc.get("accounted")
+        if isinstance(token, int) and not isinstance(token, bool):
+            key = (doc["u_name"], token)
+            per_batch[key] = per_batch.get(key, 0.0) + spent
+        else:
+            updates.append(_legacy_increment(doc["u_name"], spent, doc["_id"]))
+    updates += [_increment(user, spent, token) for (user, token), spent in per_batch.items()]
+    return updates

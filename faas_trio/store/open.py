@@ -14,6 +14,7 @@ import trio
 
 from ..core.config import ConfigError
 from .base import Store
+from .memory import MEMORY_URL, MemoryStore
 from .sqlite import SqliteStore
 
 __all__ = ["check_store_url", "open_store"]
@@ -24,25 +25,31 @@ _CLOSE_GRACE = 10.0
 
 
 def check_store_url(url: str) -> str:
-    """The backend ``url`` names: ``"sqlite"`` or ``"mongodb"``.
+    """The backend ``url`` names: ``"sqlite"``, ``"mongodb"`` or ``"memory"``.
 
     Raises:
         ConfigError: the URL names no supported backend (a ``ValueError``).
     """
     if url.startswith("sqlite:"):
         return "sqlite"
+    if url == MEMORY_URL:
+        return "memory"
     if url.startswith(_MONGO_SCHEMES):
         return "mongodb"
     scheme = url.partition(":")[0] if ":" in url else url
     raise ConfigError(
         f"DB_URL: unsupported store URL scheme {scheme!r}: use sqlite:///abs/path.db, "
-        "sqlite:relative/path.db, mongodb://host:port or mongodb+srv://host"
+        "sqlite:relative/path.db, mongodb://host:port, mongodb+srv://host or memory: (nothing "
+        "kept after exit)"
     )
 
 
 async def _open(url: str, retention: float | None, sqlite_sync: str) -> Store:
-    if check_store_url(url) == "sqlite":
+    backend = check_store_url(url)
+    if backend == "sqlite":
         return await SqliteStore.open(url, sync=sqlite_sync)
+    if backend == "memory":
+        return await MemoryStore.open_memory()
     # Imported here so that pymongo loads only for a mongodb: URL.
     from .mongo import MongoStore
 
@@ -59,7 +66,8 @@ async def open_store(
     ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db`` opens a
     :class:`~faas_trio.store.sqlite.SqliteStore` (creating the file and its folder) whose
     commits are as durable as ``sqlite_sync`` says (``full`` or ``normal``);
-    ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore`` (its write concern is the URL's).
+    ``mongodb://…`` or ``mongodb+srv://…`` a ``MongoStore`` (its write concern is the URL's);
+    ``memory:`` a :class:`~faas_trio.store.memory.MemoryStore`, empty, gone when closed.
 
     Raises:
         ConfigError: the URL names no supported backend (a ``ValueError``).

@@ -11,7 +11,7 @@ lost with the machine. What could block the loop is kept off it: the
 write connection never checkpoints (``wal_autocheckpoint = 0``) and never waits for a lock
 (``busy_timeout = 0``); the log is checkpointed every :data:`_CHECKPOINT_EVERY` commits on the
 *read connection* in a worker thread, and a batch that finds the database locked by another
-process is retried there, where it may wait up to :data:`_BUSY_TIMEOUT`. Reads (and the sweep)
+process is retried there, where it may wait up to :data:`BUSY_TIMEOUT`. Reads (and the sweep)
 use the read connection in worker threads (:func:`trio.to_thread.run_sync`), one at a time.
 Readers in other processes do not block a commit. Every call to the file (a batch, a read) is
 counted by a :class:`~faas_trio.store.monitoring.StoreMonitor` as one round trip.
@@ -21,9 +21,10 @@ each ``(user, name)`` ever had, so a function deleted (or dropped by a user rese
 registered again gets a version it never had before, and nothing keyed on
 ``(user, name, version)`` (the worker's warm children) can confuse the two.
 
-The tables are in :mod:`.sqlite_schema`, the write ops in :mod:`.sqlite_writes`; both run only
-inside :meth:`SqliteStore._run`, so ``sqlite3.Error`` never leaves the backend:
-:func:`_translate_errors` turns it into
+The tables are in :mod:`.sqlite_schema`, the write ops in :mod:`.sqlite_writes`, how a
+connection is opened in :mod:`.sqlite_connect`; they run only inside :meth:`SqliteStore._run`
+(and :meth:`SqliteStore.apply`), so ``sqlite3.Error`` never leaves the backend:
+:func:`~.sqlite_connect.translate_errors` turns it into
 :class:`~faas_trio.core.errors.PeerUnavailable` (the database cannot be used now: locked, disk
 full, file unreadable) or :class:`~faas_trio.core.errors.InternalError`, chained.
 """
@@ -34,22 +35,27 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
 
-from ..core.config import ConfigError
-from ..core.errors import InternalError, PeerUnavailable
+from ..core.errors import PeerUnavailable
 from ..core.messages import GroupCreated, StoreMetrics
 from ..core.records import Function, GroupCounts, GroupRecord, JobRecord, JobState, User
 from .base import WriteOp, WriteResult
 from .monitoring import StoreMonitor
-from .sqlite_groups import create_group, get_group, group_items, list_groups, migrate, sweep_groups
+from .sqlite_connect import (
+    BUSY_TIMEOUT,
+    SYNC_MODES,
+    check_sync,
+    connect,
+    sqlite_path,
+    translate_errors,
+)
+from .sqlite_groups import create_group, get_group, group_items, list_groups, sweep_groups
 from .sqlite_schema import (
     FUNCTION_SELECT,
     JOB_SELECT,
-    SCHEMA,
     UNFINISHED,
     function_from_row,
     get_function,
@@ -57,88 +63,15 @@ from .sqlite_schema import (
     job_from_row,
     sealed_secrets,
 )
-from .sqlite_schema import migrate as add_function_columns
 from .sqlite_writes import apply_batch, sweep_jobs
 
-__all__ = ["SYNC_MODES", "SqliteStore", "sqlite_path"]
-
-#: ``FAAS_SQLITE_SYNC`` values, and the ``synchronous`` pragma each sets.
-SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
+__all__ = ["SYNC_MODES", "SqliteStore", "connect", "sqlite_path"]  # the last three re-exported
 
 _T = TypeVar("_T")
 
-# How long a statement in a thread waits for a lock held by another process, seconds.
-_BUSY_TIMEOUT = 5.0
 #: Commits between two checkpoints of the write-ahead log (SQLite's own default is about
 #: every 1,000 pages; a commit here writes a few).
 _CHECKPOINT_EVERY = 200
-
-
-def sqlite_path(url: str) -> str:
-    """The file path in ``sqlite:///abs/path.db`` or ``sqlite:relative/path.db``.
-
-    Raises:
-        ValueError: not a ``sqlite:`` URL, or it names no file.
-    """
-    if not url.startswith("sqlite:"):
-        raise ValueError(f"{url!r} is not a sqlite: URL")
-    rest = url.removeprefix("sqlite:")
-    if rest.startswith("//"):
-        rest = rest.removeprefix("//")
-        if not rest.startswith("/"):
-            raise ValueError(f"{url!r}: use sqlite:///abs/path.db or sqlite:relative/path.db")
-    if rest in ("", "/"):
-        raise ValueError(f"{url!r} names no database file")
-    return rest
-
-
-@contextmanager
-def _translate_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        raise PeerUnavailable(f"sqlite store: {action} failed: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise InternalError(f"sqlite store: {action} failed: {exc}") from exc
-
-
-def check_sync(mode: str) -> str:
-    """``mode`` if it is a ``FAAS_SQLITE_SYNC`` value. Raises ``ConfigError`` if not."""
-    if mode not in SYNC_MODES:
-        raise ConfigError(
-            f"FAAS_SQLITE_SYNC={mode!r}: use full (survives a power loss, the default) or "
-            "normal (faster; the last commits may be lost if the machine crashes)"
-        )
-    return mode
-
-
-def _connect(path: str, sync: str, *, for_writes: bool = False) -> sqlite3.Connection:
-    """A connection to ``path`` (created with its folder and schema if needed); one
-    ``for_writes`` never waits for a lock and never checkpoints (see the module docstring)."""
-    with _translate_errors(f"opening {path}"):
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PeerUnavailable(f"sqlite store: cannot create a folder for {path}") from exc
-        # isolation_level=None: transactions are ours (BEGIN/COMMIT), not the module's.
-        conn = sqlite3.connect(
-            path, timeout=_BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
-        )
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {SYNC_MODES[sync]}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.executescript(SCHEMA)
-            migrate(conn)
-            add_function_columns(conn)
-            if for_writes:
-                conn.execute("PRAGMA busy_timeout = 0")
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
 
 class SqliteStore:
@@ -176,9 +109,9 @@ class SqliteStore:
         check_sync(sync)
 
         def connect_both() -> tuple[sqlite3.Connection, sqlite3.Connection]:
-            conn = _connect(path, sync)
+            conn = connect(path, sync)
             try:
-                return conn, _connect(path, sync, for_writes=True)
+                return conn, connect(path, sync, for_writes=True)
             except BaseException:
                 conn.close()
                 raise
@@ -200,7 +133,7 @@ class SqliteStore:
                 raise trio.ClosedResourceError("the store is closed")
             began = time.perf_counter()
             try:
-                with _translate_errors(action):
+                with translate_errors(action):
                     return work(conn)
             finally:
                 self._monitor.observe(action, time.perf_counter() - began)
@@ -228,7 +161,7 @@ class SqliteStore:
         self._commits_since_checkpoint += 1
         began = time.perf_counter()
         try:
-            with _translate_errors("write"):
+            with translate_errors("write"):
                 return apply_batch(writer, batch, time.time())
         except PeerUnavailable as exc:
             if not _is_locked(exc):
@@ -247,7 +180,7 @@ class SqliteStore:
         if writer is None:
             raise trio.ClosedResourceError("the store is closed")
         try:
-            with _translate_errors("write"):
+            with translate_errors("write"):
                 return create_group(writer, group, args, time.time())
         except PeerUnavailable as exc:
             if not _is_locked(exc):
@@ -377,7 +310,7 @@ class SqliteStore:
 
         Cancellation: shielded for at most a few seconds, so a cancel still closes the file.
         """
-        with trio.CancelScope(shield=True), trio.move_on_after(_BUSY_TIMEOUT + 1.0):
+        with trio.CancelScope(shield=True), trio.move_on_after(BUSY_TIMEOUT + 1.0):
             await trio.to_thread.run_sync(self._close, limiter=self._limiter)
 
     def _close(self) -> None:
@@ -385,7 +318,7 @@ class SqliteStore:
         writer, self._writer = self._writer, None
         for each in (writer, conn):
             if each is not None:
-                with _translate_errors("close"):
+                with translate_errors("close"):
                     each.close()
 
 

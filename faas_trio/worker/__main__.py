@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .loop import main
+from .main import main
 
 main()

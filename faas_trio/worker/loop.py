@@ -1,4 +1,5 @@
-"""The worker: asks the jqmanager for jobs, runs them, reports them, obeys its commands.
+"""The worker's job loop: asks the jqmanager for jobs, runs them, reports them, obeys its
+commands. The process around it (its warm pool, confinement, entry point) is :mod:`.main`.
 
 Each of the ``concurrency`` slots keeps one ``NextJob`` request in flight and runs the jobs it
 gets: up to :data:`MAX_JOBS_PER_ASK` queued jobs of one function at once (the jqmanager decides
@@ -10,7 +11,7 @@ a cancel kills that job's child and reports it ``cancelled``. Every outcome is r
 ``Report`` and resent until the jqmanager answers ``Done``: a result is never dropped while
 the worker lives.
 
-Shutdown (a cancel of :func:`serve`, e.g. SIGTERM through :func:`main`) drains: no new work is
+Shutdown (a cancel of :func:`.main.serve`, e.g. SIGTERM) drains: no new work is
 taken, running jobs get ``drain_timeout`` seconds to finish, then their children are killed and
 they are reported ``queued`` (handed back to be run elsewhere), best effort within a short
 grace, and only then does the cancel propagate.
@@ -18,18 +19,15 @@ grace, and only then does the cancel propagate.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
-from ..core.config import ConfigError
 from ..core.errors import (
     FaasError,
     InternalError,
@@ -37,21 +35,15 @@ from ..core.errors import (
     ProtocolError,
     TooManyRequests,
 )
-from ..core.lifecycle import run_component
 from ..core.messages import Dispatch, Heartbeat, NextJob, NoJob, Report
 from ..core.records import JobState, Outcome
 from ..core.retry import Backoff
-from ..core.rpc import Client, open_client
-from ..core.secrets import SecretBox, load_secret_box
+from ..core.rpc import Client
 from .config import WorkerConfig
-from .envs import Environments
 from .execution import run_job, stopped_outcome
 from .pool import WarmPool
-from .sandbox.isolation import assess
-from .sandbox.spawn import SpawnSettings
-from .variables import VariablesFailed
 
-__all__ = ["main", "new_worker_id", "serve"]
+__all__ = ["Worker", "new_worker_id"]
 
 log = logging.getLogger("faas.worker")
 
@@ -98,7 +90,7 @@ class _Running:
     stop_state: JobState | None = None
 
 
-class _Worker:
+class Worker:
     def __init__(
         self,
         config: WorkerConfig,
@@ -334,127 +326,3 @@ class _Worker:
         """End every job task now: runs are killed, unsent reports abandoned."""
         for entry in self.running.values():
             entry.scope.cancel()
-
-
-async def _set_when_cancelled(event: trio.Event) -> None:
-    """Sleep until cancelled, then set ``event``: turns a cancel into a drain request."""
-    try:
-        await trio.sleep_forever()
-    finally:
-        event.set()
-
-
-async def serve(
-    config: WorkerConfig, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Run a worker against the jqmanager at ``config.jq_url`` until cancelled.
-
-    Calls ``task_status.started(worker_id)`` once its slots are asking for work.
-
-    Cancellation: drains (see the module docstring): returns within about
-    ``drain_timeout + 2`` s plus kill graces, with every child killed and reaped and every
-    job either reported or handed back, then ``Cancelled`` propagates.
-    """
-    worker_id = new_worker_id()
-    settings, confinement = await _confinement(config)
-    drain_requested = trio.Event()
-    async with trio.open_nursery() as watch:
-        watch.start_soon(_set_when_cancelled, drain_requested)
-        # Shielded, the client too: an outer cancel becomes a drain (via drain_requested)
-        # that still talks to the jqmanager, not an abort.
-        with trio.CancelScope(shield=True):
-            async with (
-                open_client(config.jq_url, name="worker", peer="jqmanager") as jq,
-                trio.open_nursery() as nursery,
-            ):
-                envs = Environments(
-                    config.envs_dir,
-                    config.sandbox_python,
-                    config.pip_source,
-                    max_bytes=config.envs_max_bytes,
-                    install_timeout=config.env_install_timeout,
-                )
-                pool = WarmPool(
-                    nursery,
-                    settings,
-                    ttl=config.warm_ttl,
-                    max_warm=config.warm_max,
-                    init_timeout=config.init_timeout,
-                    default_memory_mb=config.default_memory_mb,
-                    envs=envs,
-                    secrets=_secret_box(),
-                    zygotes_max=config.zygotes_max,
-                    preload=config.zygote_preload,
-                )
-                worker = _Worker(config, jq, pool, worker_id, confinement)
-                try:
-                    await nursery.start(pool.reap_idle)
-                    nursery.start_soon(worker.heartbeat)
-                    for number in range(config.concurrency):
-                        nursery.start_soon(worker.slot, number)
-                    log.info("worker %s asking %s for work", worker_id, config.jq_url)
-                    task_status.started(worker_id)
-                    await drain_requested.wait()
-                    log.info("worker %s draining", worker_id)
-                    await worker.drain()
-                finally:
-                    worker.stop_all()
-                    await pool.aclose()
-                    if settings.cgroups is not None:
-                        settings.cgroups.remove()
-                    nursery.cancel_scope.cancel()
-        watch.cancel_scope.cancel()
-
-
-def _secret_box() -> Callable[[], SecretBox]:
-    """The secrets key, read at first use (a worker whose functions name no secret needs
-    none); a key that cannot be read fails the calls that need it, saying why."""
-    boxes: list[SecretBox] = []
-
-    def box() -> SecretBox:
-        if not boxes:
-            try:
-                boxes.append(load_secret_box())
-            except ConfigError as exc:
-                raise VariablesFailed(str(exc)) from None
-        return boxes[0]
-
-    return box
-
-
-async def _confinement(config: WorkerConfig) -> tuple[SpawnSettings, str]:
-    """The spawn settings with the confinement this machine gives, logged, and that
-    confinement as heartbeats carry it; under ``FAAS_SANDBOX=strict`` a machine that cannot
-    confine is refused.
-
-    Raises:
-        ConfigError: strict, and something confinement needs is missing (named).
-
-    Cancellation: abandons the probe (a short subprocess; it ends by itself).
-    """
-    isolation = await trio.to_thread.run_sync(assess, config.sandbox, config.sandbox_python)
-    missing = isolation.missing()
-    if missing:
-        if isolation.cgroups is not None:
-            isolation.cgroups.remove()
-        raise ConfigError(
-            f"FAAS_SANDBOX=strict, but sandboxes cannot be confined here ({isolation.mode}):"
-            f" missing {'; '.join(missing)}. Run on a kernel that has them, or set"
-            " FAAS_SANDBOX=off to run functions unconfined (not with FAAS_AUTH=keys)"
-        )
-    if isolation.confined:
-        log.info("%s", isolation.describe())
-        if isolation.cgroups is None:
-            log.warning("no writable memory and pids cgroup: falling back to rlimits")
-    else:
-        log.warning("%s", isolation.describe())
-    settings = dataclasses.replace(
-        config.spawn_settings, mode=isolation.mode, cgroups=isolation.cgroups
-    )
-    return settings, ",".join(f"{name}={value}" for name, value in isolation.labels().items())
-
-
-def main() -> None:
-    """The ``worker`` process: settings from the environment, run jobs until SIGTERM/SIGINT
-    (then drain: see :func:`serve`)."""
-    run_component("worker", WorkerConfig.from_env, serve)

@@ -18,10 +18,9 @@ from faas_trio.core.messages import (
     PutUser,
     Submit,
 )
-from faas_trio.core.records import User
 from faas_trio.frontend.auth import _KeyHashes, hash_key
 
-from .fakes import ADMIN_KEY, AppClient, FakeNeighbours, bearer, envelope_of
+from .neighbours import ADMIN_KEY, AppClient, Neighbours, bearer, envelope_of
 
 SOURCE = "def add(a, b):\n    return a + b\n"
 
@@ -85,43 +84,43 @@ async def call(
 WRITES = (PutUser, DeleteUser, PutFunction, DeleteFunction, DeleteJob, Submit, CancelJob)
 
 
-def writes(fake: FakeNeighbours) -> list[object]:
-    return [r for r in fake.db_requests + fake.jq_requests if isinstance(r, WRITES)]
+def writes(neighbours: Neighbours) -> list[object]:
+    return [r for r in neighbours.db_requests + neighbours.jq_requests if isinstance(r, WRITES)]
 
 
 async def test_register_answers_a_key_and_stores_only_its_hash(
-    keys_client: AppClient, fake: FakeNeighbours
+    keys_client: AppClient, neighbours: Neighbours
 ) -> None:
     key = await register(keys_client, "ann")
     user, dot, secret = key.rpartition(".")
     assert (user, dot) == ("ann", ".") and len(secret) >= 43
-    stored = fake.users["ann"].key_hash
+    stored = (await neighbours.user("ann")).key_hash
     assert stored == hash_key(key) and key not in stored
     assert await register(keys_client, "carl") != key
 
 
 async def test_own_key_works_on_every_route(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str]
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str], worker: None
 ) -> None:
     for method, path, body in routes(ann["job"]):
         response = await call(keys_client, method, path, body, bearer(ann["key"]))
         status, _, res = await envelope_of(response)
         assert status in (200, 202), (method, path, res)
-    assert "ann" not in fake.users
+    assert not await neighbours.has_user("ann")
 
 
 @pytest.mark.parametrize("headers", [None, {"Authorization": "Basic YW5uOng="}, bearer("")])
 async def test_no_key_is_401_everywhere(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str], headers: Any
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str], headers: Any
 ) -> None:
-    before = len(writes(fake))
+    before = len(writes(neighbours))
     for method, path, body in [*routes(ann["job"]), ("GET", "/metrics", "")]:
         response = await call(keys_client, method, path, body, headers)
         status, error, res = await envelope_of(response)
         assert (status, error) == (401, True), (method, path)
         assert "API key" in res
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert len(writes(fake)) == before
+    assert len(writes(neighbours)) == before
 
 
 @pytest.mark.parametrize(
@@ -137,20 +136,20 @@ async def test_no_key_is_401_everywhere(
     ],
 )
 async def test_wrong_key_is_401_everywhere(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str], key: str
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str], key: str
 ) -> None:
-    before = len(writes(fake))
+    before = len(writes(neighbours))
     for method, path, body in routes(ann["job"]):
         status, _, res = await envelope_of(await call(keys_client, method, path, body, bearer(key)))
         assert status == 401, (method, path, res)
         assert res == "wrong API key"
-    assert len(writes(fake)) == before
+    assert len(writes(neighbours)) == before
 
 
 async def test_other_users_key_is_403_on_user_routes_and_404_on_jobs(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str], bob_key: str
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str], bob_key: str
 ) -> None:
-    before = len(writes(fake))
+    before = len(writes(neighbours))
     unknown = new_job_id()
     for method, path, body in routes(ann["job"]):
         response = await call(keys_client, method, path, body, bearer(bob_key))
@@ -164,12 +163,12 @@ async def test_other_users_key_is_403_on_user_routes_and_404_on_jobs(
         else:
             assert (status, error, res) == (403, True, "this key is not ann's"), (method, path)
         assert "def add" not in str(res) and "[1,2]" not in str(res)
-    assert len(writes(fake)) == before
-    assert fake.jobs[ann["job"]].state.value == "queued"
+    assert len(writes(neighbours)) == before
+    assert (await neighbours.job(ann["job"])).state.value == "queued"
 
 
 async def test_admin_key_may_do_anything(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str]
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str]
 ) -> None:
     admin = bearer(ADMIN_KEY)
     status, _, functions = await envelope_of(await keys_client.get("/u/ann/fn", headers=admin))
@@ -182,21 +181,21 @@ async def test_admin_key_may_do_anything(
     new_key = await register(keys_client, "ann", admin)  # the admin may reset a user
     assert new_key != ann["key"]
     assert await envelope_of(await keys_client.delete("/u/ann", headers=admin)) == (200, False, 1)
-    assert "ann" not in fake.users
+    assert not await neighbours.has_user("ann")
 
 
 async def test_reregistering_needs_the_users_key(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str], bob_key: str
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str], bob_key: str
 ) -> None:
     status, _, _ = await envelope_of(await keys_client.post("/u/ann"))
     assert status == 401
     status, _, _ = await envelope_of(await keys_client.post("/u/ann", headers=bearer(bob_key)))
     assert status == 403
-    assert fake.users["ann"].key_hash == hash_key(ann["key"])
-    assert ("ann", "add") in fake.functions
+    assert (await neighbours.user("ann")).key_hash == hash_key(ann["key"])
+    assert await neighbours.has_function("ann", "add")
 
     new_key = await register(keys_client, "ann", bearer(ann["key"]))
-    assert ("ann", "add") not in fake.functions  # reset
+    assert not await neighbours.has_function("ann", "add")  # reset
     # This frontend forgot the old hash at once: the old key is dead, the new one works.
     status, _, _ = await envelope_of(await keys_client.get("/u/ann/fn", headers=bearer(ann["key"])))
     assert status == 401
@@ -205,16 +204,16 @@ async def test_reregistering_needs_the_users_key(
 
 
 async def test_user_made_in_open_mode_can_be_reset_only_by_the_admin(
-    keys_client: AppClient, fake: FakeNeighbours
+    keys_client: AppClient, neighbours: Neighbours
 ) -> None:
-    await fake.handle_db(PutUser("old"))  # no key hash, as open mode stores it
+    await neighbours.store.apply([PutUser("old")])  # no key hash, as open mode stores it
     status, _, _ = await envelope_of(await keys_client.post("/u/old"))
     assert status == 401
     await register(keys_client, "old", bearer(ADMIN_KEY))
 
 
 async def test_deleting_a_user_kills_its_key(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str]
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str]
 ) -> None:
     key = bearer(ann["key"])
     assert await envelope_of(await keys_client.delete("/u/ann", headers=key)) == (200, False, 1)
@@ -223,12 +222,12 @@ async def test_deleting_a_user_kills_its_key(
 
 
 async def test_key_hashes_are_cached(
-    keys_client: AppClient, fake: FakeNeighbours, ann: dict[str, str]
+    keys_client: AppClient, neighbours: Neighbours, ann: dict[str, str]
 ) -> None:
-    fake.db_requests.clear()
+    neighbours.db_requests.clear()
     for _ in range(3):
         await keys_client.get("/u/ann/fn", headers=bearer(ann["key"]))
-    assert GetUser("ann") not in fake.db_requests
+    assert GetUser("ann") not in neighbours.db_requests
 
 
 async def test_probes_and_openapi_need_no_key(keys_client: AppClient) -> None:
@@ -262,16 +261,16 @@ async def test_key_hash_cache_expires(autojump_clock: trio.testing.MockClock) ->
 
 
 async def test_a_name_registered_by_someone_else_meanwhile_is_not_taken_over(
-    keys_client: AppClient, fake: FakeNeighbours
+    keys_client: AppClient, neighbours: Neighbours
 ) -> None:
     """Two first registrations of one name race: the one whose write lands second must not
     replace the first one's key."""
 
-    def racing(request: object) -> None:
+    async def racing(request: object) -> None:
         if isinstance(request, PutUser) and request.create_only:
-            fake.users["ann"] = User(name="ann", key_hash="the other registrant's")
+            await neighbours.store.apply([PutUser("ann", key_hash="the other registrant's")])
 
-    fake.before_db = racing
+    neighbours.before_db = racing
     status, _, _ = await envelope_of(await keys_client.post("/u/ann"))
     assert status == 401
-    assert fake.users["ann"].key_hash == "the other registrant's"
+    assert (await neighbours.user("ann")).key_hash == "the other registrant's"

@@ -8,7 +8,7 @@ from faas_trio.core.errors import BadRequest
 from faas_trio.core.messages import Submit
 from faas_trio.frontend.callbacks import check_callback
 
-from .fakes import AppClient, FakeNeighbours, bearer, envelope_of
+from .neighbours import AppClient, Neighbours, bearer, envelope_of
 
 ALLOW = ("hooks.example.com", "10.0.0.7:8080", "[::1]:9000")
 
@@ -65,7 +65,7 @@ async def ann_key(keys_client: AppClient) -> str:
 
 
 async def test_callback_is_stored_on_the_job(
-    keys_client: AppClient, fake: FakeNeighbours, ann_key: str
+    keys_client: AppClient, neighbours: Neighbours, ann_key: str
 ) -> None:
     url = "https://hooks.example.com/done?job=1"
     response = await keys_client.post(
@@ -73,7 +73,7 @@ async def test_callback_is_stored_on_the_job(
     )
     status, _, job_id = await envelope_of(response)
     assert status == 200
-    submitted = [r for r in fake.jq_requests if isinstance(r, Submit)]
+    submitted = [r for r in neighbours.jq_requests if isinstance(r, Submit)]
     assert submitted[-1].submission.callback == url
     _, _, record = await envelope_of(
         await keys_client.get(f"/j/{job_id}/record", headers=bearer(ann_key))
@@ -82,7 +82,7 @@ async def test_callback_is_stored_on_the_job(
 
 
 async def test_disallowed_callback_is_400_and_nothing_is_submitted(
-    keys_client: AppClient, fake: FakeNeighbours, ann_key: str
+    keys_client: AppClient, neighbours: Neighbours, ann_key: str
 ) -> None:
     response = await keys_client.post(
         "/u/ann/fn/add/run",
@@ -93,10 +93,12 @@ async def test_disallowed_callback_is_400_and_nothing_is_submitted(
     status, error, res = await envelope_of(response)
     assert (status, error) == (400, True)
     assert "FAAS_CALLBACK_ALLOW" in res
-    assert not any(isinstance(r, Submit) for r in fake.jq_requests)
+    assert not any(isinstance(r, Submit) for r in neighbours.jq_requests)
 
 
-async def test_open_mode_default_refuses_callbacks(client: AppClient, fake: FakeNeighbours) -> None:
+async def test_open_mode_default_refuses_callbacks(
+    client: AppClient, neighbours: Neighbours
+) -> None:
     await client.post("/u/ann")
     await client.post("/u/ann/fn/add", data="def add(a, b):\n    return a + b\n")
     response = await client.post(

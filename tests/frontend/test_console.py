@@ -9,7 +9,7 @@ import pytest
 
 from faas_trio.frontend.console import CONTENT_SECURITY_POLICY, FILES
 
-from .fakes import AppClient
+from .neighbours import AppClient
 
 _FOLDER = resources.files("faas_trio.frontend").joinpath("console")
 

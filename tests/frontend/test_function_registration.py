@@ -6,17 +6,17 @@ from __future__ import annotations
 import io
 import json
 
-import msgspec
 import pytest
 from cryptography.fernet import Fernet
 from werkzeug.datastructures import FileStorage
 
+from faas_trio.core.messages import PutSecret
 from faas_trio.core.packages import MAX_REQUIREMENTS
 from faas_trio.core.records import Build, BuildState
 from faas_trio.core.secrets import SecretBox
 from faas_trio.frontend import function_registration as registration
 
-from .fakes import AppClient, FakeNeighbours, envelope_of
+from .neighbours import AppClient, Neighbours, envelope_of
 
 
 def files(**parts: str) -> dict[str, FileStorage]:
@@ -36,7 +36,7 @@ async def ann(client: AppClient, monkeypatch: pytest.MonkeyPatch) -> AppClient:
 
 
 async def test_json_registration_normalises_and_keeps_everything(
-    ann: AppClient, fake: FakeNeighbours
+    ann: AppClient, neighbours: Neighbours
 ) -> None:
     body = {
         "source": YAM,
@@ -49,7 +49,7 @@ async def test_json_registration_normalises_and_keeps_everything(
     }
     status, error, res = await envelope_of(await ann.post("/u/ann/fn/yam", json=body))
     assert (status, error, res) == (200, False, 1)
-    f = fake.functions[("ann", "yam")]
+    f = await neighbours.function("ann", "yam")
     assert f.requirements == ["idna>=3", "pyyaml==6.0.2"]
     assert (f.timeout, f.memory_mb, f.env, f.secrets) == (2.5, 64, {"MODE": "test"}, ["API_TOKEN"])
     assert f.preload == ["yaml"] and f.build == Build(state=BuildState.PENDING)
@@ -59,7 +59,7 @@ async def test_json_registration_normalises_and_keeps_everything(
 
 
 async def test_multipart_registration_reads_a_requirements_file(
-    ann: AppClient, fake: FakeNeighbours
+    ann: AppClient, neighbours: Neighbours
 ) -> None:
     requirements = "# packages\nPyYAML==6.0.2  # yaml\n\nidna>=3\n"
     response = await ann.post(
@@ -67,20 +67,20 @@ async def test_multipart_registration_reads_a_requirements_file(
         files=files(source=YAM, requirements=requirements),
     )
     assert await envelope_of(response) == (200, False, 1)
-    f = fake.functions[("ann", "yam")]
+    f = await neighbours.function("ann", "yam")
     assert f.requirements == ["idna>=3", "pyyaml==6.0.2"] and f.timeout == 3.0
 
 
 async def test_a_json_body_that_is_not_an_object_is_raw_source(
-    ann: AppClient, fake: FakeNeighbours
+    ann: AppClient, neighbours: Neighbours
 ) -> None:
     source = "function add(a, b) { return a + b; }"
     response = await ann.post(
         "/u/ann/fn/add", data=source, headers={"Content-Type": "application/json"}
     )
     assert await envelope_of(response) == (200, False, 1)
-    assert fake.functions[("ann", "add")].source == source
-    assert fake.functions[("ann", "add")].build is None
+    assert (await neighbours.function("ann", "add")).source == source
+    assert (await neighbours.function("ann", "add")).build is None
 
 
 @pytest.mark.parametrize(  # fmt: skip
@@ -113,12 +113,12 @@ async def test_a_json_body_that_is_not_an_object_is_raw_source(
     ],
 )
 async def test_bad_json_registrations_are_400_naming_what(
-    ann: AppClient, fake: FakeNeighbours, body: dict[str, object], message: str
+    ann: AppClient, neighbours: Neighbours, body: dict[str, object], message: str
 ) -> None:
     status, error, res = await envelope_of(await ann.post("/u/ann/fn/yam", json=body))
     assert (status, error) == (400, True)
     assert message in res
-    assert ("ann", "yam") not in fake.functions
+    assert not await neighbours.has_function("ann", "yam")
 
 
 async def test_env_is_capped_in_bytes(ann: AppClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,14 +144,14 @@ async def test_multipart_without_source_is_400(ann: AppClient) -> None:
 
 
 async def test_wait_answers_the_function_with_its_build(
-    ann: AppClient, fake: FakeNeighbours
+    ann: AppClient, neighbours: Neighbours
 ) -> None:
     body = {"source": YAM, "requirements": ["pyyaml"]}
     status, _, view = await envelope_of(await ann.post("/u/ann/fn/yam?wait=1", json=body))
-    assert status == 202 and view["build"]["state"] == "pending"  # the fake builds nothing
-    f = fake.functions[("ann", "yam")]
+    # The dbmanager here has no builder: the build stays pending until the test sets it.
+    assert status == 202 and view["build"]["state"] == "pending"
     ready = Build(state=BuildState.READY, env="e1", resolved=["pyyaml==6.0.2 --hash=sha256:0"])
-    fake.functions[("ann", "yam")] = msgspec.structs.replace(f, build=ready)
+    await neighbours.set_build(await neighbours.function("ann", "yam"), ready)
     _, _, view = await envelope_of(await ann.get("/u/ann/fn/yam"))
     assert view["build"] == {
         "state": "ready", "env": "e1", "log": "", "error": None, "resolved": ready.resolved,
@@ -159,14 +159,14 @@ async def test_wait_answers_the_function_with_its_build(
 
 
 async def test_secrets_are_sealed_listed_by_name_and_deleted(
-    ann: AppClient, fake: FakeNeighbours
+    ann: AppClient, neighbours: Neighbours
 ) -> None:
     put = await ann.put("/u/ann/secrets/API_TOKEN", data="s3cret-value")
     assert await envelope_of(put) == (200, False, 1)
-    sealed = fake.secrets[("ann", "API_TOKEN")]
+    [sealed] = [r.sealed for r in neighbours.db_requests if isinstance(r, PutSecret)]
     assert "s3cret-value" not in sealed
     assert SecretBox(KEY.encode()).open(sealed) == "s3cret-value"
-    assert "s3cret-value" not in json.dumps([repr(r) for r in fake.db_requests])
+    assert "s3cret-value" not in json.dumps([repr(r) for r in neighbours.db_requests])
     assert await envelope_of(await ann.get("/u/ann/secrets")) == (200, False, ["API_TOKEN"])
     assert await envelope_of(await ann.delete("/u/ann/secrets/API_TOKEN")) == (200, False, 1)
     status, _, _ = await envelope_of(await ann.delete("/u/ann/secrets/API_TOKEN"))

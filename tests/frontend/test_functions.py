@@ -1,4 +1,4 @@
-"""The /u/<user>/fn routes, including run, against fake neighbours."""
+"""The /u/<user>/fn routes, including run, against the real dbmanager and jqmanager."""
 
 from __future__ import annotations
 
@@ -10,43 +10,46 @@ from faas_trio.core.ids import is_job_id
 from faas_trio.core.messages import GetFunction, Submit
 from faas_trio.core.records import Runtime
 
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
+from .neighbours import TEST_CONFIG, AppClient, Neighbours, envelope_of
 
 PY_ADD = "def add(a, b):\n    return a + b\n"
 JS_ADD = "async function add(a,b){ return a+b; }"
 
 
 @pytest.fixture
-async def ann(client: AppClient) -> AppClient:
-    """The client, with user ann holding a Python ``add``."""
+async def ann(client: AppClient, neighbours: Neighbours) -> AppClient:
+    """The client, with user ann holding a Python ``add``; the requests that made them are
+    forgotten, so a test sees only its own."""
     assert (await client.post("/u/ann")).status_code == 200
     assert (await client.post("/u/ann/fn/add", data=PY_ADD)).status_code == 200
+    neighbours.db_requests.clear()
+    neighbours.jq_requests.clear()
     return client
 
 
-async def test_put_function_defaults(ann: AppClient, fake: FakeNeighbours) -> None:
-    f = fake.functions[("ann", "add")]
+async def test_put_function_defaults(ann: AppClient, neighbours: Neighbours) -> None:
+    f = await neighbours.function("ann", "add")
     assert (f.source, f.runtime) == (PY_ADD, Runtime.PYTHON)
     assert (f.timeout, f.memory_mb) == (TEST_CONFIG.default_timeout, TEST_CONFIG.default_memory_mb)
     assert f.updated_at > 0
 
 
-async def test_put_function_detects_javascript(client: AppClient, fake: FakeNeighbours) -> None:
+async def test_put_function_detects_javascript(client: AppClient, neighbours: Neighbours) -> None:
     await client.post("/u/ann")
     response = await client.post(
         "/u/ann/fn/add", data=JS_ADD, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert await envelope_of(response) == (200, False, 1)
-    assert fake.functions[("ann", "add")].runtime == Runtime.NODE
-    assert fake.functions[("ann", "add")].source == JS_ADD
+    assert (await neighbours.function("ann", "add")).runtime == Runtime.NODE
+    assert (await neighbours.function("ann", "add")).source == JS_ADD
 
 
-async def test_put_function_with_settings(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_put_function_with_settings(ann: AppClient, neighbours: Neighbours) -> None:
     response = await ann.post(
         "/u/ann/fn/f?runtime=node&timeout=2.5&memory_mb=64", data="module.exports = 1"
     )
     assert await envelope_of(response) == (200, False, 1)
-    f = fake.functions[("ann", "f")]
+    f = await neighbours.function("ann", "f")
     assert (f.runtime, f.timeout, f.memory_mb) == (Runtime.NODE, 2.5, 64)
 
 
@@ -68,12 +71,12 @@ async def test_put_function_with_settings(ann: AppClient, fake: FakeNeighbours) 
     ],
 )
 async def test_put_function_rejects(
-    ann: AppClient, fake: FakeNeighbours, query: str, body: str, message: str
+    ann: AppClient, neighbours: Neighbours, query: str, body: str, message: str
 ) -> None:
     status, error, res = await envelope_of(await ann.post(f"/u/ann/fn/g{query}", data=body))
     assert (status, error) == (400, True)
     assert message in res
-    assert ("ann", "g") not in fake.functions
+    assert not await neighbours.has_function("ann", "g")
 
 
 async def test_put_function_rejects_invalid_utf8(ann: AppClient) -> None:
@@ -86,12 +89,12 @@ async def test_put_function_for_unknown_user_is_404(client: AppClient) -> None:
     assert (status, error) == (404, True)
 
 
-async def test_put_function_too_large_is_413(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_put_function_too_large_is_413(ann: AppClient, neighbours: Neighbours) -> None:
     source = PY_ADD + "#" * TEST_CONFIG.max_body
     status, error, res = await envelope_of(await ann.post("/u/ann/fn/big", data=source))
     assert (status, error) == (413, True)
     assert str(TEST_CONFIG.max_body) in res
-    assert ("ann", "big") not in fake.functions
+    assert not await neighbours.has_function("ann", "big")
 
 
 async def test_function_name_is_validated(ann: AppClient) -> None:
@@ -121,7 +124,7 @@ async def test_list_functions_of_unknown_user_is_404(client: AppClient) -> None:
     assert (status, error) == (404, True)
 
 
-async def test_get_function(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_get_function(ann: AppClient, neighbours: Neighbours) -> None:
     await ann.post("/u/ann/fn/add?timeout=3", data=PY_ADD)
     assert await envelope_of(await ann.get("/u/ann/fn/add")) == (
         200,
@@ -141,29 +144,29 @@ async def test_get_function(ann: AppClient, fake: FakeNeighbours) -> None:
             "build": {"state": "ready", "env": None, "log": "", "error": None, "resolved": []},
         },
     )
-    assert fake.db_requests[-1] == GetFunction("ann", "add")
+    assert neighbours.db_requests[-1] == GetFunction("ann", "add")
 
 
 async def test_get_unknown_function_is_404(ann: AppClient) -> None:
     assert await envelope_of(await ann.get("/u/ann/fn/nope")) == (
         404,
         True,
-        "no function nope for user ann",
+        "function 'nope' not found for user 'ann'",
     )
 
 
-async def test_delete_function(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_delete_function(ann: AppClient, neighbours: Neighbours) -> None:
     assert await envelope_of(await ann.delete("/u/ann/fn/add")) == (200, False, 1)
-    assert fake.functions == {}
+    assert await neighbours.store.list_functions("ann") == []
     status, error, _ = await envelope_of(await ann.delete("/u/ann/fn/add"))
     assert (status, error) == (404, True)
 
 
-async def test_run_answers_job_id(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_answers_job_id(ann: AppClient, neighbours: Neighbours) -> None:
     status, error, job_id = await envelope_of(await ann.post("/u/ann/fn/add/run", data="[4, 7]"))
     assert (status, error) == (200, False)
     assert is_job_id(job_id)
-    [submit] = fake.jq_requests
+    [submit] = neighbours.jq_requests
     assert isinstance(submit, Submit)
     assert submit.wait == 0
     assert submit.submission.id == job_id
@@ -173,23 +176,23 @@ async def test_run_answers_job_id(ann: AppClient, fake: FakeNeighbours) -> None:
     assert submit.submission.created_at > 0
 
 
-async def test_run_makes_one_call_only(ann: AppClient, fake: FakeNeighbours) -> None:
-    db_calls = len(fake.db_requests)
+async def test_run_makes_one_call_only(ann: AppClient, neighbours: Neighbours) -> None:
+    db_calls = len(neighbours.db_requests)
     await ann.post("/u/ann/fn/add/run", data="[1]")
-    assert len(fake.db_requests) == db_calls
-    assert len(fake.jq_requests) == 1
+    assert len(neighbours.db_requests) == db_calls
+    assert len(neighbours.jq_requests) == 1
 
 
-async def test_run_args_are_canonical_json(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_args_are_canonical_json(ann: AppClient, neighbours: Neighbours) -> None:
     await ann.post("/u/ann/fn/add/run", data='[ {"b": 1, "a": [true, null]}, "x" ]')
-    [submit] = fake.jq_requests
+    [submit] = neighbours.jq_requests
     assert isinstance(submit, Submit)
     assert submit.submission.args == '[{"a":[true,null],"b":1},"x"]'
 
 
-async def test_run_empty_body_means_no_arguments(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_empty_body_means_no_arguments(ann: AppClient, neighbours: Neighbours) -> None:
     assert (await ann.post("/u/ann/fn/add/run")).status_code == 200
-    [submit] = fake.jq_requests
+    [submit] = neighbours.jq_requests
     assert isinstance(submit, Submit)
     assert submit.submission.args == "[]"
 
@@ -205,30 +208,32 @@ async def test_run_empty_body_means_no_arguments(ann: AppClient, fake: FakeNeigh
     ],
 )
 async def test_run_rejects_bad_arguments(
-    ann: AppClient, fake: FakeNeighbours, body: bytes, message: str
+    ann: AppClient, neighbours: Neighbours, body: bytes, message: str
 ) -> None:
     status, error, res = await envelope_of(await ann.post("/u/ann/fn/add/run", data=body))
     assert (status, error) == (400, True)
     assert message in res
-    assert fake.jq_requests == []
+    assert neighbours.jq_requests == []
 
 
-async def test_run_too_large_is_413(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_too_large_is_413(ann: AppClient, neighbours: Neighbours) -> None:
     body = "[" + "1," * TEST_CONFIG.max_body + "1]"
     status, error, _ = await envelope_of(await ann.post("/u/ann/fn/add/run", data=body))
     assert (status, error) == (413, True)
-    assert fake.jq_requests == []
+    assert neighbours.jq_requests == []
 
 
 async def test_run_unknown_function_is_404(ann: AppClient) -> None:
     assert await envelope_of(await ann.post("/u/ann/fn/nope/run", data="[]")) == (
         404,
         True,
-        "no function nope for user ann",
+        "function 'nope' not found for user 'ann'",
     )
 
 
-async def test_run_with_wait_answers_final_record(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_with_wait_answers_final_record(
+    ann: AppClient, neighbours: Neighbours, worker: None
+) -> None:
     status, error, record = await envelope_of(
         await ann.post("/u/ann/fn/add/run?wait=5", data="[4,7]")
     )
@@ -237,7 +242,7 @@ async def test_run_with_wait_answers_final_record(ann: AppClient, fake: FakeNeig
     assert (record["args"], record["value"], record["result"]) == ([4, 7], 11, "11")
     assert record["user"] == "ann" and record["function"] == "add"
     assert record["runtime"] == "python"
-    [submit] = fake.jq_requests
+    [submit] = neighbours.jq_requests
     assert isinstance(submit, Submit)
     assert submit.wait == 5.0
 
@@ -251,20 +256,20 @@ async def test_run_with_wait_not_finished_is_202(ann: AppClient) -> None:
 
 
 @pytest.mark.parametrize("wait", ["abc", "-1", "31", "inf", "nan"])
-async def test_run_rejects_bad_wait(ann: AppClient, fake: FakeNeighbours, wait: str) -> None:
+async def test_run_rejects_bad_wait(ann: AppClient, neighbours: Neighbours, wait: str) -> None:
     status, error, res = await envelope_of(await ann.post(f"/u/ann/fn/add/run?wait={wait}"))
     assert (status, error) == (400, True)
     assert "wait" in res
-    assert fake.jq_requests == []
+    assert neighbours.jq_requests == []
 
 
-async def test_run_idempotency_key(ann: AppClient, fake: FakeNeighbours) -> None:
+async def test_run_idempotency_key(ann: AppClient, neighbours: Neighbours) -> None:
     headers = {"Idempotency-Key": "order-17"}
     first = await envelope_of(await ann.post("/u/ann/fn/add/run", data="[1]", headers=headers))
     again = await envelope_of(await ann.post("/u/ann/fn/add/run", data="[1]", headers=headers))
     assert first == again
-    assert len(fake.jobs) == 1
-    submit = fake.jq_requests[0]
+    assert len(await neighbours.store.list_jobs("ann", None, 10)) == 1
+    submit = neighbours.jq_requests[0]
     assert isinstance(submit, Submit)
     assert submit.submission.idempotency_key == "order-17"
     too_long = {"Idempotency-Key": "k" * 201}

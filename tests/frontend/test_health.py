@@ -12,7 +12,7 @@ from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
 from load.ports import unused_endpoint
 
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
+from .neighbours import TEST_CONFIG, AppClient, Neighbours, envelope_of
 
 
 async def test_healthz(client: AppClient) -> None:
@@ -23,9 +23,9 @@ async def test_readyz_when_both_answer(client: AppClient) -> None:
     assert await envelope_of(await client.get("/readyz")) == (200, False, "ok")
 
 
-async def test_readyz_names_the_peer_that_is_down(fake: FakeNeighbours) -> None:
+async def test_readyz_names_the_peer_that_is_down(neighbours: Neighbours) -> None:
     config = dataclasses.replace(TEST_CONFIG, ready_timeout=0.2)
-    async with open_client(fake.db_url) as db, open_client(unused_endpoint()) as jq:
+    async with open_client(neighbours.db_url) as db, open_client(unused_endpoint()) as jq:
         client = create_app(config, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
         assert await envelope_of(await client.get("/readyz")) == (
             503,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fakes import AppClient, envelope_of
+from .neighbours import AppClient, envelope_of
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/u", "/u/ann/fn/add/run/x", "/j/x/y/z"])

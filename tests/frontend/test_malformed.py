@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import httpx
@@ -12,7 +11,7 @@ import trio
 from faas_trio.core.messages import PutUser
 from faas_trio.frontend import serve
 
-from .fakes import ADMIN_KEY, KEYS_CONFIG, TEST_CONFIG, FakeNeighbours
+from .neighbours import ADMIN_KEY, KEYS_CONFIG, TEST_CONFIG, Neighbours
 
 LONG = "a" * 5000
 JOB = "0123456789abcdef01234567"
@@ -74,13 +73,13 @@ HEADERS: list[dict[str, str | bytes]] = [
 
 @pytest.fixture(params=["open", "keys"])
 async def base_url(
-    request: pytest.FixtureRequest, nursery: trio.Nursery, fake: FakeNeighbours
+    request: pytest.FixtureRequest, nursery: trio.Nursery, neighbours: Neighbours
 ) -> str:
     config = KEYS_CONFIG if request.param == "keys" else TEST_CONFIG
-    config = dataclasses.replace(config, port=0, db_url=fake.db_url, jq_url=fake.jq_url)
+    config = neighbours.config_of(config)
     port = await nursery.start(serve, config)
     # Something to hit besides 404s: a user, a function and a job.
-    await fake.handle_db(PutUser("ann"))
+    await neighbours.store.apply([PutUser("ann")])
     return f"http://127.0.0.1:{port}"
 
 

@@ -10,7 +10,7 @@ from faas_trio.frontend.groups import parse_items
 
 
 def test_items_are_canonical_argument_texts() -> None:
-    assert parse_items(b'[[1, 2], [{"b": 1, "a": 2}]]', 10) == ['[1,2]', '[{"a":2,"b":1}]']
+    assert parse_items(b'[[1, 2], [{"b": 1, "a": 2}]]', 10) == ["[1,2]", '[{"a":2,"b":1}]']
 
 
 @pytest.mark.parametrize(

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from faas_trio.core.rpc import open_client
-from faas_trio.frontend import create_app
-from faas_trio.frontend.peers import Peers
-
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
-
-
-@asynccontextmanager
-async def app_with(fake: FakeNeighbours, **settings: object) -> AsyncIterator[AppClient]:
-    config = dataclasses.replace(TEST_CONFIG, **settings)  # type: ignore[arg-type]
-    async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
-        yield create_app(config, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
+from .neighbours import Neighbours, app_client, envelope_of
 
 
 def source(name: str, size: int = 0) -> str:
     return f"def {name}():\n    return {'1' * max(size, 1)}\n"
 
 
-async def test_functions_per_user_are_capped(fake: FakeNeighbours) -> None:
-    async with app_with(fake, max_functions=2) as client:
+async def test_functions_per_user_are_capped(neighbours: Neighbours) -> None:
+    async with app_client(neighbours, max_functions=2) as client:
         await client.post("/u/ann")
         for name in ("a", "b"):
             assert (await client.post(f"/u/ann/fn/{name}", data=source(name))).status_code == 200
@@ -40,8 +25,8 @@ async def test_functions_per_user_are_capped(fake: FakeNeighbours) -> None:
         assert (await client.post("/u/ann/fn/c", data=source("c"))).status_code == 200
 
 
-async def test_function_sources_per_user_are_capped_in_bytes(fake: FakeNeighbours) -> None:
-    async with app_with(fake, max_source_bytes=120) as client:
+async def test_function_sources_per_user_are_capped_in_bytes(neighbours: Neighbours) -> None:
+    async with app_client(neighbours, max_source_bytes=120) as client:
         await client.post("/u/ann")
         assert (await client.post("/u/ann/fn/a", data=source("a", 50))).status_code == 200
         status, error, res = await envelope_of(

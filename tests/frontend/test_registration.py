@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 
 import pytest
 
 from faas_trio.core.config import ConfigError
-from faas_trio.core.rpc import open_client
-from faas_trio.frontend import FrontendConfig, create_app
-from faas_trio.frontend.peers import Peers
+from faas_trio.frontend import FrontendConfig
 
-from .fakes import ADMIN_KEY, KEYS_CONFIG, AppClient, FakeNeighbours, bearer, envelope_of
+from .neighbours import (
+    ADMIN_KEY,
+    KEYS_CONFIG,
+    AppClient,
+    Neighbours,
+    app_client,
+    bearer,
+    envelope_of,
+)
 
 App = Callable[..., AsyncIterator[AppClient]]
 
 
-@asynccontextmanager
-async def app_with(fake: FakeNeighbours, **settings: object) -> AsyncIterator[AppClient]:
-    config = dataclasses.replace(KEYS_CONFIG, **settings)  # type: ignore[arg-type]
-    async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
-        yield create_app(config, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
-
-
-async def test_admin_registration_lets_only_the_admin_create_users(fake: FakeNeighbours) -> None:
-    async with app_with(fake, registration="admin") as client:
+async def test_admin_registration_lets_only_the_admin_create_users(neighbours: Neighbours) -> None:
+    async with app_client(neighbours, KEYS_CONFIG, registration="admin") as client:
         status, error, res = await envelope_of(await client.post("/u/ann"))
         assert (status, error) == (403, True)
-        assert "FAAS_REGISTRATION=admin" in res and "ann" not in fake.users
+        assert "FAAS_REGISTRATION=admin" in res and not await neighbours.has_user("ann")
         created = await envelope_of(await client.post("/u/ann", headers=bearer(ADMIN_KEY)))
         assert created[0] == 200
         # Its owner may still reset it: that creates nobody.
@@ -37,8 +34,8 @@ async def test_admin_registration_lets_only_the_admin_create_users(fake: FakeNei
         assert (await client.post("/u/ann", headers=bearer(key))).status_code == 200
 
 
-async def test_new_users_per_address_are_rate_limited(fake: FakeNeighbours) -> None:
-    async with app_with(fake, registration_rate=2.0) as client:
+async def test_new_users_per_address_are_rate_limited(neighbours: Neighbours) -> None:
+    async with app_client(neighbours, KEYS_CONFIG, registration_rate=2.0) as client:
         first = await envelope_of(await client.post("/u/u1"))
         assert (await client.post("/u/u2")).status_code == 200
         refused = await client.post("/u/u3")
@@ -46,15 +43,15 @@ async def test_new_users_per_address_are_rate_limited(fake: FakeNeighbours) -> N
         assert (status, error) == (429, True)
         assert "FAAS_REGISTRATION_RATE" in res and "2 an hour" in res
         assert int(refused.headers["Retry-After"]) == 1800
-        assert "u3" not in fake.users
+        assert not await neighbours.has_user("u3")
         # The admin is not limited; resetting one's own user is no creation.
         assert (await client.post("/u/u3", headers=bearer(ADMIN_KEY))).status_code == 200
         key = first[2]["api_key"]
         assert (await client.post("/u/u1", headers=bearer(key))).status_code == 200
 
 
-async def test_open_auth_mode_is_not_limited(fake: FakeNeighbours) -> None:
-    async with app_with(fake, auth="open", registration_rate=1.0) as client:
+async def test_open_auth_mode_is_not_limited(neighbours: Neighbours) -> None:
+    async with app_client(neighbours, KEYS_CONFIG, auth="open", registration_rate=1.0) as client:
         for name in ("a", "b", "c"):
             assert (await client.post(f"/u/{name}")).status_code == 200
 

@@ -16,32 +16,33 @@ from faas_trio.frontend import create_app
 from faas_trio.frontend.peers import Peers
 from faas_trio.frontend.responses import error_response
 
-from .fakes import TEST_CONFIG, AppClient, FakeNeighbours, envelope_of
+from .neighbours import TEST_CONFIG, Neighbours, envelope_of
 
 
-async def _ready(client: AppClient) -> None:
-    await client.post("/u/ann")
-    await client.post("/u/ann/fn/add", data="def add(a, b):\n    return a + b\n")
-
-
-async def test_too_many_requests_is_429_with_retry_after(
-    client: AppClient, fake: FakeNeighbours
-) -> None:
-    await _ready(client)
-    fake.submit_error = TooManyRequests("queue full", retry_after=2.5)
-    response = await client.post("/u/ann/fn/add/run", data="[1]")
-    assert await envelope_of(response) == (429, True, "queue full")
+def test_too_many_requests_is_429_with_retry_after_rounded_up() -> None:
+    response = error_response(TooManyRequests("queue full", retry_after=2.5))
+    assert response.status_code == 429
     assert response.headers["Retry-After"] == "3"
 
 
-async def test_peer_error_codes_keep_their_status(client: AppClient, fake: FakeNeighbours) -> None:
-    await _ready(client)
-    fake.submit_error = InternalError("jqmanager failed on Submit")
-    assert await envelope_of(await client.post("/u/ann/fn/add/run")) == (
-        500,
-        True,
-        "jqmanager failed on Submit",
-    )
+async def test_peer_error_codes_keep_their_status(
+    nursery: trio.Nursery, neighbours: Neighbours
+) -> None:
+    async def failing_jqmanager(request: Message) -> Message:
+        """A jqmanager that fails with an internal error: a fault the real one cannot be made
+        to produce (it would be a bug), so this is a fake."""
+        raise InternalError(f"jqmanager failed on {type(request).__name__}")
+
+    jq_url = await nursery.start(partial(serve_rpc, "tcp://127.0.0.1:*", failing_jqmanager))
+    async with open_client(neighbours.db_url) as db, open_client(jq_url) as jq:
+        client = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0)).test_client()
+        await client.post("/u/ann")
+        await client.post("/u/ann/fn/add", data="def add(a, b):\n    return a + b\n")
+        assert await envelope_of(await client.post("/u/ann/fn/add/run")) == (
+            500,
+            True,
+            "jqmanager failed on Submit",
+        )
 
 
 async def test_unexpected_reply_type_is_502(nursery: trio.Nursery) -> None:
@@ -61,8 +62,8 @@ async def test_unexpected_reply_type_is_502(nursery: trio.Nursery) -> None:
         )
 
 
-async def test_bug_in_a_route_is_500_envelope(fake: FakeNeighbours) -> None:
-    async with open_client(fake.db_url) as db, open_client(fake.jq_url) as jq:
+async def test_bug_in_a_route_is_500_envelope(neighbours: Neighbours) -> None:
+    async with open_client(neighbours.db_url) as db, open_client(neighbours.jq_url) as jq:
         app = create_app(TEST_CONFIG, Peers(db=db, jq=jq, rpc_timeout=5.0))
 
         @app.get("/boom")

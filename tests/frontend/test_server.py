@@ -15,16 +15,20 @@ import trio
 from faas_trio.frontend import serve
 from load.ports import unused_endpoint
 
-from .fakes import TEST_CONFIG, FakeNeighbours
+from .neighbours import TEST_CONFIG, Neighbours
 
 
-async def test_serve_answers_http(nursery: trio.Nursery, fake: FakeNeighbours) -> None:
-    config = dataclasses.replace(TEST_CONFIG, port=0, db_url=fake.db_url, jq_url=fake.jq_url)
+async def test_serve_answers_http(
+    nursery: trio.Nursery, neighbours: Neighbours, worker: None
+) -> None:
+    config = dataclasses.replace(
+        TEST_CONFIG, port=0, db_url=neighbours.db_url, jq_url=neighbours.jq_url
+    )
     port = await nursery.start(serve, config)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         response = await http.post("/u/ann")
         assert (response.status_code, response.json()) == (200, {"error": False, "res": 1})
-        assert "ann" in fake.users
+        assert await neighbours.has_user("ann")
         source = "async function add(a,b){ return a+b; }"
         response = await http.post("/u/ann/fn/add", content=source)
         assert response.json() == {"error": False, "res": 1}
@@ -37,8 +41,10 @@ async def test_serve_answers_http(nursery: trio.Nursery, fake: FakeNeighbours) -
         assert response.json() == {"error": False, "res": "ok"}
 
 
-async def test_cancelled_serve_stops_listening(fake: FakeNeighbours) -> None:
-    config = dataclasses.replace(TEST_CONFIG, port=0, db_url=fake.db_url, jq_url=fake.jq_url)
+async def test_cancelled_serve_stops_listening(neighbours: Neighbours) -> None:
+    config = dataclasses.replace(
+        TEST_CONFIG, port=0, db_url=neighbours.db_url, jq_url=neighbours.jq_url
+    )
     async with trio.open_nursery() as nursery:
         port = await nursery.start(serve, config)
         stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -77,12 +83,13 @@ async def test_main_refuses_unknown_auth() -> None:
     assert b"FAAS_AUTH='passwords' is not one of keys, open" in result.stderr
 
 
-
 async def test_a_keep_alive_connection_survives_an_early_error(
-    nursery: trio.Nursery, fake: FakeNeighbours
+    nursery: trio.Nursery, neighbours: Neighbours
 ) -> None:
     """A 400 answered before the body was read must not stall the next request."""
-    config = dataclasses.replace(TEST_CONFIG, port=0, db_url=fake.db_url, jq_url=fake.jq_url)
+    config = dataclasses.replace(
+        TEST_CONFIG, port=0, db_url=neighbours.db_url, jq_url=neighbours.jq_url
+    )
     port = await nursery.start(serve, config)
     limits = httpx.Limits(max_connections=1)
     async with httpx.AsyncClient(

@@ -19,10 +19,14 @@ def _sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/store/faas.db"
 
 
-_URL_FACTORIES: dict[str, Callable[[Path], str]] = {"sqlite": _sqlite_url}
+_URL_FACTORIES: dict[str, Callable[[Path], str]] = {
+    "sqlite": _sqlite_url,
+    "memory": lambda _: "memory:",
+}
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
+    pytest.param("memory", id="memory"),
     pytest.param("mongo", id="mongo", marks=pytest.mark.mongo),
 ]
 

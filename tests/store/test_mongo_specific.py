@@ -33,6 +33,7 @@ from faas_trio.core.messages import (
 )
 from faas_trio.core.records import Function, JobRecord, JobState, Runtime
 from faas_trio.store.mongo import MongoStore
+from faas_trio.store.mongo_documents import job_from_doc
 from tests.records import submission_of
 
 pytestmark = pytest.mark.mongo
@@ -141,7 +142,7 @@ async def test_indexes_exist(store: MongoStore, db: Database[dict[str, Any]]) ->
     assert ("u_name", "created_at") in jobs
     assert jobs[("created_at",)]["partialFilterExpression"] == {"status": 0}
     assert jobs[("expire_at",)]["expireAfterSeconds"] == 0
-    assert jobs[("accounted",)]["partialFilterExpression"] == {"accounted": False}
+    assert jobs[("accounted",)]["partialFilterExpression"] == {"accounted": {"$exists": True}}
     # A map's items, by group and index: partial, so a single job's insert does not pay for it.
     item = jobs[("group_id", "group_index")]
     assert item["partialFilterExpression"] == {"group_id": {"$type": "string"}}
@@ -241,33 +242,59 @@ async def test_a_repeated_submission_is_answered_from_the_unique_index(
     assert writes(store) - before == 2  # the insert refused as a duplicate, then its read
 
 
+async def test_a_job_finished_here_is_read_back_without_a_round_trip_until_it_expires(
+    mongo_url: str, db: Database[dict[str, Any]]
+) -> None:
+    def reads(store: MongoStore) -> int:
+        return store.metrics().commands_total.get("get_job", 0)
+
+    async with await MongoStore.open(mongo_url, retention=0.3) as store:
+        await store.apply([PutUser(name="ann"), add_function()])
+        (made,) = await store.apply([CreateJob(submission_of(new_job()))])
+        assert isinstance(made, JobCreated)
+        await store.apply([FinishJob(job=finished(made.job))])
+        before = reads(store)
+        answer = await store.get_job(made.job.id)
+        assert reads(store) == before  # the old API's poll of a finished job: no round trip
+        stored = db.jobs.find_one({"_id": ObjectId(made.job.id)})
+        assert stored is not None and answer == job_from_doc(stored)
+        await trio.sleep(0.35)  # past its expiry: the database is asked again
+        await store.get_job(made.job.id)
+        assert reads(store) == before + 1
+
+
 async def test_time_a_crash_left_uncounted_is_counted_once_at_the_next_start(
     mongo_url: str, db: Database[dict[str, Any]]
 ) -> None:
     job, other = new_job(), new_job("65f0a1b2c3d4e5f600000002")
+    legacy = new_job("65f0a1b2c3d4e5f600000003")
     async with await MongoStore.open(mongo_url) as store:
         await store.apply([PutUser(name="ann"), add_function()])
         await store.apply(
             [
                 CreateJob(submission_of(job)),
                 CreateJob(submission_of(replace(other, idempotency_key=None))),
+                CreateJob(submission_of(replace(legacy, idempotency_key=None))),
             ]
         )
         await store.apply([FinishJob(job=finished(other))])  # counted: 25 ms
-    # What a crash between the two writes leaves: the job final, its time not counted.
+    (user,) = db.users.find({"name": "ann"})
+    (counted,) = user["accounted_batches"]
+    # What a crash between the two writes leaves: the job final, flagged with the token of a
+    # batch whose time was not counted.
     done = finished(job)
-    db.jobs.update_one(
-        {"_id": ObjectId(job.id)},
-        {"$set": {"state": "succeeded", "status": 1, "duration_ms": 25.0, "accounted": False}},
-    )
+    final = {"state": "succeeded", "status": 1, "duration_ms": 25.0}
+    db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {**final, "accounted": 12345}})
+    # The same left by an earlier version, which flagged a job false and kept job ids.
+    db.jobs.update_one({"_id": ObjectId(legacy.id)}, {"$set": {**final, "accounted": False}})
     # And a job whose time was counted just before the crash, its flag still set.
-    db.jobs.update_one({"_id": ObjectId(other.id)}, {"$set": {"accounted": False}})
+    db.jobs.update_one({"_id": ObjectId(other.id)}, {"$set": {"accounted": counted}})
     for _ in range(2):  # a second start finds nothing left to count
         async with await MongoStore.open(mongo_url) as store:
-            user = await store.get_user("ann")
-            assert user is not None and user.execution_time_ms == 50.0
+            user_record = await store.get_user("ann")
+            assert user_record is not None and user_record.execution_time_ms == 75.0
             assert await store.apply([FinishJob(job=done)]) == [Changed(applied=False)]
-    assert db.jobs.count_documents({"accounted": False}) == 0
+    assert db.jobs.count_documents({"accounted": {"$exists": True}}) == 0
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import trio
 from faas_trio.core.errors import PeerUnavailable
 from faas_trio.core.messages import PutUser
 from faas_trio.store import sqlite as sqlite_module
+from faas_trio.store import sqlite_connect
 from faas_trio.store.sqlite import SqliteStore, sqlite_path
 
 
@@ -92,7 +93,7 @@ async def test_an_unusable_file_is_peer_unavailable(tmp_path: Path) -> None:
 async def test_a_locked_database_is_peer_unavailable_and_nothing_applies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "_BUSY_TIMEOUT", 0.05)
+    monkeypatch.setattr(sqlite_connect, "BUSY_TIMEOUT", 0.05)
     store = await SqliteStore.open(f"sqlite://{tmp_path}/faas.db")
     blocker = sqlite3.connect(tmp_path / "faas.db", isolation_level=None, timeout=0)
     try:
