@@ -102,8 +102,14 @@ test-needs:
 		apt-get install -y -qq nodejs npm; } || \
 		{ echo "make: npm is missing; run: apt-get install nodejs npm" >&2; exit 1; }
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist): most tests wait on subprocesses
+# and sockets, not on the CPU. Each file's tests stay in one process (--dist loadfile), so a
+# module-scoped fixture (the multi-host cluster) is made once. (--dist loadgroup would not do:
+# pytest-xdist 3.8 cannot rename pytest 9's node ids, so its xdist_group marks are ignored.)
+# TEST_PROCESSES=0 runs it in this process alone.
+TEST_PROCESSES ?= 2
 test: test-needs $(STAMP) mongo-venv cue-tool system-tools browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=20
 
 # The load-test kit: make load ARGS="--quick", or ARGS="--url http://127.0.0.1:8080 --quick".
 load: $(STAMP)

@@ -184,7 +184,8 @@ async def _run_measured(
         result.notes += notes
     else:
         result = await _run_one(name, ctx)
-    items = sum(sample.total for sample in result.samples)
+    # Requests (or map items) that finished, not those planned: a phase may stop at its limit.
+    items = sum(len(sample.finish_offsets) for sample in result.samples)
     for role, ms in cpu_per_item_ms(cpu_before, component_cpu_seconds(platform.pid), items).items():
         result.figures[f"cpu ms/item {role}"] = ms
     result.figures["load average before"] = load_before

@@ -13,8 +13,10 @@ stores the job at the same time. The guarantees stay as they were:
   is told;
 - the function that ran is the one the store answered: if the ``CreateJob`` answer differs
   the early attempt is *void*: its report is ignored and the job is queued as stored (its
-  next attempt has another number, so the two are never confused); if the ``CreateJob``
-  fails, the attempt is void, its worker is told to cancel it, and nothing of it remains.
+  next attempt has another number, so the two are never confused); if the store refuses
+  the ``CreateJob`` (no such user or function), the attempt is void and its worker is told
+  to cancel it; if the store does not answer, the attempt is void but left to end (the job
+  may be stored all the same and run later, and a cancel goes by job id).
 
 The frontend tells the jqmanager (``ForgetFunctions``) before it answers a deploy, a removal
 or a change of secrets, so a call made after such a change was answered never starts with

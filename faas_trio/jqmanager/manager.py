@@ -106,9 +106,12 @@ class JobManager(JobTable):
                 else:
                     record, taken = self._take_over(created, admitted=True)
                     admitted = not taken
-            except BaseException:
+            except BaseException as exc:
                 if early is not None:
-                    self.void_early(early[0])
+                    # Cancelled only if the store surely did not keep it: a job it may have
+                    # stored runs again later, and a cancel (by id) could reach that run.
+                    refused = isinstance(exc, FaasError) and not isinstance(exc, PeerUnavailable)
+                    self.void_early(early[0], cancel=refused)
                 raise
             finally:
                 if early is not None:

@@ -91,8 +91,10 @@ async def test_kill_9_loses_no_accepted_job(
     _report(role, stream, recovery, records)
     assert_recovery(f"{role} killed", recovery)
     assert re.search(rf"{role}(\.\d+)? was killed by SIGKILL", up.output())
-    # Most of the stream ran outside the outage.
-    assert len(stream.accepted) >= RATE * STREAM_SECONDS / 3
+    # Most of what was sent while the role was up was accepted: the stream before the kill,
+    # and whatever of it was left once a fresh call ran again (the recovery may outlast it).
+    up_seconds = KILL_AFTER + max(0.0, STREAM_SECONDS - KILL_AFTER - recovery)
+    assert len(stream.accepted) >= RATE * up_seconds / 2, (up_seconds, stream.refused)
 
 
 async def test_idle_workers_take_work_soon_after_a_jqmanager_restart(launch: Launch) -> None:

@@ -7,7 +7,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from faas_trio.core.errors import NotFound
+from faas_trio.core.errors import NotFound, PeerUnavailable
 from faas_trio.core.messages import (
     Commands,
     CreateJob,
@@ -157,4 +157,27 @@ async def test_a_call_with_an_idempotency_key_or_of_a_changed_function_waits_for
         fake.answering.set()
         await trio.sleep(0.01)
         assert len(dispatches) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_call_the_store_does_not_answer_is_void_but_not_cancelled(
+    autojump_clock: MockClock,
+) -> None:
+    fake = fake_with_function()
+    async with open_manager(fake, db_timeout=1.0) as manager, trio.open_nursery() as nursery:
+        await _warm(manager)
+        early: list[Dispatch] = []
+        nursery.start_soon(_held_dispatch, manager, "w1", early)
+        await trio.sleep(0.01)
+        fake.answering = trio.Event()  # the dbmanager hangs
+        job = make_job()
+        with pytest.raises(PeerUnavailable):
+            await handle(manager, Submit(submission_of(job), 30.0))
+        await trio.sleep(0.01)
+        assert [d.job.id for d in early] == [job.id]
+        # It may be stored and run again: a cancel by id could reach that run.
+        beat = await handle(manager, Heartbeat("w1", running=[job.id], slots=1, wait=0))
+        assert isinstance(beat, Commands) and beat.cancel == []
+        assert await handle(manager, Report("w1", outcome(early[0].job))) == Done()
+        assert manager.known(job.id) is None and job.id not in fake.jobs
         nursery.cancel_scope.cancel()

@@ -31,8 +31,13 @@ needs_root = pytest.mark.skipif(
 _versions = itertools.count(1)
 #: Sandbox uids of this test session: not the platform's default range, and (most likely) not
 #: another session's, so a test that looks for the processes of a uid it released does not see
-#: a sandbox of a platform or test run beside it that claimed that uid next.
-UID_BASE = 200_000 + (os.getpid() % 1000) * 1000
+#: a sandbox of a platform or test run beside it that claimed that uid next. The processes of
+#: one run under pytest-xdist (gw0, gw1…, children of one controller) get disjoint ranges.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER[2:].isdigit():
+    UID_BASE = 200_000 + ((os.getppid() % 100) * 10 + int(_XDIST_WORKER[2:]) % 10) * 1000
+else:
+    UID_BASE = 200_000 + (os.getpid() % 1000) * 1000
 
 MakeDispatch = Callable[..., Dispatch]
 
