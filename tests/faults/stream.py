@@ -176,16 +176,37 @@ async def check_exactly_once(url: str, stream: JobStream, bound: float) -> dict[
         if record["state"] != "succeeded" or record["result"] != str(2 * stream.accepted[job_id])
     }
     assert not wrong, f"{len(wrong)} of {len(records)} jobs went wrong: {list(wrong.items())[:5]}"
-    # Every job of the user, probes and submissions answered 503 that were stored anyway
-    # included: once all are final, the time counted must be the sum of their durations.
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
-        listed = (await http.get(f"/u/{USER}/jobs?limit=1000")).json()["res"]
-    everything = await final_records(url, [j["id"] for j in listed], bound)
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
-        spent = (await http.get(f"/u/{USER}/time")).json()["res"]
+    spent, everything = await _time_and_jobs(url, bound)
     durations = sum(r["duration_ms"] or 0.0 for r in everything.values())
     assert math.isclose(spent, durations, rel_tol=1e-6, abs_tol=1e-3), (spent, durations)
     return records
+
+
+async def _time_and_jobs(url: str, bound: float) -> tuple[float, dict[str, Any]]:
+    """The user's counted time and the final records of all its jobs, read so that the time
+    covers exactly those jobs: every job of the user (probes, and submissions answered 503
+    that were stored anyway, included) is listed and waited for until final, the time read,
+    and the list read again; a job that appeared meanwhile (a 503-refused submission whose
+    creation the jqmanager resends until the dbmanager answers can be created that late, and
+    its time counted before the time is read) means reading it all again.
+
+    Cancellation: stops waiting.
+    """
+
+    async def job_ids(http: httpx.AsyncClient) -> set[str]:
+        listed = (await http.get(f"/u/{USER}/jobs?limit=1000")).json()["res"]
+        return {job["id"] for job in listed}
+
+    with trio.fail_after(bound):
+        async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
+            listed = await job_ids(http)
+            while True:
+                everything = await final_records(url, sorted(listed), bound)
+                spent = float((await http.get(f"/u/{USER}/time")).json()["res"])
+                again = await job_ids(http)
+                if again == listed:
+                    return spent, everything
+                listed = again
 
 
 _README = Path(__file__).resolve().parents[2] / "README.md"
