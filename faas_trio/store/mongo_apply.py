@@ -3,7 +3,8 @@
 A batch is cut into runs of consecutive ops of one kind, applied in order: job ops
 (:mod:`.mongo_jobs`: no read in the common case, then one unordered ``bulk_write`` to
 ``jobs`` and one to ``users``), and the rarer user, function and job-deletion ops
-(:mod:`.mongo_writes`: reads, then one ``bulk_write`` per collection). Under load a batch is
+(:mod:`.mongo_writes`: reads, then one ``bulk_write`` per collection; such an op alone in
+its run is answered by its write alone where it can be, :mod:`.mongo_direct`). Under load a batch is
 all job ops, so it costs one round trip if it only creates jobs and two if it finishes some,
 however many ops it holds; a function seen for the first time costs one read more.
 
@@ -44,6 +45,7 @@ from ..core.messages import (
 from .base import WriteOp, WriteResult
 from .crash import crash_point
 from .mongo_cache import FinalJobs, FunctionCache
+from .mongo_direct import is_direct, write_direct
 from .mongo_documents import NO_LOGS, Doc
 from .mongo_jobs import JobBatch, JobOp, account_updates
 from .mongo_writes import AdminOp, Plan, batch_reads, plan_batch
@@ -168,6 +170,11 @@ class BatchWriter:
         self, run: list[tuple[int, AdminOp]], now: float
     ) -> dict[int, WriteResult]:
         ops = [op for _, op in run]
+        if len(run) == 1 and is_direct(op := run[0][1]):
+            write = partial(write_direct, self._users, self._jobs, op, now)
+            result: WriteResult = await self._run(write)
+            self._forget(op, result)
+            return {run[0][0]: result}
         reads = batch_reads(ops)
         users = await self._find(self._users, reads.users)
         jobs = await self._find(self._jobs, reads.jobs, {"_id": True})
