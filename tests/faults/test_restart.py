@@ -22,6 +22,10 @@ SLOW_SECONDS = 6
 SLOW_SOURCE = f"def slow(x):\n    import time\n    time.sleep({SLOW_SECONDS})\n    return x * 2\n"
 #: The documented bound on a whole-platform stop.
 STOP_BOUND = 5.0
+#: How often the test looks whether the supervisor has exited: its measurement of the stop
+#: can be late by up to one interval plus a scheduling delay, so that much is allowed.
+POLL_INTERVAL = 0.02
+MEASUREMENT_SLACK = 0.1
 
 
 async def test_a_full_stop_and_start_runs_every_queued_and_running_job(
@@ -48,11 +52,11 @@ async def test_a_full_stop_and_start_runs_every_queued_and_running_job(
     up.proc.send_signal(signal.SIGTERM)
     with trio.move_on_after(STOP_TIMEOUT):
         while up.proc.poll() is None:  # noqa: ASYNC110 (a Popen has no event to wait on)
-            await trio.sleep(0.02)
+            await trio.sleep(POLL_INTERVAL)
     took = time.monotonic() - stopping
     await up.stop()  # exited 0, no process left
     print(f"\nfull stop took {took:.2f} s")
-    assert took <= STOP_BOUND
+    assert took <= STOP_BOUND + MEASUREMENT_SLACK
 
     again = await launch(up.home, **store_env)
     records = await check_exactly_once(again.url, stream, 60.0)
