@@ -19,6 +19,7 @@ get :func:`.stopped_outcome` and never run.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -145,7 +146,7 @@ class _Child:
                         started, load_logs, reply, crash = await self._start(item)
                     else:
                         item.started_at = self._last_wall
-                        reply, crash = await self._receive()
+                        reply, crash = await self._receive(item)
                 self._queue.popleft()
                 if started is not None:  # no child could be had
                     await emit(started)
@@ -187,26 +188,28 @@ class _Child:
             except SandboxError as exc:
                 crash: SandboxError | None = exc
             else:
-                reply, crash = await self._receive()
+                reply, crash = await self._receive(head)
             if isinstance(crash, SandboxUnused) and not checkout.cold and attempt == 1:
+                head.run_scope.deadline = math.inf
                 self._checkout = None
                 await self._pool.release(checkout, reusable=False)
                 continue
             return None, checkout.load_logs if checkout.cold else "", reply, crash
         raise AssertionError("unreachable")
 
-    async def _receive(self) -> tuple[Reply | None, SandboxError | None]:
-        """The next item's reply (None when its deadline passed), or the crash.
+    async def _receive(self, item: BatchItem) -> tuple[Reply | None, SandboxError | None]:
+        """``item``'s reply, or the crash. Called in its ``run_scope``, which it gives the
+        item's deadline (its timeout, from now: the previous reply's arrival), so one scope
+        per item does both (a scope cancelled with no ``stop_state`` timed out).
 
         Cancellation: the child is killed (see :meth:`.Sandbox.receive`).
         """
         assert self._checkout is not None
+        item.run_scope.deadline = trio.current_time() + self._timeout + RUNNER_SLACK
         try:
-            with trio.move_on_after(self._timeout + RUNNER_SLACK):
-                return await self._checkout.sandbox.receive(self._request), None
+            return await self._checkout.sandbox.receive(self._request), None
         except SandboxError as exc:
             return None, exc
-        return None, None
 
     def _outcome(
         self,
@@ -222,9 +225,8 @@ class _Child:
         duration_ms, self._last = (now - self._last) * 1000.0, now
         self._last_wall = time.time()
         job = item.dispatch.job
-        if item.run_scope.cancelled_caught:
-            state = item.stop_state or JobState.CANCELLED
-            return stopped_outcome(job, state, started_at=item.started_at)
+        if item.run_scope.cancelled_caught and item.stop_state is not None:
+            return stopped_outcome(job, item.stop_state, started_at=item.started_at)
         assert self._checkout is not None
         cold = first and self._checkout.cold
         logs = capped_logs(

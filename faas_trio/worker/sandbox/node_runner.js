@@ -178,15 +178,17 @@ const PRELUDE = `(function (global, logCap) {
     } catch (e) {
       settle(false, e);
     }
-    return '';
+    // A function that returned a value is done: its reply now saves the host a tick.
+    return outcome === null ? '' : takeSettled();
   });
+  function takeSettled() {
+    const reply = Object.assign({ state: 'settled', logs: takeLogs() }, outcome);
+    outcome = null;
+    timers.clear();
+    return stringify(reply);
+  }
   fixed('__faas_tick', function () {
-    if (outcome !== null) {
-      const reply = Object.assign({ state: 'settled', logs: takeLogs() }, outcome);
-      outcome = null;
-      timers.clear();
-      return stringify(reply);
-    }
+    if (outcome !== null) return takeSettled();
     let next = null;
     for (const [id, t] of timers) {
       if (next === null || t.due < next.t.due || (t.due === next.t.due && t.order < next.t.order)) next = { id, t };
@@ -308,7 +310,14 @@ async function call(request) {
     return finish({ ok: false, error: 'Error: no function loaded', message: 'no function loaded', logs: '' });
   }
   try {
-    evaluate(`__faas_start(${JSON.stringify(String(request.args || '[]'))})`, deadline - performance.now());
+    const first = evaluateString(
+      `__faas_start(${JSON.stringify(String(request.args || '[]'))})`, deadline - performance.now(),
+    );
+    if (first !== '') {  // it returned a value: settled at once
+      const state = JSON.parse(first);
+      delete state.state;
+      return finish(state);
+    }
     let idleSince = null;
     for (;;) {
       const remaining = deadline - performance.now();
