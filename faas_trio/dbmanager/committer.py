@@ -5,6 +5,11 @@ A request task hands its write to :meth:`GroupCommitter.write` and waits. One co
 applies it as one :meth:`Store.apply` batch (one transaction, one fsync), and wakes each
 writer with its own result. While a batch commits, the next one gathers, so under load each
 transaction carries many writes and under light load a lone write commits at once.
+
+A job transition (``StartJob``, ``RequeueJob``, ``FinishJob``) equal to one still queued or
+being applied is not applied again: its writer shares the first one's outcome. The jqmanager
+sends such a write again when no answer came within its attempt timeout, which happens
+exactly when the store is slow; applying each resend would make it slower still.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ import logging
 import trio
 
 from ..core.errors import FaasError, InternalError, PeerUnavailable, error_from_code
-from ..core.messages import Changed, Done, FunctionReply, JobCreated
+from ..core.messages import (
+    Changed,
+    Done,
+    FinishJob,
+    FunctionReply,
+    JobCreated,
+    RequeueJob,
+    StartJob,
+)
 from ..store import Store, WriteOp, WriteResult
 
 __all__ = ["GroupCommitter", "WriteReply"]
@@ -38,6 +51,17 @@ class _PendingWrite:
         self.done.set()
 
 
+def _is_transition(op: WriteOp) -> bool:
+    """Whether ``op`` is a job transition (all its fields hashable, so it can be a key)."""
+    if not isinstance(op, StartJob | RequeueJob | FinishJob):
+        return False
+    try:
+        hash(op)
+    except TypeError:  # a field of a later message version that cannot be hashed
+        return False
+    return True
+
+
 class GroupCommitter:
     """Batches concurrent writes into shared transactions on ``store``.
 
@@ -45,13 +69,43 @@ class GroupCommitter:
     only after the transaction holding it committed; a write that raises the ``FaasError``
     of its own op (``NotFound``…) changed nothing, and neither did one that raises
     ``PeerUnavailable`` or ``InternalError`` because its whole batch failed, except as
-    stated under Cancellation in :meth:`run`.
+    stated under Cancellation in :meth:`run`. A transition equal to one not yet settled
+    shares its outcome (see the module docstring).
     """
 
     def __init__(self, store: Store, *, max_batch: int = 256, max_waiting: int = 4096) -> None:
         self._store = store
         self._max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[_PendingWrite](max_waiting)
+        #: Transitions queued or being applied (frozen messages: equal ones hash alike).
+        self._unsettled: dict[WriteOp, _PendingWrite] = {}
+
+    async def _queued(self, op: WriteOp) -> tuple[_PendingWrite, bool]:
+        """The pending write of ``op``: queued now, or an equal transition's not yet settled
+        (then also False).
+
+        Cancellation: as :meth:`write`.
+        """
+        transition = _is_transition(op)
+        if transition and (same := self._unsettled.get(op)) is not None:
+            return same, False
+        pending = _PendingWrite(op)
+        if transition:  # before the send: the batch may settle it before send returns
+            self._unsettled[op] = pending
+        try:
+            await self._send.send(pending)
+        except BaseException as exc:  # not queued
+            if transition and self._unsettled.get(op) is pending:
+                del self._unsettled[op]
+            if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+                raise PeerUnavailable("dbmanager is not accepting writes (stopping)") from exc
+            raise
+        return pending, True
+
+    def _settle(self, pending: _PendingWrite, result: WriteResult) -> None:
+        if _is_transition(pending.op) and self._unsettled.get(pending.op) is pending:
+            del self._unsettled[pending.op]
+        pending.resolve(result)
 
     async def write(self, op: WriteOp) -> WriteReply:
         """Apply ``op`` in the next batch and return its reply once committed.
@@ -65,15 +119,11 @@ class GroupCommitter:
         nothing queued; a cancel once queued does not withdraw the write, which may still
         commit.
         """
-        pending = _PendingWrite(op)
-        try:
-            await self._send.send(pending)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise PeerUnavailable("dbmanager is not accepting writes (stopping)") from exc
+        pending, own = await self._queued(op)
         await pending.done.wait()
         result = pending.result
         if isinstance(result, FaasError):
-            raise result
+            raise result if own else _copy(result)
         if result is None:  # resolve() always sets it before done
             raise InternalError("a write finished without a result")
         return result
@@ -87,12 +137,7 @@ class GroupCommitter:
 
         Cancellation: as :meth:`write`; writes already queued may still commit.
         """
-        pending = [_PendingWrite(op) for op in ops]
-        try:
-            for each in pending:
-                await self._send.send(each)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise PeerUnavailable("dbmanager is not accepting writes (stopping)") from exc
+        pending = [(await self._queued(op))[0] for op in ops]
         results: list[WriteResult] = []
         for each in pending:
             await each.done.wait()
@@ -123,7 +168,7 @@ class GroupCommitter:
             stopped = PeerUnavailable("dbmanager stopped before the write was applied")
             while True:
                 try:
-                    self._receive.receive_nowait().resolve(_copy(stopped))
+                    self._settle(self._receive.receive_nowait(), _copy(stopped))
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             self._receive.close()
@@ -144,10 +189,10 @@ class GroupCommitter:
         except BaseException:
             unknown = PeerUnavailable("dbmanager stopped while the write was being applied")
             for pending in batch:
-                pending.resolve(_copy(unknown))
+                self._settle(pending, _copy(unknown))
             raise
         for pending, result in zip(batch, results, strict=True):
-            pending.resolve(result)
+            self._settle(pending, result)
 
 
 def _copy(error: FaasError) -> FaasError:

@@ -93,6 +93,7 @@ class MongoStore(MongoCalls):
             self._users,
             self._jobs,
             self._versions,
+            db["accounting"],
             self._run_write,
             self._run_read,
             retention=retention,
@@ -175,9 +176,8 @@ class MongoStore(MongoCalls):
 
     async def _heal(self) -> None:
         """Count the time of final jobs a crash (or a failed batch) left uncounted."""
-        healed = await self._writer.heal()
-        if healed:
-            log.warning("counted the time of %d finished jobs left uncounted", healed)
+        if healed := await self._writer.heal():
+            log.warning("counted time left uncounted by a crash (%d users' updates)", healed)
         self._heal_needed = False
 
     # ---- reads (each abandoned on cancel) ------------------------------------------------

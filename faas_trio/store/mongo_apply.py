@@ -8,9 +8,10 @@ its run is answered by its write alone where it can be, :mod:`.mongo_direct`). U
 all job ops, so it costs one round trip if it only creates jobs and two if it finishes some,
 however many ops it holds; a function seen for the first time costs one read more.
 
-Accounting stays exact without a transaction (see :mod:`.mongo_jobs`): :meth:`BatchWriter.heal`
-applies every final job whose time is not yet counted; the store runs it when it opens and
-after a batch that failed part way.
+Accounting stays exact without a transaction (see :mod:`.mongo_accounting`): a batch that
+finishes jobs first writes its pending record (one small document), and :meth:`BatchWriter.heal`
+counts what a crash left uncounted; the store runs it when it opens and after a batch that
+failed part way.
 
 Runs in the store's trio thread; every database call goes through the ``run`` callable the
 store gives (a worker thread, errors translated, each command counted under ``write``): ``run``
@@ -23,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+from bson import ObjectId
 from pymongo import UpdateMany
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
@@ -44,10 +46,11 @@ from ..core.messages import (
 )
 from .base import WriteOp, WriteResult
 from .crash import crash_point
+from .mongo_accounting import PENDING_FIELDS, flagged_increments, pending_increments, pending_write
 from .mongo_cache import FinalJobs, FunctionCache
 from .mongo_direct import is_direct, write_direct
 from .mongo_documents import NO_LOGS, Doc
-from .mongo_jobs import JobBatch, JobOp, account_updates
+from .mongo_jobs import JobBatch, JobOp
 from .mongo_writes import AdminOp, Plan, batch_reads, plan_batch
 
 __all__ = ["BatchWriter"]
@@ -72,13 +75,15 @@ def _runs(ops: Sequence[WriteOp]) -> list[list[tuple[int, WriteOp]]]:
 
 
 class BatchWriter:
-    """Applies batches to the ``users``, ``jobs`` and ``function_versions`` collections."""
+    """Applies batches to the ``users``, ``jobs``, ``function_versions`` and ``accounting``
+    collections."""
 
     def __init__(
         self,
         users: Collection[Doc],
         jobs: Collection[Doc],
         versions: Collection[Doc],
+        accounting: Collection[Doc],
         run: Run[Any],
         read: Run[Any],
         *,
@@ -87,14 +92,14 @@ class BatchWriter:
         self._users = users
         self._jobs = jobs
         self._versions = versions
+        self._accounting = accounting
+        #: This store's pending record in ``accounting`` (one per store instance).
+        self._instance = str(ObjectId())
         self._run = run
         self._read = read
         self._retention = retention
         self.functions = FunctionCache()
         self.finals = FinalJobs()
-        #: Batches whose time was counted but whose jobs' ``accounted`` flags are still set:
-        #: (token, how many jobs it flagged).
-        self._marks: list[tuple[int, int]] = []
 
     async def apply(self, ops: Sequence[WriteOp], now: float) -> list[WriteResult]:
         """Apply ``ops`` in order; one result per op. Cancellation: as the store's apply."""
@@ -108,30 +113,46 @@ class BatchWriter:
 
     async def heal(self) -> int:
         """Count the time of every final job not yet accounted (idempotent: a job already
-        counted is not counted again); how many jobs were looked at."""
-        query = {"accounted": {"$exists": True}}
+        counted is not counted again); how many users' updates added time.
+
+        Pending records of other store instances are healed and removed too: a store opens
+        when the one before it on the database is gone.
+        """
+        pending = await self._read(lambda: list(self._accounting.find({})))
+        added = 0
+        if pending:
+            oids = [oid for record in pending for oid, _ in record.get("finishes", [])]
+            named: Doc = {"_id": {"$in": oids}}
+            jobs = await self._read(lambda: list(self._jobs.find(named, PENDING_FIELDS)))
+            if updates := pending_increments(pending, jobs):
+                added += await self._run(lambda: self._modified(self._users, updates))
+            done = {"_id": {"$in": [record["_id"] for record in pending]}}
+            await self._run(lambda: self._accounting.delete_many(done))
+        # Jobs flagged by earlier versions, which marked each finished job.
+        flags: Doc = {"accounted": {"$exists": True}}
         projection = {"u_name": True, "duration_ms": True, "accounted": True}
-        docs = await self._read(lambda: list(self._jobs.find(query, projection)))
+        docs = await self._read(lambda: list(self._jobs.find(flags, projection)))
         if docs:
-            updates = account_updates(docs)
-            await self._run(lambda: self._users.bulk_write(updates, ordered=False))
+            flagged = flagged_increments(docs)
+            added += await self._run(lambda: self._modified(self._users, flagged))
             oids = [doc["_id"] for doc in docs]
-            done = UpdateMany({"_id": {"$in": oids}}, {"$unset": {"accounted": ""}})
-            await self._run(lambda: self._jobs.bulk_write([done]))
-        self._marks.clear()
-        return len(docs)
+            done_flags = UpdateMany({"_id": {"$in": oids}}, {"$unset": {"accounted": ""}})
+            await self._run(lambda: self._jobs.bulk_write([done_flags]))
+        return added
 
     async def _apply_jobs(self, run: list[tuple[int, JobOp]], now: float) -> dict[int, WriteResult]:
         batch = JobBatch(run, now, self._retention)
         missing = batch.functions_missing(self.functions)
         users_read = await self._read_functions(missing) if missing else set()
         batch.plan(self.functions, users_read)
-        marks = self._marks
-        for wave in batch.waves([token for token, _ in marks]):
+        waves = batch.waves()
+        if pending := batch.pending():
+            # Before the finishes: what a crash after them leaves uncounted is found by it.
+            record = pending_write(self._instance, batch.token, pending)
+            await self._run(lambda: self._accounting.bulk_write([record]))
+        for wave in waves:
             outcome = await self._run(partial(self._bulk, self._jobs, [w.write for w in wave]))
-            batch.record(wave, outcome, sum(count for _, count in marks))
-            if marks:
-                self._marks, marks = [], []
+            batch.record(wave, outcome)
         if (query := batch.duplicates()) is not None:
             stored = await self._read(lambda: list(self._jobs.find(query, NO_LOGS)))
             wanted = {f for f in batch.stored_functions(stored) if self.functions.get(*f) is None}
@@ -142,13 +163,11 @@ class BatchWriter:
             projection = {"last_write": True}
             stored = await self._read(lambda: list(self._jobs.find(unsure, projection)))
             batch.correct(stored)
-        updates, flagged = batch.increments()
-        if updates:
+        if updates := batch.increments():
             crash_point("finish-before-time")
             outcome = await self._run(lambda: self._bulk(self._users, updates))
-            if outcome.get("nMatched", 0) == len(updates):
-                self._marks.append((batch.token, flagged))
-            else:  # a user gone, or a job counted already: decide job by job
+            if outcome.get("nMatched", 0) != len(updates):
+                # A user gone, or a batch counted already: decide from what is stored.
                 await self.heal()
         for result in batch.results.values():
             if isinstance(result, JobCreated) and not result.existing:
@@ -215,6 +234,11 @@ class BatchWriter:
             return []
         docs: list[Doc] = await self._read(lambda: list(collection.find(query, projection)))
         return docs
+
+    @staticmethod
+    def _modified(collection: Collection[Doc], writes: list[Any]) -> int:
+        """How many documents an unordered bulk write of ``writes`` changed."""
+        return int(collection.bulk_write(writes, ordered=False).modified_count)
 
     @staticmethod
     def _bulk(collection: Collection[Doc], writes: list[Any]) -> Doc:

@@ -19,34 +19,28 @@ These are the writes every job makes, so they cost as few round trips as possibl
 3. :meth:`JobBatch.increments` gives one update per user adding the time of its applied
    finishes; it goes out after the jobs' writes, not waiting on any read.
 
-Exact accounting without a transaction: a batch has a token (a random 63-bit integer); a
-finish that adds time also sets ``accounted: <token>`` on its job, and the user's update adds
-the batch's time only if the token is not among the user's ``accounted_batches`` (the last
-:data:`ACCOUNTED_KEEP` it counted), which it pushes in the same update. So a crash between the
-two writes leaves jobs final but not accounted, which the store applies at its next start
-(:func:`account_updates`), and applying it twice cannot count it twice. The flag is removed
-from the batch's jobs afterwards (one update matching the token), with the next batch's writes.
-One token per batch, not one id per job, keeps the user's document small: each of its updates
-copies it whole on the MongoDB-protocol test server. Jobs flagged ``accounted: false`` by an
-earlier version (whose users hold the job ids in ``accounted_jobs``) are healed job by job.
+Exact accounting without a transaction is :mod:`.mongo_accounting`'s: a batch has a token, and
+:meth:`JobBatch.pending` names the finishes that add time, with the mark of each one's write,
+for the record written before the jobs' writes. Jobs flagged ``accounted`` by earlier versions
+are counted when the store opens.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 from bson import ObjectId
-from pymongo import InsertOne, UpdateMany, UpdateOne
+from pymongo import InsertOne, UpdateOne
 
 from ..core.errors import BadRequest, Conflict, InternalError, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import Changed, CreateJob, FinishJob, JobCreated, RequeueJob, StartJob
 from ..core.records import JobRecord, JobState
 from .base import WriteResult, created_job, stored_size, text_size
+from .mongo_accounting import increment, new_token
 from .mongo_cache import OUTCOME_FIELDS, FunctionCache
 from .mongo_documents import (
     UNFINISHED,
@@ -57,29 +51,13 @@ from .mongo_documents import (
     job_from_doc,
 )
 
-__all__ = [
-    "ACCOUNTED_KEEP",
-    "JobBatch",
-    "JobOp",
-    "account_updates",
-    "unmark",
-]
+__all__ = ["JobBatch", "JobOp"]
 
 #: The writes planned here.
 JobOp = CreateJob | StartJob | RequeueJob | FinishJob
-#: How many of its last accounted batch tokens a user keeps: the flags of a batch are removed
-#: by the next one, or by the heal after a failure, so a few would do.
-ACCOUNTED_KEEP = 64
-#: How many job ids a user of an earlier version kept (see :func:`account_updates`).
-_LEGACY_KEEP = 1024
 _DUPLICATE_KEY = 11000
 # Fields FinishJob writes: the outcome, never the submission.
 _FINISH_FIELDS = ("status", *OUTCOME_FIELDS)
-
-
-def new_token() -> int:
-    """A batch's accounting token: random, so two stores (or restarts) never share one."""
-    return secrets.randbits(63)
 
 
 @dataclass
@@ -92,6 +70,8 @@ class _Write:
     changes: Doc | None = None
     query: Doc | None = None
     update: Doc | None = None
+    #: A finish that adds time (its job's user is then owed it).
+    counts: bool = False
 
 
 @dataclass
@@ -134,10 +114,8 @@ class JobBatch:
             else:
                 self._plan_transition(index, op)
 
-    def waves(self, marks: list[int]) -> list[list[_Write]]:
-        """The writes as unordered bulk writes, in order, none touching a job twice; the
-        first also removes the ``accounted`` flag of the batches ``marks`` (tokens of
-        batches already accounted)."""
+    def waves(self) -> list[list[_Write]]:
+        """The writes as unordered bulk writes, in order, none touching a job twice."""
         waves: list[list[_Write]] = []
         last: dict[str, int] = {}
         for write in self._writes:
@@ -152,22 +130,25 @@ class JobBatch:
                 write.write = UpdateOne(write.query, write.update)
             waves[wave].append(write)
             last[write.job_id] = wave
-        if marks:
-            unmarking = [_Write(unmark(token), "", -1) for token in marks]
-            if waves:
-                waves[0].extend(unmarking)
-            else:
-                waves.append(unmarking)
         return waves
 
-    def record(self, wave: list[_Write], outcome: Doc, marks: int) -> None:
+    def pending(self) -> list[tuple[ObjectId, ObjectId]]:
+        """(job id, mark of its write) of each finish that adds time, once :meth:`waves`
+        marked them: what the batch's pending record holds (see :mod:`.mongo_accounting`)."""
+        return [
+            (ObjectId(write.job_id), write.changes["last_write"])
+            for write in self._writes
+            if write.counts and write.changes is not None
+        ]
+
+    def record(self, wave: list[_Write], outcome: Doc) -> None:
         """Take in the ``outcome`` of one wave (its ``bulk_api_result``, or the details of
-        its ``BulkWriteError``); ``marks`` is how many jobs its unmarking should match."""
+        its ``BulkWriteError``)."""
         failed = {error["index"]: error for error in outcome.get("writeErrors", [])}
         transitions = [w for w in wave if w.changes is not None]
         for position, write in enumerate(wave):
             error = failed.get(position)
-            if error is None or write.index < 0:
+            if error is None:
                 continue
             if write.changes is None and error.get("code") == _DUPLICATE_KEY:
                 self._duplicates.append(write.index)
@@ -175,7 +156,7 @@ class JobBatch:
                 self.results[write.index] = InternalError(
                     f"job '{write.job_id}' not written: {error.get('errmsg')}"
                 )
-        if outcome.get("nMatched", 0) < len(transitions) + marks:
+        if outcome.get("nMatched", 0) < len(transitions):
             written = [w for position, w in enumerate(wave) if position not in failed]
             self._unsure.extend(w for w in written if w.changes is not None)
 
@@ -246,17 +227,13 @@ class JobBatch:
         stored; the others as the finish gave them); they expire at ``now + retention``."""
         return [job for index, job in self._finals.items() if self._applied(index)]
 
-    def increments(self) -> tuple[list[UpdateOne], int]:
-        """One update per user adding the time of its applied finishes, and how many jobs
-        they flagged with the batch's token."""
+    def increments(self) -> list[UpdateOne]:
+        """One update per user adding the time of its applied finishes."""
         per_user: dict[str, float] = {}
-        flagged = 0
         for index, op in self.ops:
             if isinstance(op, FinishJob) and op.job.duration_ms and self._applied(index):
                 per_user[op.job.user] = per_user.get(op.job.user, 0.0) + op.job.duration_ms
-                flagged += 1
-        updates = [_increment(user, spent, self.token) for user, spent in per_user.items()]
-        return updates, flagged
+        return [increment(user, spent, self.token) for user, spent in per_user.items()]
 
     # ---- planning ----------------------------------------------------------------------
 
@@ -323,55 +300,9 @@ class JobBatch:
             changes = {name: final[name] for name in _FINISH_FIELDS}
             # The TTL counts from when the store saw the finish, whatever the worker's clock.
             changes.update(logs=op.logs, expire_at=as_date(self.now + self.retention))
-            if op.job.duration_ms:
-                changes["accounted"] = self.token
         update: Doc = {"$set": changes}
         if isinstance(op, FinishJob):  # its arguments were counted when the job was created
             update["$inc"] = {"bytes": stored_size(op.job, op.logs) - text_size(op.job.args)}
-        self._writes.append(_Write(None, job_id, index, changes, query, update))
+        counts = isinstance(op, FinishJob) and bool(op.job.duration_ms)
+        self._writes.append(_Write(None, job_id, index, changes, query, update, counts))
         self.results[index] = Changed(applied=True)
-
-
-def _increment(user: str, spent: float, token: int) -> UpdateOne:
-    """Add ``spent`` ms to ``user`` unless the batch ``token`` was counted already."""
-    return UpdateOne(
-        {"name": user, "accounted_batches": {"$ne": token}},
-        {
-            "$inc": {"execution_time_ms": spent},
-            "$push": {"accounted_batches": {"$each": [token], "$slice": -ACCOUNTED_KEEP}},
-        },
-    )
-
-
-def _legacy_increment(user: str, spent: float, oid: ObjectId) -> UpdateOne:
-    """Add ``spent`` ms to ``user`` unless its earlier version counted the job ``oid``."""
-    return UpdateOne(
-        {"name": user, "accounted_jobs": {"$ne": oid}},
-        {
-            "$inc": {"execution_time_ms": spent},
-            "$push": {"accounted_jobs": {"$each": [oid], "$slice": -_LEGACY_KEEP}},
-        },
-    )
-
-
-def unmark(token: int) -> UpdateMany:
-    """The write removing the ``accounted`` flag of the jobs of an accounted batch."""
-    return UpdateMany({"accounted": token}, {"$unset": {"accounted": ""}})
-
-
-def account_updates(unaccounted: list[Doc]) -> list[UpdateOne]:
-    """For final jobs still flagged (their ``_id``, ``u_name``, ``duration_ms``,
-    ``accounted``), the updates adding their time to their users unless counted already: one
-    per user and batch token, or one per job flagged ``false`` by an earlier version."""
-    per_batch: dict[tuple[str, int], float] = {}
-    updates: list[UpdateOne] = []
-    for doc in unaccounted:
-        spent = float(doc.get("duration_ms") or 0.0)
-        token = doc.get("accounted")
-        if isinstance(token, int) and not isinstance(token, bool):
-            key = (doc["u_name"], token)
-            per_batch[key] = per_batch.get(key, 0.0) + spent
-        else:
-            updates.append(_legacy_increment(doc["u_name"], spent, doc["_id"]))
-    updates += [_increment(user, spent, token) for (user, token), spent in per_batch.items()]
-    return updates

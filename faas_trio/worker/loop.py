@@ -3,9 +3,10 @@ commands. The process around it (its warm pool, confinement, entry point) is :mo
 
 Each of the ``concurrency`` slots keeps one ``NextJob`` request in flight and runs the jobs it
 gets: up to :data:`MAX_JOBS_PER_ASK` queued jobs of one function at once (the jqmanager decides
-how many, ``FAAS_MAX_BATCH``), run back to back in the same warm child. Their outcomes are
-reported together, one ``Report`` per :data:`REPORT_DELAY` at most, so a batch of quick calls
-costs one message each way while a slow call does not hold back the results before it.
+how many, ``FAAS_MAX_BATCH``), sent to one warm child in one frame and run there back to
+back (:mod:`.execution`). Their outcomes are reported together, one ``Report`` per
+:data:`REPORT_DELAY` at most, so a batch of quick calls costs one message each way while a
+slow call does not hold back the results before it.
 A heartbeat task tells the jqmanager which jobs run here and receives ``Commands``;
 a cancel kills that job's child and reports it ``cancelled``. Every outcome is reported with
 ``Report`` and resent until the jqmanager answers ``Done``: a result is never dropped while
@@ -40,7 +41,7 @@ from ..core.records import JobState, Outcome
 from ..core.retry import Backoff
 from ..core.rpc import Client
 from .config import WorkerConfig
-from .execution import run_job, stopped_outcome
+from .execution import BatchItem, run_batch
 from .pool import WarmPool
 
 __all__ = ["Worker", "new_worker_id"]
@@ -78,16 +79,11 @@ def _backoff() -> Backoff:
     return Backoff(0.1, 2.0)
 
 
-@dataclass
-class _Running:
-    dispatch: Dispatch
-    started_at: float
-    #: Around the run only: cancelling it kills the child.
-    run_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    #: Around run and report, shielded so that a shutdown drains instead of killing.
+@dataclass(eq=False)
+class _Running(BatchItem):
+    #: Around the batch's run and report, shielded so that a shutdown drains instead of
+    #: killing (one scope for the whole batch).
     scope: trio.CancelScope = field(default_factory=lambda: trio.CancelScope(shield=True))
-    #: Why the run was stopped from outside (cancelled, or queued when drained).
-    stop_state: JobState | None = None
 
 
 class Worker:
@@ -162,33 +158,16 @@ class Worker:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._report_as_they_come, receive)
                     async with send:
-                        for entry in entries:
-                            await send.send(await self._run_one(entry))
+                        await run_batch(
+                            self.pool, entries, send.send, log_cap=self.config.log_cap,
+                            result_cap=self.config.result_cap, draining=lambda: self.draining,
+                        )  # fmt: skip
         finally:
             for entry in entries:
                 job_id = entry.dispatch.job.id
                 if self.running.get(job_id) is entry:  # a newer attempt of the job may run
                     del self.running[job_id]
             self._jobs_changed.set()
-
-    async def _run_one(self, entry: _Running) -> Outcome:
-        """Run one job of a batch; its outcome (stopped ones included).
-
-        Cancellation: as :meth:`_run_batch`.
-        """
-        entry.started_at = time.time()
-        if self.draining:
-            entry.stop_state = JobState.QUEUED
-            entry.run_scope.cancel()
-        with entry.run_scope:
-            return await run_job(
-                self.pool,
-                entry.dispatch,
-                log_cap=self.config.log_cap,
-                result_cap=self.config.result_cap,
-            )
-        state = entry.stop_state or JobState.CANCELLED
-        return stopped_outcome(entry.dispatch, state, started_at=entry.started_at)
 
     async def _report_as_they_come(self, outcomes: trio.MemoryReceiveChannel[Outcome]) -> None:
         """Report each outcome that arrives, at most :data:`REPORT_DELAY` after it came,

@@ -10,15 +10,15 @@ import trio
 import trio.testing
 
 from faas_trio.core.errors import FaasError, InternalError, NotFound, PeerUnavailable
-from faas_trio.core.messages import DeleteJob, Done
+from faas_trio.core.messages import Changed, DeleteJob, Done, StartJob
 from faas_trio.dbmanager.committer import GroupCommitter
 from faas_trio.store import Store, WriteOp, WriteResult
 
 
 class ScriptedStore:
-    """Answers ``DeleteJob(id)``: ``Done`` for ids starting with "ok", else ``NotFound``.
-    While ``gate`` is set, each apply waits for it first. ``fail_next`` makes the next batch
-    raise that exception instead."""
+    """Answers ``DeleteJob(id)``: ``Done`` for ids starting with "ok", else ``NotFound``;
+    ``StartJob(id)``: ``Changed(applied=True)``. While ``gate`` is set, each apply waits for
+    it first. ``fail_next`` makes the next batch raise that exception instead."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -26,7 +26,7 @@ class ScriptedStore:
         self.fail_next: BaseException | None = None
 
     async def apply(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        ids = [cast(DeleteJob, op).id for op in ops]
+        ids = [cast(DeleteJob | StartJob, op).id for op in ops]
         self.batches.append(ids)
         if self.gate is not None:
             await self.gate.wait()
@@ -34,7 +34,11 @@ class ScriptedStore:
         if self.fail_next is not None:
             failure, self.fail_next = self.fail_next, None
             raise failure
-        return [Done() if i.startswith("ok") else NotFound(f"job '{i}' not found") for i in ids]
+        return [
+            Changed(applied=True) if isinstance(op, StartJob)
+            else Done() if i.startswith("ok") else NotFound(f"job '{i}' not found")
+            for op, i in zip(ops, ids, strict=True)
+        ]  # fmt: skip
 
 
 @pytest.fixture
@@ -155,3 +159,27 @@ async def test_a_write_cancelled_before_it_is_queued_is_never_applied(
         store.gate.set()
     assert await committer.write(DeleteJob(id="ok2")) == Done()
     assert store.batches == [["ok0"], ["ok2"]]
+
+
+async def test_a_transition_sent_again_before_it_settled_shares_its_outcome(
+    committer: GroupCommitter, store: ScriptedStore
+) -> None:
+    start = StartJob(id="ok1", attempt=1, worker="w1", started_at=1.0)
+    store.gate = trio.Event()
+    replies: list[object] = []
+
+    async def write(op: StartJob) -> None:
+        replies.append(await committer.write(op))
+
+    async with trio.open_nursery() as writers:
+        writers.start_soon(write, start)
+        await trio.testing.wait_all_tasks_blocked()  # being applied, held at the gate
+        writers.start_soon(write, start)  # its sender timed out and sent it again
+        writers.start_soon(write, StartJob(id="ok1", attempt=2, worker="w1", started_at=2.0))
+        await trio.testing.wait_all_tasks_blocked()
+        store.gate.set()
+    assert replies == [Changed(applied=True)] * 3
+    assert store.batches == [["ok1"], ["ok1"]]  # the first start, then the other attempt's
+    # Once settled, the same transition is applied again (the store answers it).
+    assert await committer.write(start) == Changed(applied=True)
+    assert store.batches[-1] == ["ok1"] and len(store.batches) == 3

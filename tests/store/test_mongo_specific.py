@@ -222,7 +222,8 @@ async def test_job_batches_cost_one_round_trip_per_collection(store: MongoStore)
     before = writes(store)
     results = await store.apply([FinishJob(job=finished(j)) for j in jobs])
     assert results == [Changed(applied=True)] * len(jobs)
-    assert writes(store) - before == 2  # the jobs, then the user's time
+    # The batch's pending record, the jobs, then the user's time.
+    assert writes(store) - before == 3
     user = await store.get_user("ann")
     assert user is not None and user.execution_time_ms == 25.0 * len(jobs)
     assert store.metrics().commands_total.get("get_user") == 1
@@ -267,34 +268,41 @@ async def test_time_a_crash_left_uncounted_is_counted_once_at_the_next_start(
     mongo_url: str, db: Database[dict[str, Any]]
 ) -> None:
     job, other = new_job(), new_job("65f0a1b2c3d4e5f600000002")
-    legacy = new_job("65f0a1b2c3d4e5f600000003")
+    legacy, flagged = new_job("65f0a1b2c3d4e5f600000003"), new_job("65f0a1b2c3d4e5f600000004")
+    unapplied = new_job("65f0a1b2c3d4e5f600000005")
     async with await MongoStore.open(mongo_url) as store:
         await store.apply([PutUser(name="ann"), add_function()])
         await store.apply(
-            [
-                CreateJob(submission_of(job)),
-                CreateJob(submission_of(replace(other, idempotency_key=None))),
-                CreateJob(submission_of(replace(legacy, idempotency_key=None))),
+            [CreateJob(submission_of(job))]
+            + [
+                CreateJob(submission_of(replace(each, idempotency_key=None)))
+                for each in (other, legacy, flagged, unapplied)
             ]
         )
         await store.apply([FinishJob(job=finished(other))])  # counted: 25 ms
     (user,) = db.users.find({"name": "ann"})
     (counted,) = user["accounted_batches"]
-    # What a crash between the two writes leaves: the job final, flagged with the token of a
-    # batch whose time was not counted.
-    done = finished(job)
+    assert db.accounting.count_documents({}) == 1  # the last batch's record, counted
+    # What a crash between the two writes leaves: the batch's pending record, and the job
+    # final with the mark of its finish's write; the other finish it names did not apply.
+    mark = ObjectId()
     final = {"state": "succeeded", "status": 1, "duration_ms": 25.0}
-    db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {**final, "accounted": 12345}})
-    # The same left by an earlier version, which flagged a job false and kept job ids.
+    db.jobs.update_one({"_id": ObjectId(job.id)}, {"$set": {**final, "last_write": mark}})
+    finishes = [[ObjectId(job.id), mark], [ObjectId(unapplied.id), ObjectId()]]
+    db.accounting.insert_one({"_id": "crashed", "token": 12345, "finishes": finishes})
+    # The same left by earlier versions: a job flagged with its batch's token, and one
+    # flagged false whose id its user keeps.
+    db.jobs.update_one({"_id": ObjectId(flagged.id)}, {"$set": {**final, "accounted": 777}})
     db.jobs.update_one({"_id": ObjectId(legacy.id)}, {"$set": {**final, "accounted": False}})
     # And a job whose time was counted just before the crash, its flag still set.
     db.jobs.update_one({"_id": ObjectId(other.id)}, {"$set": {"accounted": counted}})
     for _ in range(2):  # a second start finds nothing left to count
         async with await MongoStore.open(mongo_url) as store:
             user_record = await store.get_user("ann")
-            assert user_record is not None and user_record.execution_time_ms == 75.0
-            assert await store.apply([FinishJob(job=done)]) == [Changed(applied=False)]
+            assert user_record is not None and user_record.execution_time_ms == 100.0
+            assert await store.apply([FinishJob(job=finished(job))]) == [Changed(applied=False)]
     assert db.jobs.count_documents({"accounted": {"$exists": True}}) == 0
+    assert db.accounting.count_documents({"_id": "crashed"}) == 0
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faas_trio.core.bounds import MAX_JSON_DEPTH, stored_json_text
-from faas_trio.core.messages import Report
+from faas_trio.core.messages import Dispatch, Report
 from faas_trio.core.records import JobState, Outcome, Runtime
 from faas_trio.core.wire import encode_body
-from faas_trio.worker.execution import run_job
+from faas_trio.worker.execution import BatchItem, run_batch, run_job
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
@@ -233,3 +233,47 @@ def test_nothing_on_the_reply_pipe_ends_the_worker(
                 nursery.cancel_scope.cancel()  # the scratch sweeper runs until then
 
     trio.run(example)
+
+
+@pytest.mark.parametrize(
+    ("payload", "well_formed"),
+    [
+        (frame(b"\xff\xfe garbage"), False),  # broken: the child is killed at once
+        (frame(b"", length=48 << 20), False),  # over the cap: refused unread
+        # Well formed: taken as this item's reply, and its honest one as the next item's
+        # (a function may lie about the results of its own batch, no one else's).
+        (frame(json.dumps({"ok": True, "value": '"forged"', "text": "forged"}).encode()), True),
+    ],
+)
+async def test_a_forged_frame_in_a_batch_costs_no_item_its_outcome(
+    pool: WarmPool, make_dispatch: MakeDispatch, payload: str, well_formed: bool
+) -> None:
+    first = make_dispatch(FORGER, '["", "return"]', version=1, timeout=1.0)
+    args = ['["", "return"]', json.dumps([payload, "return"]), '["", "return"]', '["", "return"]']
+    items = [
+        BatchItem(Dispatch(job=msgspec.structs.replace(first.job, id=f"{first.job.id}-{n}",
+                                                       args=arg), function=first.function))
+        for n, arg in enumerate(args)
+    ]  # fmt: skip
+    outcomes: list[Outcome] = []
+
+    async def keep(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+
+    await run_batch(pool, items, keep, log_cap=4096, result_cap=1 << 20)
+    assert [o.job_id for o in outcomes] == [item.dispatch.job.id for item in items]
+    for outcome in outcomes:
+        assert_storable(outcome)
+    assert outcomes[0].result == "honest"
+    if well_formed:
+        assert outcomes[1].result == "forged"
+        assert all(o.state is JobState.SUCCEEDED for o in outcomes)
+        # The child that forged is not kept: a frame was left unread in its pipe.
+        assert pool.size == 0
+    else:
+        assert outcomes[1].state is JobState.FAILED
+        assert (outcomes[1].error or "").startswith("SandboxError: ")
+        # The items after it ran in a fresh child, which is kept.
+        assert [o.result for o in outcomes[2:]] == ["honest", "honest"]
+        assert pool.size == 1
+    await next_call_succeeds(pool, make_dispatch)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from faas_trio.worker.sandbox import protocol
 from faas_trio.worker.sandbox.protocol import (
+    BatchRequest,
     CallRequest,
     ConfineOptions,
     LoadRequest,
@@ -39,9 +40,19 @@ def body(frame: bytes) -> bytes:
     return frame[protocol.HEADER.size :]
 
 
-@pytest.mark.parametrize("request_", [CALL, LOAD])
+BATCH = BatchRequest(args=("[1]", '["a\\"b"]', "[]"), timeout=2.0, result_cap=100)
+
+
+@pytest.mark.parametrize("request_", [CALL, LOAD, BATCH])
 def test_requests_round_trip(request_: protocol.Request) -> None:
     assert protocol.parse_request(body(protocol.encode_request(request_))) == request_
+
+
+def test_a_batch_items_reply_is_checked_and_capped_as_a_calls() -> None:
+    assert protocol.reply_cap(BATCH, 4096) == protocol.reply_cap(CALL, 4096)
+    frame = body(protocol.encode_reply(Reply(ok=True)))
+    with pytest.raises(ProtocolError, match="value and a text"):
+        protocol.parse_reply(frame, BATCH)
 
 
 @pytest.mark.parametrize(

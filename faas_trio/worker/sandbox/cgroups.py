@@ -152,6 +152,8 @@ class SandboxCgroup:
     def __init__(self, version: int, folders: tuple[Path, ...]) -> None:
         self.version = version
         self.folders = folders
+        events = "memory.events" if version == 2 else "memory.oom_control"
+        self._events = str(folders[0] / events)
 
     @property
     def procs_files(self) -> list[str]:
@@ -172,14 +174,22 @@ class SandboxCgroup:
         (pids / "pids.max").write_text(str(max_pids))
 
     def oom_killed(self) -> bool:
-        """Whether the kernel killed a process of the sandbox for going over its memory."""
-        events = "memory.events" if self.version == 2 else "memory.oom_control"
+        """Whether the kernel killed a process of the sandbox for going over its memory.
+        Asked after every call of a map: three system calls, no more."""
         try:
-            lines = (self.folders[0] / events).read_text().splitlines()
+            fd = os.open(self._events, os.O_RDONLY)
         except OSError:
             return False
-        counts = dict(line.split(maxsplit=1) for line in lines if " " in line)
-        return int(counts.get("oom_kill", "0")) > 0
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        for line in data.splitlines():
+            if line.startswith(b"oom_kill "):
+                return line[9:].strip() not in (b"0", b"")
+        return False
 
     def pids(self) -> list[int]:
         """The processes in it now (as this process's PID namespace numbers them)."""

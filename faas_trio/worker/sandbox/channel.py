@@ -1,7 +1,7 @@
 """The pipes of one runner child: request frames over its stdin and stdout, logs on its stderr.
 
-The worker writes a :mod:`.protocol` request frame to the runner's stdin and reads one reply
-frame from its stdout. Everything read is untrusted: a reply header over
+The worker writes a :mod:`.protocol` request frame to the runner's stdin and reads its reply
+frame from its stdout (one per item for a batch). Everything read is untrusted: a reply header over
 :func:`.protocol.reply_cap` is refused without reading the body, a body that is not a
 well-formed reply is refused (:func:`.protocol.parse_reply`), and bytes written while nothing
 was asked are refused before the next request (they could be a forged answer to it). The
@@ -40,7 +40,9 @@ class RunnerChannel:
         self._stdin = trio.lowlevel.FdStream(stdin_fd)
         self._stdout = trio.lowlevel.FdStream(stdout_fd)
         self._stdout_fd = self._stdout.fileno()
+        #: Bytes read and not yet taken: ``_buffer[_taken:]``.
         self._buffer = bytearray()
+        self._taken = 0
         self._log_cap = log_cap
         self._closed = False
 
@@ -52,24 +54,47 @@ class RunnerChannel:
             return False
         poller = select.poll()
         poller.register(self._stdout_fd, select.POLLIN)
-        return not self._buffer and not poller.poll(0)
+        return len(self._buffer) == self._taken and not poller.poll(0)
 
     async def exchange(self, request: Request) -> Reply:
-        """Write a request frame and read the reply frame, of at most its
-        :func:`.protocol.reply_cap`.
+        """:meth:`send` a request, then :meth:`receive` its reply.
 
         Raises:
-            ProtocolError: the reply is over its cap (its body is not read) or malformed, or
-                the child had written something before it was asked.
-            ChildGone: its pipes closed.
+            ProtocolError, ChildGone: as those do.
 
         Cancellation: may leave a partial frame in a pipe; the caller then kills the child.
         """
+        await self.send(request)
+        return await self.receive(request)
+
+    async def send(self, request: Request) -> None:
+        """Write a request frame, once the reply pipe is checked empty.
+
+        Raises:
+            ProtocolError: the child had written something before it was asked.
+            ChildGone: its pipes closed.
+
+        Cancellation: may leave a partial frame in the pipe; the caller then kills the child.
+        """
         self._check_quiet()
-        cap = reply_cap(request, self._log_cap)
         try:
             await self._stdin.send_all(encode_request(request))
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ChildGone("its pipes closed") from exc
+
+    async def receive(self, request: Request) -> Reply:
+        """Read the next reply frame to ``request`` (one item's, for a batch), of at most its
+        :func:`.protocol.reply_cap`.
+
+        Raises:
+            ProtocolError: the reply is over its cap (its body is not read) or malformed.
+            ChildGone: its pipes closed.
+
+        Cancellation: bytes already read stay buffered; the caller then kills the child.
+        """
+        try:
             (length,) = HEADER.unpack(await self._read_exactly(HEADER.size))
+            cap = reply_cap(request, self._log_cap)
             if length > cap:
                 raise ProtocolError(
                     f"a reply of {length} bytes is over the limit of {cap} bytes for this"
@@ -107,7 +132,7 @@ class RunnerChannel:
         if self.quiet:
             return
         try:
-            data = bytes(self._buffer) or os.read(self._stdout_fd, 1)
+            data = bytes(self._buffer[self._taken :]) or os.read(self._stdout_fd, 1)
         except BlockingIOError:
             return
         if not data:
@@ -115,14 +140,26 @@ class RunnerChannel:
         raise ProtocolError("it wrote on its reply pipe when nothing was asked")
 
     async def _read_exactly(self, size: int) -> bytes:
-        """Cancellation: bytes already read stay buffered (only :meth:`exchange` reads)."""
-        while len(self._buffer) < size:
-            chunk = await self._stdout.receive_some(min(size - len(self._buffer), 65536))
+        """The next ``size`` bytes of the reply pipe. Reads what is there (up to 64 KiB past
+        them), so replies that came together (a batch's) cost one read.
+
+        Cancellation: bytes already read stay buffered (only :meth:`receive` reads).
+        """
+        buffer = self._buffer
+        while len(buffer) - self._taken < size:
+            if self._taken:
+                del buffer[: self._taken]
+                self._taken = 0
+            chunk = await self._stdout.receive_some(max(size - len(buffer), 65536))
             if not chunk:
                 raise ChildGone("it closed its output")
-            self._buffer += chunk
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+            buffer += chunk
+        start = self._taken
+        data = bytes(buffer[start : start + size])
+        self._taken = start + size
+        if self._taken == len(buffer):
+            buffer.clear()
+            self._taken = 0
         return data
 
 

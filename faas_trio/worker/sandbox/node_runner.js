@@ -9,6 +9,8 @@
 // - {"op":"load","name":n,"source":s,"timeout":t} runs the source in a fresh vm context and
 //   picks the function to call: the binding named n if it is a function, else the function
 //   declared last at top level. -> {"ok":true} or {"ok":false,"error":"SyntaxError: ..."}.
+// - {"op":"batch","args":["<JSON array>",...],"timeout":t,"result_cap":b} makes one such call
+//   per item, back to back, writing each one's reply as it ends; it stops after a timeout.
 // - {"op":"call","args":"<JSON array>","timeout":t,"result_cap":b} calls it.
 //   -> {"ok":true,"value":"<JSON>","text":...,"logs":...} or {"ok":false,"error":"Name: msg",
 //   "message":msg,...}, with "timeout":true when t seconds passed (the worker then kills this
@@ -176,15 +178,17 @@ const PRELUDE = `(function (global, logCap) {
     } catch (e) {
       settle(false, e);
     }
-    return '';
+    // A function that returned a value is done: its reply now saves the host a tick.
+    return outcome === null ? '' : takeSettled();
   });
+  function takeSettled() {
+    const reply = Object.assign({ state: 'settled', logs: takeLogs() }, outcome);
+    outcome = null;
+    timers.clear();
+    return stringify(reply);
+  }
   fixed('__faas_tick', function () {
-    if (outcome !== null) {
-      const reply = Object.assign({ state: 'settled', logs: takeLogs() }, outcome);
-      outcome = null;
-      timers.clear();
-      return stringify(reply);
-    }
+    if (outcome !== null) return takeSettled();
     let next = null;
     for (const [id, t] of timers) {
       if (next === null || t.due < next.t.due || (t.due === next.t.due && t.order < next.t.order)) next = { id, t };
@@ -306,7 +310,14 @@ async function call(request) {
     return finish({ ok: false, error: 'Error: no function loaded', message: 'no function loaded', logs: '' });
   }
   try {
-    evaluate(`__faas_start(${JSON.stringify(String(request.args || '[]'))})`, deadline - performance.now());
+    const first = evaluateString(
+      `__faas_start(${JSON.stringify(String(request.args || '[]'))})`, deadline - performance.now(),
+    );
+    if (first !== '') {  // it returned a value: settled at once
+      const state = JSON.parse(first);
+      delete state.state;
+      return finish(state);
+    }
     let idleSince = null;
     for (;;) {
       const remaining = deadline - performance.now();
@@ -374,10 +385,20 @@ function writeFrame(message) {
   }
 }
 
+// Writes the reply (or, for a batch, each item's reply as soon as it ends, up to the first
+// that timed out: the worker then kills this process and runs the rest elsewhere).
 async function handle(request) {
-  if (request.op === 'load') return load(request);
-  if (request.op === 'call') return call(request);
-  return { ok: false, error: `Error: unknown op ${request.op}`, message: 'unknown op' };
+  if (request.op === 'load') return writeFrame(load(request));
+  if (request.op === 'call') return writeFrame(await call(request));
+  if (request.op === 'batch' && Array.isArray(request.args)) {
+    for (const args of request.args) {
+      const reply = await call({ args, timeout: request.timeout, result_cap: request.result_cap });
+      writeFrame(reply);
+      if (reply.timeout === true) return undefined;
+    }
+    return undefined;
+  }
+  return writeFrame({ ok: false, error: `Error: unknown op ${request.op}`, message: 'unknown op' });
 }
 
 let pending = Buffer.alloc(0);
@@ -392,7 +413,7 @@ async function pump() {
       if (pending.length < 4 + length) break;
       const request = JSON.parse(pending.subarray(4, 4 + length).toString('utf8'));
       pending = pending.subarray(4 + length);
-      writeFrame(await handle(request));
+      await handle(request);
     }
   } finally {
     busy = false;

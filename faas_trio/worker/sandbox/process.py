@@ -5,9 +5,8 @@ by its keeper (:mod:`.confine`) in its own session and process group, with a fre
 directory as its working directory and home, and a minimal environment. The worker talks to it
 in the frames of :mod:`.protocol` over its stdin and stdout (:mod:`.channel`), and trusts
 nothing it reads: a reply over its cap, malformed, or sent when nothing was asked kills the
-child. Its stderr
-is drained continuously into a capped buffer that the caller takes as the current call's logs,
-so the child can never stall on a full pipe.
+child. Its stderr is drained continuously into a capped buffer that the caller takes as the
+current call's logs, so the child can never stall on a full pipe.
 
 How it is started is :mod:`.spawn`'s business: the worker's zygote forks it, so the worker is
 not its parent and cannot wait for it. It watches the keeper through a pidfd instead (readable
@@ -125,10 +124,8 @@ async def start_sandbox(
 
 
 class Sandbox:
-    """A running runner child. Made by :func:`start_sandbox`; ends with :meth:`kill`.
-
-    One request at a time: the caller (the warm pool) never shares a sandbox between calls.
-    """
+    """A running runner child. Made by :func:`start_sandbox`; ends with :meth:`kill`. One
+    request (or batch) at a time: the warm pool never shares a sandbox between calls."""
 
     def __init__(
         self,
@@ -177,8 +174,7 @@ class Sandbox:
         return self._stderr.take()
 
     async def request(self, request: Request) -> Reply:
-        """Send ``request`` and return the child's reply. Callers bound it with
-        ``trio.move_on_after`` (a call's timeout is such a deadline).
+        """Send ``request``, return the child's reply. Callers bound it with a deadline.
 
         Raises:
             SandboxError: the child died, or broke the protocol (a reply over its cap,
@@ -190,25 +186,29 @@ class Sandbox:
         before ``Cancelled`` propagates, since its state mid-request is unknown. So a deadline
         that expires kills the child too.
         """
+        await self.send(request)
+        return await self.receive(request)
+
+    async def send(self, request: Request) -> None:
+        """The first half of :meth:`request` (a :class:`.BatchRequest` is then answered by
+        one :meth:`receive` per item). Raises and cancels as :meth:`request`."""
         if not self.alive:
             raise SandboxError("sandbox is not running")
         try:
-            reply = await self._channel.exchange(request)
-        except ProtocolError as exc:
+            await self._channel.send(request)
+        except (ProtocolError, ChildGone) as exc:
+            raise await self._failure(exc) from None
+        except BaseException:
             await self.kill()
-            raise SandboxError(f"the sandbox broke the protocol: {exc}") from None
-        except ChildGone as exc:
-            with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
-                await self._reap()
-            unread = 0 if self._closed else self._channel.unread_request_bytes()
-            await self.kill()
-            if self._oom_killed:
-                raise SandboxOutOfMemory(self._memory_mb) from None
-            if unread:
-                raise SandboxUnused(
-                    f"sandbox had ended before it read the request: {self.exit_description()}"
-                ) from None
-            raise SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}") from None
+            raise
+
+    async def receive(self, request: Request) -> Reply:
+        """The second half of :meth:`request`: the child's next reply to ``request`` (for a
+        batch, its next item's). Raises and cancels as :meth:`request`."""
+        try:
+            reply = await self._channel.receive(request)
+        except (ProtocolError, ChildGone) as exc:
+            raise await self._failure(exc) from None
         except BaseException:
             await self.kill()
             raise
@@ -217,6 +217,26 @@ class Sandbox:
             await self.kill()
             raise SandboxOutOfMemory(self._memory_mb)
         return reply
+
+    async def _failure(self, exc: ProtocolError | ChildGone) -> SandboxError:
+        """Kill the child after ``exc`` broke an exchange; the error to raise instead.
+
+        Cancellation: shielded (see :meth:`kill`).
+        """
+        if isinstance(exc, ProtocolError):
+            await self.kill()
+            return SandboxError(f"the sandbox broke the protocol: {exc}")
+        with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
+            await self._reap()
+        unread = 0 if self._closed else self._channel.unread_request_bytes()
+        await self.kill()
+        if self._oom_killed:
+            return SandboxOutOfMemory(self._memory_mb)
+        if unread:
+            return SandboxUnused(
+                f"sandbox had ended before it read the request: {self.exit_description()}"
+            )
+        return SandboxError(f"sandbox crashed: {exc}; {self.exit_description()}")
 
     def exit_description(self) -> str:
         """How the child ended, e.g. ``exit code 3`` or ``killed by signal SIGKILL``."""

@@ -8,10 +8,13 @@ they agree). Standard library only: it runs in the zygote's clean interpreter.
 
 **Runner frames**: a 4-byte big-endian length, then that many bytes of UTF-8 JSON. The worker
 sends a :class:`LoadRequest` or a :class:`CallRequest`; the runner answers each with one
-:class:`Reply`. A reply is a *flat* JSON object (strings, booleans, null; no number, array or
-nested object), so the worker parses it without recursion and in memory proportional to its
-size; the function's value travels as JSON *text* in ``value``. Durations are not part of it:
-the worker measures a call itself, and bills that.
+:class:`Reply`. A :class:`BatchRequest` carries many calls' arguments in one frame: the runner
+answers with one :class:`Reply` per item, in order, each as soon as that item ends, and stops
+after an item that timed out (the worker kills it then). A reply is a *flat* JSON object
+(strings, booleans, null; no number, array or nested object), so the worker parses it without
+recursion and in memory proportional to its size; the function's value travels as JSON
+*text* in ``value``. Durations are not part of it: the worker measures a call itself (each
+item of a batch from the previous item's reply), and bills that.
 
 **Zygote messages**: one ``SOCK_SEQPACKET`` message each way, UTF-8 JSON. The worker sends a
 :class:`SpawnRequest` (with four descriptors, see :mod:`.zygote`); the zygote answers with a
@@ -41,29 +44,12 @@ else:  # run from the zygote, by path
     import strict_json
 
 __all__ = [
-    "HEADER",
-    "MAX_ERROR_CHARS",
-    "MAX_REQUEST_BYTES",
-    "MAX_SPAWN_MESSAGE_BYTES",
-    "CallRequest",
-    "ConfineOptions",
-    "LoadRequest",
-    "ProtocolError",
-    "Reply",
-    "Request",
-    "SpawnReply",
-    "SpawnRequest",
-    "encode_reply",
-    "encode_request",
-    "encode_spawn_reply",
-    "encode_spawn_request",
-    "parse_reply",
-    "parse_request",
-    "parse_spawn_reply",
-    "parse_spawn_request",
-    "reply_cap",
-    "valid_text",
-]
+    "HEADER", "MAX_ERROR_CHARS", "MAX_REQUEST_BYTES", "MAX_SPAWN_MESSAGE_BYTES", "BatchRequest",
+    "CallRequest", "ConfineOptions", "LoadRequest", "ProtocolError", "Reply", "Request",
+    "SpawnReply", "SpawnRequest", "encode_reply", "encode_request", "encode_spawn_reply",
+    "encode_spawn_request", "parse_reply", "parse_request", "parse_spawn_reply",
+    "parse_spawn_request", "reply_cap", "valid_text",
+]  # fmt: skip
 
 #: The length prefix of a runner frame.
 HEADER = struct.Struct("!I")
@@ -117,7 +103,21 @@ class CallRequest:
     result_cap: int
 
 
-Request = LoadRequest | CallRequest
+@dataclass(frozen=True)
+class BatchRequest:
+    """Call the loaded function once per item of ``args`` (each a JSON array, as text), back
+    to back, each with the ``timeout`` and ``result_cap`` of a :class:`CallRequest`."""
+
+    args: tuple[str, ...]
+    timeout: float
+    result_cap: int
+
+    def item(self, args: str = "[]") -> CallRequest:
+        """The call one item is: what its reply answers (its cap and checks)."""
+        return CallRequest(args=args, timeout=self.timeout, result_cap=self.result_cap)
+
+
+Request = LoadRequest | CallRequest | BatchRequest
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ _REPLY_FIELDS = frozenset(("ok", "timeout", *_REPLY_STRINGS))
 def reply_cap(request: Request, log_cap: int) -> int:
     """The largest reply an honest runner sends to ``request`` when its logs are capped at
     ``log_cap`` characters: a longer frame is refused unread."""
-    result_cap = request.result_cap if isinstance(request, CallRequest) else 0
+    result_cap = 0 if isinstance(request, LoadRequest) else request.result_cap
     characters = 2 * result_cap + log_cap + 2 * MAX_ERROR_CHARS
     return _ESCAPE_FACTOR * characters + _REPLY_OVERHEAD
 
@@ -160,7 +160,9 @@ def encode_request(request: Request) -> bytes:
     if isinstance(request, LoadRequest):
         fields: dict[str, Any] = {"op": "load", "name": request.name, "source": request.source}
     else:
-        fields = {"op": "call", "args": request.args, "result_cap": request.result_cap}
+        op, args = ("call", request.args) if isinstance(request, CallRequest) else (
+            "batch", list(request.args))  # fmt: skip
+        fields = {"op": op, "args": args, "result_cap": request.result_cap}
     fields["timeout"] = request.timeout
     return _frame(fields)
 
@@ -181,6 +183,9 @@ def parse_request(body: bytes) -> Request:
         if op == "call":
             return CallRequest(args=str(fields["args"]), timeout=timeout,
                                result_cap=int(fields["result_cap"]))  # fmt: skip
+        if op == "batch" and isinstance(fields["args"], list):
+            return BatchRequest(args=tuple(str(a) for a in fields["args"]), timeout=timeout,
+                                result_cap=int(fields["result_cap"]))  # fmt: skip
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise ProtocolError(f"malformed request: {exc!r}") from None
     raise ProtocolError(f"unknown op {op!r}")
@@ -202,7 +207,8 @@ def encode_reply(reply: Reply) -> bytes:
 
 
 def parse_reply(body: bytes, request: Request) -> Reply:
-    """The reply to ``request`` in a frame's ``body`` (the worker's side). Linear, no
+    """The reply to ``request`` in a frame's ``body`` (the worker's side; for a
+    :class:`BatchRequest`, the reply of one of its items). Linear, no
     recursion: the body must be one flat object of the :class:`Reply` fields (a successful
     call's with a value and a text); invalid UTF-8 and lone surrogates become U+FFFD. The
     caller bounds ``len(body)`` with :func:`reply_cap` before reading it.
@@ -224,7 +230,7 @@ def parse_reply(body: bytes, request: Request) -> Reply:
             raise ProtocolError(f"a reply's {name} must be a string")
         strings[name] = None if value is None else valid_text(value)
     has_result = strings["value"] is not None and strings["text"] is not None
-    if ok and isinstance(request, CallRequest) and not has_result:
+    if ok and not isinstance(request, LoadRequest) and not has_result:
         raise ProtocolError("a successful call's reply needs a value and a text")
     if not ok and strings["error"] is None:
         raise ProtocolError("a failed reply needs an error")

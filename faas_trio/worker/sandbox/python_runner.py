@@ -17,6 +17,8 @@ logs.
 - A ``CallRequest`` calls ``fn(*args)``; a coroutine result is run with :func:`asyncio.run`.
   The reply carries the value, or the error, and ``timeout`` when the call's seconds passed
   (the worker then kills this process; the alarm here only gets the logs out first).
+- A ``BatchRequest`` makes one such call per item, back to back, and writes each one's reply
+  (with that call's own output as its logs) as soon as it ends; it stops after a timeout.
 
 A value that is not JSON-serialisable is sent as the JSON string of ``str(value)``. ``text`` is
 the old API's string form: a string as is, anything else its JSON text. A value or text over
@@ -41,7 +43,7 @@ import types
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for the type checker only
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from . import protocol
@@ -222,6 +224,26 @@ class _Runner:
         self.fn = chosen
         return protocol.Reply(ok=True)
 
+    def handle(self, body: bytes) -> Iterator[protocol.Reply]:
+        """The replies to a request frame's ``body``, each made as it is asked for: one, or
+        one per item of a batch, up to the first item that timed out (this process is then
+        killed, and the worker runs the rest elsewhere)."""
+        try:
+            request = protocol.parse_request(body)
+        except protocol.ProtocolError as exc:
+            yield _failure(exc)
+            return
+        if isinstance(request, protocol.LoadRequest):
+            yield self.load(request)
+        elif isinstance(request, protocol.CallRequest):
+            yield self.call(request)
+        else:
+            for args in request.args:
+                reply = self.call(protocol.CallRequest(args, request.timeout, request.result_cap))
+                yield reply
+                if reply.timeout:
+                    return
+
     def call(self, request: protocol.CallRequest) -> protocol.Reply:
         _renew_cpu_backstop(request.timeout)
         return self._captured(request.timeout, lambda: self._call(request))
@@ -292,17 +314,9 @@ def main() -> None:
         body = _read_frame(proto_in)
         if body is None:
             os._exit(0)
-        try:
-            request = protocol.parse_request(body)
-        except protocol.ProtocolError as exc:
-            reply = _failure(exc)
-        else:
-            if isinstance(request, protocol.LoadRequest):
-                reply = runner.load(request)
-            else:
-                reply = runner.call(request)
-        _end_strays()
-        _write_frame(proto_out, reply)
+        for reply in runner.handle(body):
+            _end_strays()
+            _write_frame(proto_out, reply)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _LITERALS = {"true": True, "false": False, "null": None}
 
 
+#: Text up to this long is parsed by the stdlib's C parser at once: what it can nest or
+#: build is bounded by the length (and its recursion by the interpreter's limit).
+_SHORT_TEXT = 4096
+
+
+class _Pairs(list[tuple[str, object]]):
+    """An object's fields in order, as the C parser gives them (an array is a plain list)."""
+
+
 def flat_object(text: str, names: Collection[str]) -> dict[str, object]:
     """The JSON object in ``text``, whose keys are among ``names`` (each at most once) and
     whose values are strings, booleans or null (no number). Each string is scanned by the C
@@ -36,6 +45,10 @@ def flat_object(text: str, names: Collection[str]) -> dict[str, object]:
     Raises:
         ValueError: anything else, saying what and where.
     """
+    if len(text) <= _SHORT_TEXT:
+        short = _short_flat_object(text, names)
+        if short is not None:
+            return short
     fields: dict[str, object] = {}
     position = _skip(text, 0)
     if not text.startswith("{", position):
@@ -64,6 +77,25 @@ def flat_object(text: str, names: Collection[str]) -> dict[str, object]:
                 raise ValueError(f"expected ',' or '}}' at byte {position}")
     if _skip(text, position) != len(text):
         raise ValueError("data after the object")
+    return fields
+
+
+def _short_flat_object(text: str, names: Collection[str]) -> dict[str, object] | None:
+    """:func:`flat_object` of a short text in one call of the C parser (a map item's reply
+    usually is one), or None if it is not one: the scanner then says what is wrong."""
+    try:
+        pairs = json.loads(text, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(pairs, _Pairs):
+        return None
+    fields: dict[str, object] = {}
+    for key, value in pairs:
+        if key not in names or key in fields:
+            return None
+        if value is not None and not isinstance(value, (str, bool)):
+            return None
+        fields[key] = value
     return fields
 
 
