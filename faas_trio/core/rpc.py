@@ -145,14 +145,15 @@ class Client:
 
         Cancellation: as :meth:`call`.
         """
+        # Each attempt is bounded by what is left of the deadline, and so is each pause
+        # (Backoff.sleep gives up when a pause would pass it): no scope around the loop.
         backoff = Backoff(0.05, 1.0, deadline=deadline)
-        with trio.move_on_after(deadline):
-            while True:
-                try:
-                    return await self.call(request, timeout=attempt_timeout)
-                except PeerUnavailable:
-                    if not await backoff.sleep():
-                        break
+        while (remaining := backoff.remaining()) > 0:
+            try:
+                return await self.call(request, timeout=min(attempt_timeout, remaining))
+            except PeerUnavailable:
+                if not await backoff.sleep():
+                    break
         raise PeerUnavailable(
             f"{self._name}: {self._endpoint} did not answer {type(request).__name__} "
             f"within {deadline:g} s"

@@ -4,7 +4,10 @@ How trio waits on ZeroMQ: a socket's ``zmq.FD`` is edge-triggered — it signals
 socket's state *may* have changed, and any send, receive or ``EVENTS`` read can consume that
 signal. So exactly one task (the socket's reader) ever waits on the FD, every operation is
 ``NOBLOCK``, ``EVENTS`` is checked before each wait, and a send from another task checks
-``EVENTS`` afterwards and wakes the reader when input became ready meanwhile.
+``EVENTS`` afterwards: when input became ready meanwhile, a send made while
+:meth:`SocketIO.receive_forever` runs hands that input to its callback itself (the reader's
+wait then needs no cancel scope of its own: one less per message), and a send beside
+:meth:`SocketIO.receive` wakes the waiting reader.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ class SocketIO:
         self.sock = sock
         self._fd = int(sock.getsockopt(zmq.FD))
         self._wait_scope: trio.CancelScope | None = None
+        #: The callback of :meth:`receive_forever` while it runs.
+        self._on_frames: Callable[[list[bytes]], None] | None = None
+        #: Whether messages are being handed to ``_on_frames`` (a send made by the callback
+        #: itself leaves the rest to the loop already running).
+        self._draining = False
 
     def try_send(self, frames: list[bytes]) -> bool:
         """Send at once if the socket can take the message; False if it cannot.
@@ -60,7 +68,7 @@ class SocketIO:
                 raise Unroutable() from None
             raise
         finally:
-            self._wake_reader_if_readable()
+            self._take_input_if_readable()
         return True
 
     async def send(self, frames: list[bytes]) -> None:
@@ -75,28 +83,45 @@ class SocketIO:
         while not self.try_send(frames):
             await backoff.sleep()
 
-    def _wake_reader_if_readable(self) -> None:
-        # The send may have consumed the FD's edge while input was arriving.
-        if self._wait_scope is not None and _readable(self.sock):
+    def _take_input_if_readable(self) -> None:
+        # The send may have consumed the FD's edge while input was arriving: the reader would
+        # not be woken for it, so take it now (or wake a reader of :meth:`receive`).
+        if self._on_frames is not None:
+            if not self._draining:
+                self._drain(self._on_frames)
+        elif self._wait_scope is not None and _readable(self.sock):
             self._wait_scope.cancel()
 
-    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
-        """Call ``on_frames`` for every message received, in order, forever.
-
-        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
-        """
+    def _drain(self, on_frames: Callable[[list[bytes]], None]) -> None:
+        """Hand every message the socket holds now to ``on_frames``, in order."""
         sock = self.sock
-        while True:
+        self._draining = True
+        try:
             # EVENTS before each receive: a receive that finds nothing raises zmq.Again, which
             # costs more than the check, once per wakeup of every socket.
-            if _readable(sock):
+            while _readable(sock):
                 try:
                     frames = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     continue
                 on_frames(frames)
-                continue
-            await self._wait_readable()
+        finally:
+            self._draining = False
+
+    async def receive_forever(self, on_frames: Callable[[list[bytes]], None]) -> None:
+        """Call ``on_frames`` for every message received, in order, forever. A message that
+        arrives while another task sends on the socket may be handed to ``on_frames`` from
+        that task's :meth:`try_send` (``on_frames`` must not raise, and may send).
+
+        Cancellation: the only wait is on the socket's FD; a cancel stops the loop at once.
+        """
+        self._on_frames = on_frames
+        try:
+            while True:
+                self._drain(on_frames)
+                await trio.lowlevel.wait_readable(self._fd)
+        finally:
+            self._on_frames = None
 
     async def receive(self) -> list[bytes]:
         """The next message, for a reader that handles one message at a time.

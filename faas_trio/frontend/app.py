@@ -65,6 +65,11 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     async def read_unread_body(response: Response) -> Response:
         # An answer given before the body was read (a bad query, say) must still consume it:
         # a keep-alive connection with an unread body stalls the next request sent on it.
+        body = request.body
+        # Quart's body has no public "arrived" flag; reading it again would cost a cancel
+        # scope and a checkpoint on every request whose body is already in.
+        if body._complete.is_set() and body._must_raise is None:
+            return response
         try:
             await request.get_data()
         except Exception:

@@ -54,9 +54,17 @@ class HttpCounts:
             ["route", "code"],
             registry=None,
         )
+        #: Each (route, status)'s child, bound once: ``labels()`` takes a lock and checks
+        #: its arguments on every call. Routes and statuses are few (patterns, not paths).
+        self._children: dict[tuple[str, int], Counter] = {}
 
     def count(self, route: str, code: int) -> None:
-        self.counter.labels(route=route, code=str(code)).inc()
+        child = self._children.get((route, code))
+        if child is None:
+            child = self._children[(route, code)] = self.counter.labels(
+                route=route, code=str(code)
+            )
+        child.inc()
 
 
 def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:

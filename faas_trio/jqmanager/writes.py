@@ -26,12 +26,15 @@ from ..core.errors import FaasError
 from ..core.messages import Request
 from .dbrequests import DbClient
 
-__all__ = ["START_WRITE_DELAY", "JobWrites"]
+__all__ = ["DEFERRED_TICK", "START_WRITE_DELAY", "JobWrites"]
 
 log = logging.getLogger("faas.jqmanager")
 
 #: Seconds a job runs before its ``StartJob`` is written.
 START_WRITE_DELAY = 0.5
+#: Deferred writes that come due within this many seconds of each other are looked at in
+#: one wakeup (a wakeup per job would cost the loop more than the check itself).
+DEFERRED_TICK = 0.05
 
 
 class JobWrites:
@@ -83,17 +86,19 @@ class JobWrites:
             del self._backlog[job_id]
 
     async def _send_deferred(self) -> None:
-        """Send each deferred write that is due and still wanted, until none is left.
+        """Send each deferred write that is due and still wanted, until none is left (those
+        due within :data:`DEFERRED_TICK` of the first at once).
 
         Cancellation: deferred writes not yet due are dropped (see the module docstring).
         """
         deferred = self._deferred
         try:
             while deferred:
-                due, job_id, request, wanted = deferred[0]
-                await trio.sleep_until(due)
-                deferred.popleft()
-                if wanted():
-                    self.send(job_id, request)
+                await trio.sleep_until(deferred[0][0] + DEFERRED_TICK)
+                now = trio.current_time()
+                while deferred and deferred[0][0] <= now:
+                    _, job_id, request, wanted = deferred.popleft()
+                    if wanted():
+                        self.send(job_id, request)
         finally:
             deferred.clear()
