@@ -28,15 +28,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _run_component(args: argparse.Namespace) -> int:
-    """Run the chosen component's ``main()`` until it stops (a signal); exit 0 after."""
+    """Run the chosen component's ``main()`` until it stops (a signal); exit 0 after, at once
+    (:func:`~faas_trio.core.lifecycle.end_process`)."""
     # Imported here, not at the top, so that `--help` stays instant.
+    from ..core.lifecycle import end_process
     from ..supervisor.children import die_with_parent
 
     die_with_parent()
     module = importlib.import_module(COMMANDS[args.command][0])
     component_main = cast(Callable[[], None], module.main)
     component_main()
-    return 0
+    end_process(0)
 
 
 def register(commands: Commands) -> None:

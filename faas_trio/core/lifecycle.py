@@ -14,10 +14,13 @@ code  when
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import trio
 
@@ -26,7 +29,7 @@ from .config import ConfigError, value
 from .errors import FaasError
 from .logs import setup_logging
 
-__all__ = ["run_component"]
+__all__ = ["end_process", "run_component"]
 
 ConfigT = TypeVar("ConfigT")
 
@@ -67,6 +70,22 @@ def run_component(
             expected = isinstance(error, (OSError, ConfigError))
             log.error("%s cannot run: %s", component, error, exc_info=None if expected else error)
         raise SystemExit(1) from None
+
+
+def end_process(code: int) -> NoReturn:
+    """End this process with ``code`` once its component stopped (:func:`run_component`
+    returned): exit handlers run (logging is flushed) and so are stdout and stderr, but the
+    interpreter is not torn down object by object. That teardown frees nothing a component
+    still needs (its ``serve`` closed what it owns) and was most of a stop: 0.2 to 0.9 s of
+    CPU per process on a busy machine, paid one component after another within the
+    supervisor's shutdown grace."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or its reader is gone: nothing to keep
+            pass
+    os._exit(code)
 
 
 def _leaves(error: BaseException) -> list[BaseException]:

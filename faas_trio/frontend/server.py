@@ -47,14 +47,17 @@ async def serve(
     accepted (useful with ``config.port == 0``).
 
     Cancellation: runs until cancelled; then stops listening, cuts open requests (jobs they
-    submitted stay submitted) and closes both RPC clients before returning.
+    submitted stay submitted), stops telling the jqmanager of changes it missed
+    (:meth:`Peers.keep_telling`) and closes both RPC clients before returning.
     """
     async with (
         open_client(config.db_url, name="frontend->dbmanager", peer="dbmanager") as db,
         open_client(config.jq_url, name="frontend->jqmanager", peer="jqmanager") as jq,
     ):
-        app = create_app(config, Peers(db=db, jq=jq, rpc_timeout=config.rpc_timeout))
+        peers = Peers(db=db, jq=jq, rpc_timeout=config.rpc_timeout)
+        app = create_app(config, peers)
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(peers.keep_telling)
             binds: list[str] = await nursery.start(
                 partial(hypercorn_serve, app, _hypercorn_config(config))
             )

@@ -20,7 +20,9 @@ stores the job at the same time. The guarantees stay as they were:
 
 The frontend tells the jqmanager (``ForgetFunctions``) before it answers a deploy, a removal
 or a change of secrets, so a call made after such a change was answered never starts with
-what it replaced; only a call racing the change can, and its early attempt is then void.
+what it replaced; only a call racing the change can, and its early attempt is then void. An
+answer to a ``CreateJob`` sent before such a notice may carry the old function, so it is not
+remembered (:meth:`EarlyStarts.remember` with the :meth:`EarlyStarts.mark` taken before).
 Submissions with an ``Idempotency-Key`` never start early: the store alone knows whether the
 key names an older job, and a retried call must not run twice.
 """
@@ -52,9 +54,19 @@ class EarlyStarts:
         #: (job id, attempt) of early attempts whose results must be ignored, oldest first
         #: (bounded: an attempt whose worker died is never reported).
         self._void: OrderedDict[tuple[str, int], None] = OrderedDict()
+        #: How many notices of a change (:meth:`forget`) came so far.
+        self._forgets = 0
 
-    def remember(self, function: Function) -> None:
-        """``function`` is what the store answered a ``CreateJob`` with: the latest known."""
+    def mark(self) -> int:
+        """Taken before a ``CreateJob`` is sent, for :meth:`remember`."""
+        return self._forgets
+
+    def remember(self, function: Function, since: int | None = None) -> None:
+        """``function`` is what the store answered a ``CreateJob`` with: the latest known,
+        unless a function changed (:meth:`forget`) after :meth:`mark` returned ``since``
+        (the request may have been answered from before that change)."""
+        if since is not None and since != self._forgets:
+            return
         key = (function.user, function.name)
         self._functions[key] = function
         self._functions.move_to_end(key)
@@ -63,7 +75,8 @@ class EarlyStarts:
 
     def forget(self, user: str, name: str | None = None) -> None:
         """``user``'s function ``name`` (all of the user's when None) changed: no early start
-        of it until a ``CreateJob`` answers its new version."""
+        of it until a ``CreateJob`` sent after this answers its new version."""
+        self._forgets += 1
         if name is not None:
             self._functions.pop((user, name), None)
             return

@@ -92,6 +92,7 @@ class JobManager(JobTable):
             # A sync call may run while it is stored (:mod:`.early`); that uses the admission.
             early = self.start_early(job) if wait > 0 else None
             admitted = early is None
+            since = self.early.mark()
             try:
                 try:
                     created = await self.db.create(job)
@@ -100,7 +101,7 @@ class JobManager(JobTable):
                     # answered): find out, so a stored job never waits unqueued until a restart.
                     self.unanswered.add(job)
                     raise
-                self.early.remember(created.function)
+                self.early.remember(created.function, since)
                 if early is not None:
                     record = self.confirm_early(*early, created)
                 else:

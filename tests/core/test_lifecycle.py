@@ -121,3 +121,31 @@ async def test_a_task_that_fails_is_logged_with_its_traceback() -> None:
     # The leaf of the nested groups, not "Exceptions from Trio nursery", and where it came from.
     assert "thing cannot run: the store answered nonsense" in err
     assert "Traceback" in err and "_fails_inside_a_nested_nursery" in err
+
+
+def test_end_process_runs_exit_handlers_and_flushes_output_without_teardown() -> None:
+    # What ``faas-trio <role>`` does once its component stopped. An object's finaliser shows
+    # that the interpreter was not torn down (it would run at teardown).
+    code = textwrap.dedent(
+        """
+        import atexit, logging, sys
+        from faas_trio.core.lifecycle import end_process
+
+        class Kept:
+            def __del__(self):
+                print("torn down", flush=True)
+
+        kept = Kept()
+        logging.basicConfig(stream=sys.stderr)
+        atexit.register(print, "exit handler ran")
+        logging.getLogger("x").warning("logged")
+        sys.stdout.write("unflushed")
+        end_process(0)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["unflushedexit handler ran"]
+    assert "logged" in done.stderr

@@ -181,3 +181,39 @@ async def test_a_call_the_store_does_not_answer_is_void_but_not_cancelled(
         assert await handle(manager, Report("w1", outcome(early[0].job))) == Done()
         assert manager.known(job.id) is None and job.id not in fake.jobs
         nursery.cancel_scope.cancel()
+
+
+async def test_a_create_answered_from_before_a_change_is_not_remembered(
+    autojump_clock: MockClock,
+) -> None:
+    """The store answered a CreateJob with the old function, and the frontend's notice of a
+    redeploy overtook that answer: a call made after the redeploy must not start with it."""
+    fake = fake_with_function()
+    async with open_manager(fake) as manager, trio.open_nursery() as nursery:
+        fake.answering = trio.Event()
+        created: list[JobRecord] = []
+
+        async def create() -> None:
+            created.append(await submit(manager, make_job()))
+
+        nursery.start_soon(create)
+        await trio.sleep(0.01)
+        # Answered with version 1; the redeploy commits and its notice arrives meanwhile.
+        assert await handle(manager, ForgetFunctions("ann", "add")) == Done()
+        fake.answering.set()
+        await trio.sleep(0.01)
+        fake.add_function(make_function(version=2))
+        taken = await dispatched(manager, "w0")
+        assert [taken.id] == [c.id for c in created]
+        await handle(manager, Report("w0", outcome(taken)))
+        early: list[Dispatch] = []
+        nursery.start_soon(_held_dispatch, manager, "w1", early)
+        await trio.sleep(0.01)
+        fake.answering = trio.Event()
+        nursery.start_soon(_sync_call, manager, make_job(), [])
+        await trio.sleep(0.5)
+        assert not early  # it waits for the store, which answers version 2
+        fake.answering.set()
+        await trio.sleep(0.01)
+        assert [d.function.version for d in early] == [2]
+        nursery.cancel_scope.cancel()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from typing import NoReturn
 
 import pytest
 
 from faas_trio import cli
+from faas_trio.core import lifecycle
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -39,5 +41,12 @@ def test_each_subcommand_runs_its_components_main(
     fake = types.ModuleType(module_name)
     fake.main = lambda: ran.append(command)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module_name, fake)
-    cli.main([command])
-    assert ran == [command]
+
+    def end_process(code: int) -> NoReturn:  # the real one would end pytest's process
+        ran.append(f"end_process({code})")
+        raise SystemExit(code)
+
+    monkeypatch.setattr(lifecycle, "end_process", end_process)
+    with pytest.raises(SystemExit):
+        cli.main([command])
+    assert ran == [command, "end_process(0)"]

@@ -50,11 +50,18 @@ def frame(body: bytes, length: int | None = None) -> str:
 
 
 async def forge(
-    pool: WarmPool, make_dispatch: MakeDispatch, payload: str, after: str = "exit"
+    pool: WarmPool,
+    make_dispatch: MakeDispatch,
+    payload: str,
+    after: str = "exit",
+    *,
+    seconds: float = 10.0,
 ) -> Outcome:
+    """Run the forger with ``payload``, its function timeout ``seconds``: long enough by
+    default that a loaded machine never turns the outcome a test expects into a timeout."""
     return await run_job(
         pool,
-        make_dispatch(FORGER, json.dumps([payload, after]), version=1, timeout=1.0),
+        make_dispatch(FORGER, json.dumps([payload, after]), version=1, timeout=seconds),
         log_cap=4096,
         result_cap=1 << 20,
     )
@@ -214,7 +221,9 @@ def test_nothing_on_the_reply_pipe_ends_the_worker(
                 nursery, settings, ttl=60.0, max_warm=8, init_timeout=5.0, default_memory_mb=128
             )
             try:
-                outcome = await forge(pool, make_dispatch, payload, after)
+                # A frame announcing more than follows waits for the timeout: a short one
+                # keeps the examples quick, and a timeout is one of the outcomes allowed.
+                outcome = await forge(pool, make_dispatch, payload, after, seconds=1.0)
                 assert outcome.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.TIMEOUT)
                 assert_storable(outcome)
                 msgspec.msgpack.encode(outcome)
