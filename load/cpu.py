@@ -15,7 +15,9 @@ from pathlib import Path
 
 from .processes import descendants
 
-__all__ = ["component_cpu_seconds", "component_pids", "cpu_per_item_ms"]
+__all__ = [
+    "component_cpu_seconds", "component_pids", "cpu_per_item_ms", "process_cpu_seconds",
+]  # fmt: skip
 
 #: Clock ticks per second, the unit of ``utime``/``stime`` in ``/proc/<pid>/stat``.
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -70,6 +72,18 @@ def component_cpu_seconds(supervisor: int) -> dict[str, float]:
     if own is not None:
         totals["supervisor"] += (int(own[11]) + int(own[12])) / _TICKS
     return dict(totals)
+
+
+def process_cpu_seconds(pid: int, *, below: bool = False) -> float:
+    """User + system CPU seconds of ``pid`` so far, or (``below``) of the live processes
+    below it only."""
+    pids = descendants(pid) if below else {pid}
+    total = 0.0
+    for each in pids:
+        fields = _stat_fields(each)
+        if fields is not None:
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
 
 
 def cpu_per_item_ms(

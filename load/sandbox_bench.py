@@ -1,12 +1,18 @@
 """Sandbox start and call latency, measured on a :class:`~faas_trio.worker.pool.WarmPool` run
-directly (no platform, no HTTP): ``python -m load.sandbox_bench [--cold N] [--warm N]``.
+directly (no platform, no HTTP): ``python -m load.sandbox_bench [--cold N] [--warm N]
+[--batch-size N] [--batches N]``.
 
 For each runtime it prints p50/p99 of
 
 - *cold*: acquire of a function version never seen before (a new sandbox is started and the
   function loaded) plus its first call; the sandbox is killed after the timing, so no kill
   of a previous one is counted;
-- *warm*: acquire of an idle sandbox of the same version plus a call.
+- *warm*: acquire of an idle sandbox of the same version plus a call;
+
+and, for a map's path, *batch*: ``--batches`` dispatches of ``--batch-size`` jobs each run
+by :func:`~faas_trio.worker.execution.run_batch` in one warm sandbox (one frame out, a reply
+frame per job back, an outcome built per job): items per second, and the CPU per item of this
+process (the worker's side) and of its sandboxes (read from ``/proc``).
 
 One untimed cold start per runtime comes first, so one-time costs of the worker process
 (imports, the first scratch directory) are not counted. It prints figures; it checks nothing.
@@ -25,12 +31,15 @@ from pathlib import Path
 
 import trio
 
-from faas_trio.core.records import Function, Runtime
+from faas_trio.core.messages import Dispatch
+from faas_trio.core.records import Function, JobRecord, JobState, Outcome, Runtime
+from faas_trio.worker.execution import BatchItem, run_batch
 from faas_trio.worker.pool import WarmPool
 from faas_trio.worker.sandbox.isolation import assess
 from faas_trio.worker.sandbox.protocol import CallRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
+from .cpu import process_cpu_seconds
 from .stats import percentile
 
 __all__ = ["main"]
@@ -74,7 +83,46 @@ async def _acquire_and_call(pool: WarmPool, function: Function, *, keep: bool) -
     return elapsed
 
 
-async def _measure(settings: SpawnSettings, runtime: Runtime, cold: int, warm: int) -> None:
+async def _batches(pool: WarmPool, function: Function, size: int, count: int) -> None:
+    """Run ``count`` batches of ``size`` jobs (one untimed first) and print the figures.
+
+    Cancellation: the sandbox in use is killed (see :func:`run_batch`).
+    """
+    outcomes: list[Outcome] = []
+
+    async def keep(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+
+    def batch(number: int) -> list[BatchItem]:
+        jobs = [
+            JobRecord(id=f"b{number}-{i}", user=function.user, function=function.name,
+                      runtime=function.runtime, args=f"[{i}, 7]", attempts=1)
+            for i in range(size)
+        ]  # fmt: skip
+        return [BatchItem(Dispatch(job=job, function=function)) for job in jobs]
+
+    await run_batch(pool, batch(0), keep, log_cap=4096, result_cap=1 << 20)
+    own, children = time.process_time(), process_cpu_seconds(os.getpid(), below=True)
+    started = time.perf_counter()
+    for number in range(1, count + 1):
+        await run_batch(pool, batch(number), keep, log_cap=4096, result_cap=1 << 20)
+    elapsed = time.perf_counter() - started
+    own = time.process_time() - own
+    children = process_cpu_seconds(os.getpid(), below=True) - children
+    if any(outcome.state is not JobState.SUCCEEDED for outcome in outcomes):
+        raise RuntimeError(f"a job of the batches did not succeed: {outcomes[-1]!r}")
+    items = size * count
+    print(
+        f"{function.runtime.value:7} batch  n={items:5}  {items / elapsed:8.0f} items/s"
+        f"  worker {own * 1000 / items:.3f} ms/item  sandbox {children * 1000 / items:.3f}"
+        f" ms/item  ({count} batches of {size})",
+        flush=True,
+    )
+
+
+async def _measure(
+    settings: SpawnSettings, runtime: Runtime, cold: int, warm: int, batches: tuple[int, int]
+) -> None:
     """Cancellation: the pool's sandboxes are killed and reaped."""
     async with trio.open_nursery() as nursery:
         pool = WarmPool(
@@ -89,6 +137,8 @@ async def _measure(settings: SpawnSettings, runtime: Runtime, cold: int, warm: i
             warm_function = _function(runtime, cold + 1)
             await _acquire_and_call(pool, warm_function, keep=True)
             warms = [await _acquire_and_call(pool, warm_function, keep=True) for _ in range(warm)]
+            if batches[1]:
+                await _batches(pool, warm_function, *batches)
         finally:
             await pool.aclose()
         nursery.cancel_scope.cancel()
@@ -101,14 +151,14 @@ async def _measure(settings: SpawnSettings, runtime: Runtime, cold: int, warm: i
         )
 
 
-async def _run(settings: SpawnSettings, cold: int, warm: int) -> None:
+async def _run(settings: SpawnSettings, cold: int, warm: int, batches: tuple[int, int]) -> None:
     """Cancellation: stops between measurements; every sandbox is killed and reaped."""
     print(f"python: {settings.python}  node: {settings.node}")
     for runtime in (Runtime.PYTHON, Runtime.NODE):
         if runtime is Runtime.NODE and settings.node is None:
             print("node    skipped: not installed")
             continue
-        await _measure(settings, runtime, cold, warm)
+        await _measure(settings, runtime, cold, warm, batches)
 
 
 def main() -> None:
@@ -116,6 +166,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cold", type=int, default=200, help="cold starts per runtime")
     parser.add_argument("--warm", type=int, default=2000, help="warm calls per runtime")
+    parser.add_argument("--batch-size", type=int, default=64, help="jobs per batch")
+    parser.add_argument("--batches", type=int, default=100, help="batches per runtime (0: none)")
     parser.add_argument("--python", default="/usr/bin/python3", help="the runners' python")
     args = parser.parse_args()
     node = shutil.which("node")
@@ -134,7 +186,7 @@ def main() -> None:
             cgroups=isolation.cgroups,
         )
         try:
-            trio.run(_run, settings, args.cold, args.warm)
+            trio.run(_run, settings, args.cold, args.warm, (args.batch_size, args.batches))
         finally:
             if isolation.cgroups is not None:
                 isolation.cgroups.remove()

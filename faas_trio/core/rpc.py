@@ -36,7 +36,14 @@ from .errors import FaasError, PeerUnavailable, ProtocolError, error_from_code
 from .messages import ErrorReply, Message, Request, reply_types
 from .retry import Backoff
 from .socket_io import SocketIO, Unroutable
-from .wire import decode_body, decode_header, encode_body, encode_header
+from .wire import (
+    HEADER_SIZE,
+    decode_body,
+    decode_header,
+    encode_message,
+    encode_reply,
+    split_message,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "open_client", "serve_rpc"]
 
@@ -63,7 +70,7 @@ class _PendingCall:
 
     def __init__(self) -> None:
         self.done = trio.Event()
-        self.reply: bytes | None = None
+        self.reply: memoryview | None = None
 
 
 class Client:
@@ -81,17 +88,17 @@ class Client:
         return self._endpoint
 
     def _on_frames(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
+        if len(frames) != 1:
             log.warning("%s: dropped a reply of %d frames", self._name, len(frames))
             return
         try:
-            request_id = decode_header(frames[0])
+            header, body = split_message(frames[0])
         except ProtocolError as exc:
             log.warning("%s: dropped a reply: %s", self._name, exc)
             return
-        pending = self._pending.pop(request_id, None)
+        pending = self._pending.pop(decode_header(header), None)
         if pending is not None:  # else: a reply that came after its caller gave up
-            pending.reply = frames[1]
+            pending.reply = body
             pending.done.set()
 
     # The ceiling lives here, not only at call sites, so that no request can hang forever.
@@ -110,7 +117,7 @@ class Client:
         request_id = next(self._request_ids)
         pending = _PendingCall()
         self._pending[request_id] = pending
-        frames = [encode_header(request_id), encode_body(request)]
+        frames = [encode_message(request_id, request)]
         try:
             with trio.move_on_after(timeout):
                 if not self._io.try_send(frames):
@@ -306,7 +313,7 @@ async def _serve_router(
                 reply = ErrorReply(
                     code="internal", message=f"{name} failed on {type(request).__name__}"
                 )
-            frames = [identity, header, encode_body(reply)]
+            frames: list[bytes | bytearray] = [identity, encode_reply(header, reply)]
             try:
                 if io.try_send(frames):
                     return
@@ -324,17 +331,19 @@ async def _serve_router(
                     log.exception("%s: on_undelivered failed", name)
 
         def on_frames(frames: list[bytes]) -> None:
-            if len(frames) != 3:
+            if len(frames) != 2:
                 log.warning("%s: dropped a request of %d frames", name, len(frames) - 1)
                 return
-            identity, header, body = frames
+            identity, frame = frames
             try:
-                decode_header(header)
+                header, body = split_message(frame)
                 request = decode_body(body)
             except ProtocolError as exc:
+                # Answered under the request's own id when its header can be told.
+                header = bytes(frame[:HEADER_SIZE])
                 error = ErrorReply(code=exc.code, message=exc.message)
                 try:
-                    io.try_send([identity, header, encode_body(error)])
+                    io.try_send([identity, encode_reply(header, error)])
                 except Unroutable:
                     pass
                 return

@@ -12,7 +12,7 @@ wait then needs no cancel scope of its own: one less per message), and a send be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 import zmq
@@ -53,7 +53,7 @@ class SocketIO:
         #: itself leaves the rest to the loop already running).
         self._draining = False
 
-    def try_send(self, frames: list[bytes]) -> bool:
+    def try_send(self, frames: Sequence[bytes | bytearray]) -> bool:
         """Send at once if the socket can take the message; False if it cannot.
 
         Raises:
@@ -71,7 +71,7 @@ class SocketIO:
             self._take_input_if_readable()
         return True
 
-    async def send(self, frames: list[bytes]) -> None:
+    async def send(self, frames: Sequence[bytes | bytearray]) -> None:
         """Send, retrying with backoff while the socket cannot take the message.
 
         Raises:

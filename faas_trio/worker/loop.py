@@ -206,7 +206,9 @@ class Worker:
             return
 
     def cancel(self, job_id: str) -> None:
-        """Kill the child running ``job_id`` (if it runs here); it is reported cancelled."""
+        """Stop ``job_id`` if it is here: the child running it is killed (a job sent to a
+        child in a batch frame is killed when its turn comes; one not sent never runs); it
+        is reported cancelled."""
         entry = self.running.get(job_id)
         if entry is not None:
             entry.stop_state = JobState.CANCELLED

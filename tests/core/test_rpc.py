@@ -138,6 +138,21 @@ async def test_peer_restart_on_same_port(free_ports: Callable[[int], list[int]])
                 await client.call(m.Ping(), timeout=0.2)
 
 
+async def test_a_message_is_one_frame_of_header_and_body(nursery: trio.Nursery) -> None:
+    endpoint = await start_echo(nursery)
+    raw = zmq.Context.instance().socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.setsockopt(zmq.RCVTIMEO, 5000)
+    raw.connect(endpoint)
+    try:
+        await trio.to_thread.run_sync(raw.send, bytes(wire.encode_message(41, m.Ping())))
+        frames = await trio.to_thread.run_sync(raw.recv_multipart)
+    finally:
+        raw.close()
+    assert len(frames) == 1
+    assert wire.decode_message(frames[0]) == (41, m.Pong(component="echo"))
+
+
 async def test_malformed_requests_get_error_replies(nursery: trio.Nursery) -> None:
     endpoint = await start_echo(nursery)
     ctx = zmq.Context.instance()
@@ -147,18 +162,24 @@ async def test_malformed_requests_get_error_replies(nursery: trio.Nursery) -> No
     raw.connect(endpoint)
     try:
         cases = [
-            [wire.encode_header(7), b"\xc1 not msgpack"],
-            [wire.encode_header(8), wire.encode_body(m.Pong(component="x"))[:3]],
-            [b"\x09" + wire.encode_header(9)[1:], wire.encode_body(m.Ping())],  # other version
+            wire.encode_header(7) + b"\xc1 not msgpack",
+            wire.encode_header(8) + wire.encode_body(m.Pong(component="x"))[:3],
+            b"\x09" + wire.encode_header(9)[1:] + wire.encode_body(m.Ping()),  # other version
+            b"\x02\x00",  # shorter than a header
         ]
-        for frames in cases:
-            await trio.to_thread.run_sync(raw.send_multipart, frames)
-            header, body = await trio.to_thread.run_sync(raw.recv_multipart)
-            assert header == frames[0]
-            reply = wire.decode_body(body)
+        for frame in cases:
+            await trio.to_thread.run_sync(raw.send, frame)
+            (reply_frame,) = await trio.to_thread.run_sync(raw.recv_multipart)
+            # answered under the request's own header (its id), as far as it has one
+            header = frame[: wire.HEADER_SIZE]
+            assert reply_frame[: len(header)] == header
+            reply = wire.decode_body(reply_frame[len(header) :])
             assert isinstance(reply, m.ErrorReply) and reply.code == ProtocolError.code
-        # a message of the wrong shape (one frame) is dropped, and the server lives on
-        await trio.to_thread.run_sync(raw.send_multipart, [b"only one frame"])
+        # a message of the wrong shape (two frames, the old protocol's) is dropped, and the
+        # server lives on
+        await trio.to_thread.run_sync(
+            raw.send_multipart, [wire.encode_header(10), wire.encode_body(m.Ping())]
+        )
     finally:
         raw.close()
     async with open_client(endpoint) as client:
