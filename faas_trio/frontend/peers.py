@@ -111,6 +111,8 @@ class Peers:
         Cancellation: blocks until the reply; a cancel abandons the request (the job it
         submitted, if any, stays submitted).
         """
+        # A Submit is the one request whose call the jqmanager may start with a function it
+        # remembers (early dispatch); the others only read or cancel.
         if self._owed.changes and isinstance(request, Submit):
             await self._tell_owed(request.submission.user, self.rpc_timeout)
         return await self.jq.call(request, timeout=wait + self.rpc_timeout)

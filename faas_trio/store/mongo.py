@@ -13,7 +13,7 @@ timeout) are retried with backoff for ``retry_timeout`` seconds, then raise
 ``PeerUnavailable``. A batch interrupted mid-write is tried again: a job it had created comes
 back as ``existing=True``, a transition it had made as applied. Time is counted exactly
 without a multi-document transaction (MongoDB has none without a replica set): see
-:mod:`.mongo_jobs`; the store counts what a crash left uncounted when it opens, and after a
+:mod:`.mongo_accounting`; the store counts what a crash left uncounted when it opens, and after a
 batch that failed part way.
 
 Writes are acknowledged with the URL's write concern; when the URL sets none, with

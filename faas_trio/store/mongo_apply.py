@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+import trio
 from bson import ObjectId
 from pymongo import UpdateMany
 from pymongo.collection import Collection
@@ -146,13 +147,23 @@ class BatchWriter:
         users_read = await self._read_functions(missing) if missing else set()
         batch.plan(self.functions, users_read)
         waves = batch.waves()
-        if pending := batch.pending():
-            # Before the finishes: what a crash after them leaves uncounted is found by it.
-            record = pending_write(self._instance, batch.token, pending)
-            await self._run(lambda: self._accounting.bulk_write([record]))
-        for wave in waves:
-            outcome = await self._run(partial(self._bulk, self._jobs, [w.write for w in wave]))
-            batch.record(wave, outcome)
+        pending = batch.pending()
+        for number, wave in enumerate(waves):
+            # pymongo sends a bulk write's inserts and updates as two commands anyway: sent
+            # apart, the inserts go alongside the pending record, which must be stored before
+            # the finishes (what a crash after them leaves uncounted is found by it).
+            inserts = [w for w in wave if w.changes is None]
+            updates = [w for w in wave if w.changes is not None]
+            async with trio.open_nursery() as nursery:
+                if number == 0 and pending:
+                    record = [pending_write(self._instance, batch.token, pending)]
+                    nursery.start_soon(self._run, partial(self._accounting.bulk_write, record))
+                if inserts:
+                    writes = [w.write for w in inserts]
+                    batch.record(inserts, await self._run(partial(self._bulk, self._jobs, writes)))
+            if updates:
+                writes = [w.write for w in updates]
+                batch.record(updates, await self._run(partial(self._bulk, self._jobs, writes)))
         if (query := batch.duplicates()) is not None:
             stored = await self._read(lambda: list(self._jobs.find(query, NO_LOGS)))
             wanted = {f for f in batch.stored_functions(stored) if self.functions.get(*f) is None}
@@ -163,10 +174,10 @@ class BatchWriter:
             projection = {"last_write": True}
             stored = await self._read(lambda: list(self._jobs.find(unsure, projection)))
             batch.correct(stored)
-        if updates := batch.increments():
+        if increments := batch.increments():
             crash_point("finish-before-time")
-            outcome = await self._run(lambda: self._bulk(self._users, updates))
-            if outcome.get("nMatched", 0) != len(updates):
+            outcome = await self._run(lambda: self._bulk(self._users, increments))
+            if outcome.get("nMatched", 0) != len(increments):
                 # A user gone, or a batch counted already: decide from what is stored.
                 await self.heal()
         for result in batch.results.values():

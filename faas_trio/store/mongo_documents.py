@@ -8,11 +8,13 @@ Layout, close to the old system's::
                 same as a value), status: 0|1 (1 once final), state, result, value, error,
                 attempts, worker, cold_start, init_ms, created_at, timestamp (created_at as a
                 date), started_at, finished_at, duration_ms, idempotency_key, idem (user and
-                key as one string, only with a key), callback, logs, expire_at, accounted
-                (the batch token of a finish whose time may not be counted yet), last_write,
-                bytes (what the job holds: its user's stored bytes are the sum over its jobs)}
+                key as one string, only with a key), callback, logs, expire_at, last_write
+                (the mark of the batch write that last changed it), bytes (what the job holds:
+                its user's stored bytes are the sum over its jobs)}
     function_versions  {_id: {user, name}, version}: the last version a function ever had,
                 so one deleted and registered again never reuses a version
+    accounting {_id: store instance, token, finishes: [[job id, mark], ...]}: the pending
+                record of the last batch that finished jobs (see :mod:`.mongo_accounting`)
 
 Indexes (:data:`USER_INDEXES`, :data:`JOB_INDEXES`), each a cost on every insert that must buy
 something: ``users.name`` unique; on ``jobs``: ``idem`` unique where present (a repeated
@@ -20,8 +22,8 @@ submission is refused by it, which is how the store finds it: one field, not the
 ``(u_name, idempotency_key)``, because a compound unique index is checked by a scan of the
 collection on the MongoDB-protocol test server); ``(u_name, created_at)`` for a user's
 listing; ``created_at`` only over unfinished jobs (``status: 0``), read at each start; the TTL
-index on ``expire_at``, set when a job finishes; ``accounted`` only where set, which is the
-jobs of the last batch or two. :data:`OBSOLETE_JOB_INDEXES` are the indexes they replace,
+index on ``expire_at``, set when a job finishes; ``accounted`` only where set, which only
+jobs flagged by earlier versions are. :data:`OBSOLETE_JOB_INDEXES` are the indexes they replace,
 dropped at start.
 
 The mapping is pure (no I/O) and lossless: :func:`job_from_doc` gives back the record

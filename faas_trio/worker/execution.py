@@ -223,21 +223,23 @@ class _Child:
         """``item``'s outcome, billed from the previous reply's arrival to now."""
         now = time.perf_counter()
         duration_ms, self._last = (now - self._last) * 1000.0, now
-        self._last_wall = time.time()
         job = item.dispatch.job
         if item.run_scope.cancelled_caught and item.stop_state is not None:
-            return stopped_outcome(job, item.stop_state, started_at=item.started_at)
-        assert self._checkout is not None
-        cold = first and self._checkout.cold
-        logs = capped_logs(
-            self._log_cap, load_logs, reply.logs if reply else "",
-            self._checkout.sandbox.take_stderr(),
-        )  # fmt: skip
-        return reply_outcome(
-            job, reply, crash, timeout=self._timeout, result_cap=self._result_cap, logs=logs,
-            started_at=item.started_at, duration_ms=duration_ms, cold_start=cold,
-            init_ms=self._checkout.init_ms if cold else 0.0,
-        )  # fmt: skip
+            made = stopped_outcome(job, item.stop_state, started_at=item.started_at)
+        else:
+            assert self._checkout is not None
+            cold = first and self._checkout.cold
+            logs = capped_logs(
+                self._log_cap, load_logs, reply.logs if reply else "",
+                self._checkout.sandbox.take_stderr(),
+            )  # fmt: skip
+            made = reply_outcome(
+                job, reply, crash, timeout=self._timeout, result_cap=self._result_cap,
+                logs=logs, started_at=item.started_at, duration_ms=duration_ms, cold_start=cold,
+                init_ms=self._checkout.init_ms if cold else 0.0,
+            )  # fmt: skip
+        self._last_wall = time.time()  # the next item's start: never before this one's end
+        return made
 
 
 def _first_frame(queue: deque[BatchItem]) -> list[BatchItem]:

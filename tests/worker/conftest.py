@@ -28,6 +28,12 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0 and os.environ.get("CI") != "true", reason="confinement needs root"
 )
+#: Memory limit tests need a cgroup hierarchy (under CI, they run regardless and fail).
+needs_cgroups = pytest.mark.skipif(
+    os.environ.get("CI") != "true" and not os.path.isdir("/sys/fs/cgroup/memory")
+    and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+    reason="no cgroup hierarchy here",
+)  # fmt: skip
 _versions = itertools.count(1)
 #: Sandbox uids of this test session: not the platform's default range, and (most likely) not
 #: another session's, so a test that looks for the processes of a uid it released does not see

@@ -20,14 +20,9 @@ from faas_trio.worker.sandbox import syscall_filter
 from faas_trio.worker.sandbox.cgroups import detect
 from faas_trio.worker.sandbox.spawn import SpawnSettings
 
-from .conftest import UID_BASE, MakeDispatch, needs_root
+from .conftest import UID_BASE, MakeDispatch, needs_cgroups, needs_root
 
 pytestmark = needs_root
-needs_cgroups = pytest.mark.skipif(
-    os.environ.get("CI") != "true" and not os.path.isdir("/sys/fs/cgroup/memory")
-    and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
-    reason="no cgroup hierarchy here",
-)  # fmt: skip
 
 
 async def run(pool: WarmPool, make_dispatch: MakeDispatch, source: str, **kw: object) -> Outcome:
