@@ -268,8 +268,19 @@ async def test_a_forged_frame_in_a_batch_costs_no_item_its_outcome(
     if well_formed:
         assert outcomes[1].result == "forged"
         assert all(o.state is JobState.SUCCEEDED for o in outcomes)
-        # The child that forged is not kept: a frame was left unread in its pipe.
-        assert pool.size == 0
+        # The child that forged is not used again: its reply to the last item is left unread
+        # in its pipe. That reply may still be on its way when the batch ends (the child is
+        # then kept for now); once it is there, the child is unfit and its next checkout
+        # starts a fresh one.
+        with trio.fail_after(10):
+            # No event says that an idle child's pipe became readable: polled.
+            while pool._idle and all(e.sandbox.quiet for e in pool._idle.values()):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+        again = await run_job(
+            pool, make_dispatch(FORGER, '["", "return"]', version=1), log_cap=4096,
+            result_cap=1 << 20,
+        )  # fmt: skip
+        assert again.cold_start and again.result == "honest"
     else:
         assert outcomes[1].state is JobState.FAILED
         assert (outcomes[1].error or "").startswith("SandboxError: ")
