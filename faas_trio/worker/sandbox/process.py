@@ -196,8 +196,17 @@ class Sandbox:
             raise SandboxError("sandbox is not running")
         try:
             await self._channel.send(request)
-        except (ProtocolError, ChildGone) as exc:
+        except ProtocolError as exc:
             raise await self._failure(exc) from None
+        except ChildGone as exc:
+            failure = await self._failure(exc)
+            if type(failure) is SandboxError:
+                # Its request pipe had no reader left: the child ended before it could read
+                # this request (one that ended just after its last reply, still counted alive).
+                raise SandboxUnused(
+                    f"sandbox had ended before it read the request: {self.exit_description()}"
+                ) from None
+            raise failure from None
         except BaseException:
             await self.kill()
             raise
