@@ -37,7 +37,7 @@ from ..core.errors import Conflict, NotFound
 from ..core.ids import is_job_id
 from ..core.messages import DeleteFunction, DeleteJob, DeleteSecret, Done, PutSecret, PutUser
 from .base import WriteResult
-from .mongo_documents import Doc, key_ok
+from .mongo_documents import Doc, key_ok, user_reset
 from .mongo_writes import AdminOp
 
 __all__ = ["DirectOp", "is_direct", "write_direct"]
@@ -68,14 +68,7 @@ def write_direct(
 
 def _write(users: Collection[Doc], jobs: Collection[Doc], op: DirectOp, now: float) -> Done:
     if isinstance(op, PutUser):
-        # A reset: the user's functions go, its time starts again from zero.
-        reset: Doc = {
-            "functions": {},
-            "secrets": {},
-            "execution_time_ms": 0.0,
-            "key_hash": op.key_hash,
-            "created_at": now,
-        }
+        reset = user_reset(op.key_hash, now)
         if not op.create_only:
             users.update_one({"name": op.name}, {"$set": reset}, upsert=True)
             return Done()

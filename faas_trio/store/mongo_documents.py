@@ -62,6 +62,7 @@ __all__ = [
     "job_doc",
     "job_from_doc",
     "key_ok",
+    "user_reset",
     "with_sealed",
 ]
 
@@ -95,6 +96,18 @@ def as_date(seconds: float) -> datetime.datetime:
 def key_ok(name: str) -> bool:
     """Whether a function name can be a key of the embedded ``functions`` document."""
     return name != "" and "." not in name and not name.startswith("$") and "\0" not in name
+
+
+def user_reset(key_hash: str | None, now: float) -> Doc:
+    """The fields a ``PutUser`` sets: the user's functions and secrets go, its time starts
+    again from zero."""
+    return {
+        "functions": {},
+        "secrets": {},
+        "execution_time_ms": 0.0,
+        "key_hash": key_hash,
+        "created_at": now,
+    }
 
 
 def function_doc(fn: Function) -> Doc:

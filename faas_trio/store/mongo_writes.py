@@ -46,7 +46,7 @@ from ..core.messages import (
     SetBuild,
 )
 from .base import WriteResult, stored_function
-from .mongo_documents import Doc, function_doc, key_ok
+from .mongo_documents import Doc, function_doc, key_ok, user_reset
 
 __all__ = ["AdminOp", "BatchReads", "Plan", "batch_reads", "plan_batch"]
 
@@ -179,14 +179,7 @@ def _plan_op(plan: Plan, index: int, op: AdminOp, now: float) -> WriteResult:
     if isinstance(op, PutUser):
         if op.create_only and plan.users.get(op.name) is not None:
             raise Conflict(f"user '{op.name}' exists already")
-        # A reset: the user's functions go, its time starts again from zero.
-        reset: Doc = {
-            "functions": {},
-            "secrets": {},
-            "execution_time_ms": 0.0,
-            "key_hash": op.key_hash,
-            "created_at": now,
-        }
+        reset = user_reset(op.key_hash, now)
         plan.users[op.name] = {"name": op.name, **reset}
         plan.user_writes.append(
             (UpdateOne({"name": op.name}, {"$set": reset}, upsert=True), op.name)
