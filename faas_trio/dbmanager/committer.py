@@ -97,6 +97,8 @@ class GroupCommitter:
         except BaseException as exc:  # not queued
             if transition and self._unsettled.get(op) is pending:
                 del self._unsettled[op]
+                # Writers that shared it meanwhile must not wait for a write never queued.
+                pending.resolve(PeerUnavailable("dbmanager did not queue the write"))
             if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
                 raise PeerUnavailable("dbmanager is not accepting writes (stopping)") from exc
             raise

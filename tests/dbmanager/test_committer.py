@@ -183,3 +183,38 @@ async def test_a_transition_sent_again_before_it_settled_shares_its_outcome(
     # Once settled, the same transition is applied again (the store answers it).
     assert await committer.write(start) == Changed(applied=True)
     assert store.batches[-1] == ["ok1"] and len(store.batches) == 3
+
+
+async def test_a_transition_shared_before_it_was_queued_fails_its_sharers_if_never_queued(
+    nursery: trio.Nursery, store: ScriptedStore
+) -> None:
+    committer = GroupCommitter(cast(Store, store), max_waiting=0)  # a send waits for the loop
+    await nursery.start(committer.run)
+    store.gate = trio.Event()
+    start = StartJob(id="ok1", attempt=1, worker="w1", started_at=1.0)
+    shared: list[object] = []
+
+    async def share() -> None:
+        try:
+            shared.append(await committer.write(start))
+        except PeerUnavailable as exc:
+            shared.append(exc)
+
+    async with trio.open_nursery() as writers:
+        writers.start_soon(committer.write, DeleteJob(id="ok0"))
+        await trio.testing.wait_all_tasks_blocked()  # ok0 held in the store: the loop is busy
+        first = trio.CancelScope()
+
+        async def first_writer() -> None:
+            with first:
+                await committer.write(start)
+
+        writers.start_soon(first_writer)
+        await trio.testing.wait_all_tasks_blocked()  # its send waits for the loop
+        writers.start_soon(share)
+        await trio.testing.wait_all_tasks_blocked()  # the resend shares it
+        first.cancel()  # the first writer gives up before its write was queued
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(shared) == 1 and isinstance(shared[0], PeerUnavailable)
+        store.gate.set()
+    assert store.batches == [["ok0"]]  # the start was never applied
