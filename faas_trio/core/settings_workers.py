@@ -4,9 +4,14 @@ this order."""
 
 from __future__ import annotations
 
+import os
+
 from .config import Setting
 
-__all__ = ["WORKER_SETTINGS"]
+__all__ = ["WORKER_SETTINGS", "default_workers_max"]
+
+#: FAAS_WORKERS_MAX when unset with the Kumori actuator: the old scaler's ceiling.
+KUMORI_WORKERS_MAX = 64
 
 _MIB = 1 << 20
 
@@ -233,9 +238,10 @@ WORKER_SETTINGS: tuple[Setting, ...] = (
     S(
         name="FAAS_WORKERS_MAX",
         type=int,
-        default=64,
+        default=None,
         readers=("scaler", "up"),
         low=0,
+        shown="2 per CPU under `up` (at least FAAS_WORKERS_MIN); 64 with kumori",
         help="most workers the scaler starts",
     ),
     S(
@@ -326,3 +332,14 @@ WORKER_SETTINGS: tuple[Setting, ...] = (
         help="seconds one kumorictl command may take",
     ),
 )
+
+
+def default_workers_max(actuator: str, workers_min: int) -> int:
+    """``FAAS_WORKERS_MAX`` when it is unset. Workers that ``up`` starts share this machine's
+    CPUs, and each runs ``FAAS_WORKER_CONCURRENCY`` sandboxes: past two per CPU, more
+    workers only add start-up and memory (a big map once asked for 64 on 2 CPUs and starved
+    every process of its heartbeats). Kumori's workers bring their own CPUs."""
+    if actuator == "kumori":
+        return max(KUMORI_WORKERS_MAX, workers_min)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2 * (cpus or 1), workers_min)

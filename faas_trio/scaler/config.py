@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.config import ConfigError, check_fields, from_env, setting
+from ..core.settings_workers import default_workers_max
 
 __all__ = ["ScalerConfig"]
 
@@ -36,6 +37,9 @@ class ScalerConfig:
     kumorictl_timeout: float = setting("FAAS_KUMORICTL_TIMEOUT")
 
     def __post_init__(self) -> None:
+        if self.workers_max is None:  # unset: the ceiling that suits the actuator
+            ceiling = default_workers_max(self.actuator, self.workers_min)
+            object.__setattr__(self, "workers_max", ceiling)
         check_fields(self)
         if self.workers_min > self.workers_max:
             raise ConfigError(

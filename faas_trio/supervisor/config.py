@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..core.config import ConfigError, check_fields, from_env, read, setting
 from ..core.settings import COMPONENTS
+from ..core.settings_workers import default_workers_max
 
 __all__ = ["ROLES", "SET_FOR_CHILDREN", "SupervisorConfig"]
 
@@ -53,6 +54,8 @@ class SupervisorConfig:
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.workers_max is None:  # unset: two per CPU, as the scaler under `up` decides
+            object.__setattr__(self, "workers_max", default_workers_max("local", self.workers_min))
         check_fields(self)
         if not self.home.is_absolute():
             raise ConfigError(f"FAAS_HOME={self.home}: must be absolute (from_env makes it so)")

@@ -152,7 +152,7 @@ async def test_each_round_reports_the_previous_decision(nursery: trio.Nursery) -
 
 
 def config_for(jq_url: str, **changes: object) -> ScalerConfig:
-    base = ScalerConfig(jq_url=jq_url, interval=0.01, scale_down_delay=0.0)
+    base = ScalerConfig(jq_url=jq_url, interval=0.01, scale_down_delay=0.0, workers_max=64)
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -252,6 +252,19 @@ def test_config_from_env_reads_every_variable() -> None:
         ScalerConfig.from_env({})
     policy = make_policy(config)
     assert policy == DoublePolicy(minimum=2, maximum=9)
+
+
+def test_an_unset_ceiling_suits_the_actuator() -> None:
+    """Workers of the local actuator share this machine's CPUs: two per CPU; Kumori's bring
+    their own (64, the old scaler's ceiling); a larger minimum lifts either."""
+    cpus = len(os.sched_getaffinity(0))
+    local = ScalerConfig.from_env({"FAAS_SUPERVISOR_URL": "tcp://up:2"})
+    assert local.workers_max == 2 * cpus
+    kumori = ScalerConfig.from_env({"FAAS_SCALER_ACTUATOR": "kumori"})
+    assert kumori.workers_max == 64
+    many = ScalerConfig.from_env({"FAAS_SUPERVISOR_URL": "tcp://up:2", "FAAS_WORKERS_MIN": "99"})
+    assert (many.workers_min, many.workers_max) == (99, 99)
+    assert make_policy(local) == TargetTracking(maximum=2 * cpus)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert config.home == tmp_path / ".faas"
     assert (config.http_port, config.db_port, config.jq_port) == (8080, 27444, 27445)
     assert config.store_url == f"sqlite:///{tmp_path}/.faas/faas.db"
-    assert (config.workers, config.workers_min, config.workers_max) == (1, 1, 64)
+    cpus = len(os.sched_getaffinity(0))
+    assert (config.workers, config.workers_min, config.workers_max) == (1, 1, 2 * cpus)
     assert config.base_env == {"OTHER": "x"}
     assert config.command("worker") == (sys.executable, "-m", "faas_trio", "worker")
 
