@@ -48,6 +48,9 @@ _ENV = {
 }  # fmt: skip
 #: How long one spawn may take (request sent, child forked, reply received), seconds.
 SPAWN_TIMEOUT = 5.0
+#: Extra seconds the first spawn of a zygote may take: it starts an interpreter first, which
+#: on a loaded machine (a burst starting workers) took longer than a spawn.
+_START_ALLOWANCE = 10.0
 #: How long a kill of the zygote may wait for it to be reaped, seconds.
 _KILL_GRACE = 2.0
 #: How long more a zygote that outlived that grace is waited for, once killed again.
@@ -108,8 +111,8 @@ class Zygote:
             ZygoteFailed: no child was started (see the class).
 
         Cancellation: while an earlier spawn runs, it propagates at once. Once this spawn has
-        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT`, plus the preload
-        allowance when it starts the zygote, plus a kill's grace), so
+        the zygote, it is shielded (bounded by :data:`SPAWN_TIMEOUT`, plus the start and
+        preload allowances when it starts the zygote, plus a kill's grace), so
         a child is never started without its pidfd reaching the caller: the caller sees the
         cancel at its next checkpoint and kills that child.
         """
@@ -122,7 +125,8 @@ class Zygote:
                 starting = self._socket is None
                 sock = self._socket if self._socket is not None else self._start()
                 try:
-                    with trio.fail_after(SPAWN_TIMEOUT + (self._preload_timeout * starting)):
+                    allowance = (_START_ALLOWANCE + self._preload_timeout) * starting
+                    with trio.fail_after(SPAWN_TIMEOUT + allowance):
                         reply, pidfd = await _exchange(sock, request, fds)
                 except (trio.TooSlowError, OSError, ProtocolError) as exc:
                     await self._stop()
