@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 import trio
 
+from faas_trio.core.settings_workers import default_workers_max
 from load.api import SetupError
 from load.cpu import component_cpu_seconds, cpu_per_item_ms
 from load.generator import check_loopback
@@ -104,8 +105,9 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     parser.add_argument(
         "--max-workers",
         type=int,
-        help="FAAS_WORKERS_MAX of a platform the kit starts (default 16); with --url, the "
-        "target's (default 64: deep_queue needs it to hold every worker busy)",
+        help="FAAS_WORKERS_MAX of a platform the kit starts (default: the platform's own, two "
+        "per CPU); with --url, the target's (default 64: deep_queue needs it to hold every "
+        "worker busy)",
     )
     parser.add_argument(
         "--api-key",
@@ -137,7 +139,7 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         quick=args.quick,
         out=args.out or _default_out(),
         workers=max(1, args.workers),
-        max_workers=max(1, args.max_workers or (64 if url else 16)),
+        max_workers=max(1, args.max_workers or (64 if url else default_workers_max("local", 1))),
         progress=not args.no_progress,
         api_key=args.api_key,
         profile=args.profile,

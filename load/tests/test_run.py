@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from load.scenarios import SCENARIOS, ScenarioContext, ScenarioResult
 def test_options_are_validated_and_ordered(tmp_path: Path) -> None:
     options = parse_args(["--scenarios", "deep_queue,baseline", "--out", str(tmp_path)])
     assert options.scenarios == ("baseline", "deep_queue")
-    assert options.url is None and options.max_workers == 16
-    assert options.platform_settings()["FAAS_WORKERS_MAX"] == "16"
+    cpus = len(os.sched_getaffinity(0))
+    assert options.url is None and options.max_workers == 2 * cpus  # the platform's default
+    assert options.platform_settings()["FAAS_WORKERS_MAX"] == str(2 * cpus)
     assert parse_args(["--url", "http://127.0.0.1:8080"]).max_workers == 64
     with pytest.raises(SystemExit):
         parse_args(["--scenarios", "nope"])
