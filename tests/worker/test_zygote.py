@@ -24,6 +24,7 @@ import faas_trio.worker.sandbox.zygote_client as zygote_client
 from faas_trio.core.records import JobState, Runtime
 from faas_trio.worker.execution import run_job
 from faas_trio.worker.pool import WarmPool
+from faas_trio.worker.sandbox import confine
 from faas_trio.worker.sandbox.process import SandboxError, start_sandbox
 from faas_trio.worker.sandbox.protocol import SpawnRequest
 from faas_trio.worker.sandbox.spawn import SpawnSettings
@@ -251,6 +252,27 @@ async def test_sandbox_holds_only_its_own_pipes(
     assert [fd for fd, _, _ in found] == [0, 1, 2, 3, 4], found
     assert not any(is_socket for _, is_socket, _ in found)
     assert [is_pipe for _, _, is_pipe in found] == [False, True, True, True, True]
+    await sandbox.kill()
+
+
+async def test_a_sandbox_runs_nicer_than_its_worker(
+    zygote: Zygote, settings: SpawnSettings, nursery: trio.Nursery
+) -> None:
+    """Tenants' code busy on every CPU leaves the platform's processes the CPU first, and a
+    sandbox cannot take the priority back."""
+    source = (
+        "import os\n"
+        "def f():\n"
+        "    mine = os.nice(0)\n"
+        "    try:\n"
+        "        os.nice(-1)\n"
+        "    except OSError:\n"
+        "        return [mine, 'refused']\n"
+        "    return [mine, os.nice(0)]\n"
+    )
+    sandbox = await loaded_python(nursery, settings, zygote, source)
+    reply = await sandbox.request(call_request(5))
+    assert json.loads(reply.value or "") == [os.nice(0) + confine.SANDBOX_NICE, "refused"]
     await sandbox.kill()
 
 

@@ -65,6 +65,10 @@ __all__ = [
 
 #: Size of the wait status a keeper reports on its status pipe.
 STATUS_BYTES = 4
+#: How much nicer than the zygote (and so the worker) a sandbox runs: when tenants' code keeps
+#: every CPU busy, the platform's processes (heartbeats, dispatches, commits) still get the CPU
+#: first. A sandbox cannot undo it: lowering a nice value needs ``CAP_SYS_NICE``.
+SANDBOX_NICE = 10
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000

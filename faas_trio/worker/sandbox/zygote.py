@@ -23,7 +23,8 @@ of file on the socket. Run with ``--probe root|rootless`` instead, it prints wha
 works on this machine as JSON and exits (:func:`.confine.probe`).
 
 The child, before anything else, restores the signal handling the zygote changed, closes the
-socket and every descriptor it was not given, starts a new session, takes the pipes as 0-2, and
+socket and every descriptor it was not given, starts a new session, lowers its CPU priority
+(:data:`.confine.SANDBOX_NICE`), takes the pipes as 0-2, and
 moves to the scratch directory with the given environment; then it becomes the sandbox's keeper
 (:func:`.confine.become_keeper`), whose parent-death signal is tied to the zygote. The zygote
 reaps its children as they exit (``SIGCHLD``), so none is left a zombie.
@@ -223,6 +224,7 @@ def _child(
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         sock.close()
         os.setsid()
+        os.nice(confine.SANDBOX_NICE)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         os.closerange(3, status)
