@@ -163,3 +163,35 @@ async def test_warm_reuse_keeps_working(pool: WarmPool, make_dispatch: MakeDispa
     second = await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
     assert (first.result, first.cold_start) == ("1", True)
     assert (second.result, second.cold_start, second.init_ms) == ("2", False, 0.0)
+
+
+async def test_the_arguments_slot_runs_no_user_code(
+    pool: WarmPool, make_dispatch: MakeDispatch
+) -> None:
+    """The host puts each call's arguments in a global of the context: code there cannot
+    make it an accessor (whose setter would run, untimed, at the host's write), and a
+    function that makes it read-only fails its calls with a clear error, never with the
+    previous call's arguments."""
+    hijack = (
+        "let tried;\n"
+        "try {\n"
+        "  Object.defineProperty(globalThis, '__faas_args', {\n"
+        "    get() { return '[0]'; }, set(v) { for (;;) {} } });\n"
+        "  tried = 'redefined';\n"
+        "} catch (e) { tried = e.constructor === TypeError ? 'refused' : 'other'; }\n"
+        "function f(x) { return [x, tried]; }\n"
+    )
+    for args, expected in (("[5]", '[5,"refused"]'), ("[6]", '[6,"refused"]')):
+        outcome = await run_job(
+            pool, make_dispatch(hijack, args, runtime=NODE, version=100, timeout=2.0),
+            log_cap=4096, result_cap=1 << 20,
+        )  # fmt: skip
+        assert (outcome.state, outcome.result) == (JobState.SUCCEEDED, expected), outcome
+    frozen = (
+        "Object.defineProperty(globalThis, '__faas_args', { writable: false });\n"
+        "function f(x) { return x; }\n"
+    )
+    dispatch = make_dispatch(frozen, "[7]", runtime=NODE, timeout=2.0)
+    outcome = await run_job(pool, dispatch, log_cap=4096, result_cap=1 << 20)
+    assert outcome.state is JobState.FAILED, outcome
+    assert "__faas_args" in (outcome.error or ""), outcome
