@@ -39,7 +39,6 @@ from .socket_io import SocketIO, Unroutable
 from .wire import (
     HEADER_SIZE,
     decode_body,
-    decode_header,
     encode_message,
     encode_reply,
     split_message,
@@ -92,11 +91,11 @@ class Client:
             log.warning("%s: dropped a reply of %d frames", self._name, len(frames))
             return
         try:
-            header, body = split_message(frames[0])
+            request_id, body = split_message(frames[0])
         except ProtocolError as exc:
             log.warning("%s: dropped a reply: %s", self._name, exc)
             return
-        pending = self._pending.pop(decode_header(header), None)
+        pending = self._pending.pop(request_id, None)
         if pending is not None:  # else: a reply that came after its caller gave up
             pending.reply = body
             pending.done.set()
@@ -335,12 +334,12 @@ async def _serve_router(
                 log.warning("%s: dropped a request of %d frames", name, len(frames) - 1)
                 return
             identity, frame = frames
+            # A reply, even to a malformed request, goes under the request's own header.
+            header = frame[:HEADER_SIZE]
             try:
-                header, body = split_message(frame)
+                _, body = split_message(frame)
                 request = decode_body(body)
             except ProtocolError as exc:
-                # Answered under the request's own id when its header can be told.
-                header = bytes(frame[:HEADER_SIZE])
                 error = ErrorReply(code=exc.code, message=exc.message)
                 try:
                     io.try_send([identity, encode_reply(header, error)])

@@ -95,15 +95,13 @@ def encode_reply(header: bytes, message: msgspec.Struct) -> bytearray:
     return frame
 
 
-def split_message(frame: bytes) -> tuple[bytes, memoryview]:
-    """The header and the body of a frame, the header checked (see :func:`decode_header`).
+def split_message(frame: bytes) -> tuple[int, memoryview]:
+    """The request id in a frame's header (checked, see :func:`decode_header`) and its body.
 
     Raises:
         ProtocolError: the frame is shorter than a header, or of another protocol version.
     """
-    header = frame[: _HEADER.size]
-    decode_header(header)
-    return header, memoryview(frame)[_HEADER.size :]
+    return decode_header(frame[: _HEADER.size]), memoryview(frame)[_HEADER.size :]
 
 
 def decode_message(frame: bytes) -> tuple[int, Message]:
@@ -112,5 +110,5 @@ def decode_message(frame: bytes) -> tuple[int, Message]:
     Raises:
         ProtocolError: see :func:`decode_header` and :func:`decode_body`.
     """
-    header, body = split_message(frame)
-    return decode_header(header), decode_body(body)
+    request_id, body = split_message(frame)
+    return request_id, decode_body(body)
