@@ -54,10 +54,9 @@ class _OwedNotices:
         #: Set when a change is added; :meth:`Peers.keep_telling` replaces it.
         self.added = trio.Event()
 
-    def add(self, change: Change) -> int:
-        number = self.changes[change] = next(self._numbers)
+    def add(self, change: Change) -> None:
+        self.changes[change] = next(self._numbers)
         self.added.set()
-        return number
 
     def by_user(self, user: str | None) -> dict[str, dict[Change, int]]:
         """The owed changes of ``user`` (everyone's when None), by user."""
@@ -126,17 +125,24 @@ class Peers:
         Cancellation: blocks up to :data:`FORGET_TIMEOUT`; a cancel leaves the notice owed.
         """
         change = (user, name)
-        number = self._owed.add(change)
+        # An earlier notice of the same change still owed: this one settles it once heard.
+        earlier = self._owed.changes.get(change)
         try:
             await self._tell(user, name, FORGET_TIMEOUT)
-        except PeerUnavailable as exc:
+        except (PeerUnavailable, trio.Cancelled) as exc:
+            # Owed only now: while it was on its way, nothing was answered, so a call racing
+            # it may start with either version, and a second notice would only repeat it.
+            self._owed.add(change)
+            if isinstance(exc, trio.Cancelled):
+                raise
             what = f"{user}'s functions" if name is None else f"{user}'s function {name}"
             log.warning(
                 "the jqmanager was not told that %s changed (%s); it will be before the "
                 "next call of %s", what, exc, user,
             )  # fmt: skip
             return
-        self._owed.settle({change: number})
+        if earlier is not None:
+            self._owed.settle({change: earlier})
 
     def owed(self) -> list[Change]:
         """The changes the jqmanager has not confirmed yet, oldest notice first."""

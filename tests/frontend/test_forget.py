@@ -94,3 +94,20 @@ async def test_owed_changes_are_told_once_the_jqmanager_is_back(endpoint: str) -
                 await trio.sleep(0.02)
         assert sorted(heard, key=repr) == [ForgetFunctions("ann"), ForgetFunctions("bob")]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_heard_change_is_told_once(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the background teller running, a notice the jqmanager confirms in time is the
+    only one: it is not sent again (as "all of the user's functions") while on its way."""
+    monkeypatch.setattr(peers_module, "FORGET_TIMEOUT", 5.0)  # in time, however busy
+    heard: list[Message] = []
+    async with open_peers(endpoint, rpc_timeout=5.0) as peers, trio.open_nursery() as nursery:
+        await nursery.start(jqmanager, endpoint, heard)
+        nursery.start_soon(peers.keep_telling)
+        with trio.fail_after(10.0):
+            await peers.forget_functions("ann", "add")
+        await trio.sleep(0.2)  # time for a second notice, were one sent
+        assert heard == [ForgetFunctions("ann", "add")] and peers.owed() == []
+        nursery.cancel_scope.cancel()
