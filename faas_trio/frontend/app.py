@@ -65,10 +65,7 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     async def read_unread_body(response: Response) -> Response:
         # An answer given before the body was read (a bad query, say) must still consume it:
         # a keep-alive connection with an unread body stalls the next request sent on it.
-        body = request.body
-        # Quart's body has no public "arrived" flag; reading it again would cost a cancel
-        # scope and a checkpoint on every request whose body is already in.
-        if body._complete.is_set() and body._must_raise is None:
+        if _body_arrived(request.body):
             return response
         try:
             await request.get_data()
@@ -87,3 +84,15 @@ def create_app(config: FrontendConfig, peers: Peers) -> QuartTrio:
     openapi.register(app, config)
     console.register(app)
     return app
+
+
+def _body_arrived(body: object) -> bool:
+    """Whether Quart holds the whole body already (reading it again would cost a cancel scope
+    and a checkpoint on every request). Quart has no public flag for it: its private ones are
+    read, and a Quart without them gets the body read again, never an error."""
+    complete = getattr(body, "_complete", None)
+    return (
+        complete is not None
+        and complete.is_set()
+        and getattr(body, "_must_raise", True) is None
+    )
