@@ -196,17 +196,10 @@ class Sandbox:
             raise SandboxError("sandbox is not running")
         try:
             await self._channel.send(request)
-        except ProtocolError as exc:
-            raise await self._failure(exc) from None
-        except ChildGone as exc:
-            failure = await self._failure(exc)
-            if type(failure) is SandboxError:
-                # Its request pipe had no reader left: the child ended before it could read
-                # this request (one that ended just after its last reply, still counted alive).
-                raise SandboxUnused(
-                    f"sandbox had ended before it read the request: {self.exit_description()}"
-                ) from None
-            raise failure from None
+        except (ProtocolError, ChildGone) as exc:
+            # A pipe with no reader left: the child ended before it could read this request
+            # (one that ended just after its last reply, still counted alive).
+            raise await self._failure(exc, unread=isinstance(exc, ChildGone)) from None
         except BaseException:
             await self.kill()
             raise
@@ -227,8 +220,12 @@ class Sandbox:
             raise SandboxOutOfMemory(self._memory_mb)
         return reply
 
-    async def _failure(self, exc: ProtocolError | ChildGone) -> SandboxError:
-        """Kill the child after ``exc`` broke an exchange; the error to raise instead.
+    async def _failure(
+        self, exc: ProtocolError | ChildGone, *, unread: bool = False
+    ) -> SandboxError:
+        """Kill the child after ``exc`` broke an exchange; the error to raise instead
+        (:class:`SandboxUnused` when the child left the request unread: ``unread``, or bytes
+        of it still in its pipe).
 
         Cancellation: shielded (see :meth:`kill`).
         """
@@ -237,7 +234,7 @@ class Sandbox:
             return SandboxError(f"the sandbox broke the protocol: {exc}")
         with trio.CancelScope(shield=True), trio.move_on_after(_EXIT_GRACE):
             await self._reap()
-        unread = 0 if self._closed else self._channel.unread_request_bytes()
+        unread = unread or (not self._closed and self._channel.unread_request_bytes() > 0)
         await self.kill()
         if self._oom_killed:
             return SandboxOutOfMemory(self._memory_mb)
