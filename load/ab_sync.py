@@ -33,17 +33,11 @@ from .api import create_user, register_function, run_and_wait
 from .cpu import component_cpu_seconds
 from .functions import PY_ADD
 from .generator import drive, open_client
-from .processes import Platform, running_platform
+from .processes import RAISED_LIMITS, Platform, running_platform
 from .stats import percentile
 
 __all__ = ["main"]
 
-#: The kit's platform settings (see :mod:`load.run`): nothing refused for being too much.
-SETTINGS = {
-    "FAAS_USER_MAX_ACTIVE": "1000000",
-    "FAAS_MAX_QUEUE": "1000000",
-    "FAAS_USER_RATE": "1000000000",
-}
 USER = "ab_sync"
 #: Roles whose CPU is printed, in this order (``all`` is their sum plus the rest).
 ROLES = ("frontend", "jqmanager", "dbmanager", "worker", "all")
@@ -65,7 +59,7 @@ class Side:
 @asynccontextmanager
 async def _platform(side: Side, workers: int, home: Path) -> AsyncIterator[Platform]:
     path = os.pathsep.join(p for p in (str(side.tree.resolve()), os.environ.get("PYTHONPATH")) if p)
-    settings = {**SETTINGS, "PYTHONPATH": path, "FAAS_WORKERS": str(workers),
+    settings = {**RAISED_LIMITS, "PYTHONPATH": path, "FAAS_WORKERS": str(workers),
                 "FAAS_WORKERS_MAX": str(workers)}
     async with running_platform(home, home / "platform.log", settings) as platform:
         yield platform

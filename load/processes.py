@@ -23,6 +23,7 @@ import trio
 from .ports import free_ports
 
 __all__ = [
+    "RAISED_LIMITS",
     "LaunchError",
     "Platform",
     "descendants",
@@ -33,6 +34,13 @@ __all__ = [
     "vm_rss_bytes",
 ]
 
+#: The settings of every platform the kit starts: queue and call-rate limits high enough that
+#: no load is refused for being too much.
+RAISED_LIMITS = {
+    "FAAS_USER_MAX_ACTIVE": "1000000",
+    "FAAS_MAX_QUEUE": "1000000",
+    "FAAS_USER_RATE": "1000000000",
+}
 #: The repository root: the working directory of the baseline app, so ``load`` imports.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Longest wait for a started process to answer HTTP.

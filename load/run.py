@@ -35,7 +35,7 @@ from load.api import SetupError
 from load.cpu import component_cpu_seconds, cpu_per_item_ms
 from load.generator import check_loopback
 from load.machine import describe_machine
-from load.processes import LaunchError, Platform, running_platform
+from load.processes import RAISED_LIMITS, LaunchError, Platform, running_platform
 from load.profiler import profiling
 from load.report import write_report
 from load.scenarios import OWN_PLATFORMS, SCENARIOS, ScenarioContext, ScenarioResult
@@ -65,12 +65,7 @@ class RunOptions:
     def platform_settings(self) -> dict[str, str]:
         """The ``FAAS_*`` settings of a platform the kit starts. The queue and call-rate
         limits are raised (unless set in the environment) so that the load is not refused."""
-        settings = {
-            "FAAS_USER_MAX_ACTIVE": "1000000",
-            "FAAS_MAX_QUEUE": "1000000",
-            "FAAS_USER_RATE": "1000000000",
-        }
-        settings = {k: os.environ.get(k, v) for k, v in settings.items()}
+        settings = {k: os.environ.get(k, v) for k, v in RAISED_LIMITS.items()}
         settings["FAAS_WORKERS"] = str(self.workers)
         settings["FAAS_WORKERS_MAX"] = str(self.max_workers)
         return settings

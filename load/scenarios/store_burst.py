@@ -39,7 +39,7 @@ import trio
 from ..api import create_user, delete_user, register_function, submit
 from ..functions import NODE_ADD, PY_ADD
 from ..generator import MAX_CONCURRENCY, drive
-from ..processes import REPO_ROOT, LaunchError, running_platform
+from ..processes import RAISED_LIMITS, REPO_ROOT, LaunchError, running_platform
 from .context import ScenarioContext, ScenarioResult
 from .tracking import await_jobs, sample_from_records
 
@@ -217,9 +217,7 @@ async def store_burst(ctx: ScenarioContext) -> ScenarioResult:
                     "FAAS_WORKERS_MIN": str(config.workers),
                     "FAAS_WORKERS_MAX": str(config.workers),
                     "FAAS_WORKER_CONCURRENCY": str(config.slots),
-                    "FAAS_USER_MAX_ACTIVE": "1000000",
-                    "FAAS_MAX_QUEUE": "1000000",
-                    "FAAS_USER_RATE": "1000000000",
+                    **RAISED_LIMITS,
                 }
                 log = home / "platform.log"
                 async with running_platform(home / "home", log, settings) as platform:
