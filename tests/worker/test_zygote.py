@@ -16,6 +16,7 @@ import tempfile
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -244,15 +245,12 @@ async def test_sandbox_holds_only_its_own_pipes(
         "        found.append([fd, stat.S_ISSOCK(mode), stat.S_ISFIFO(mode)])\n"
         "    return found\n"
     )
-    sandbox = await loaded_python(nursery, settings, zygote, source)
-    reply = await sandbox.request(call_request(5))
-    found = json.loads(reply.value or "")
+    found = await value_of_one_call(nursery, settings, zygote, source)
     # 0 is /dev/null, 1 and 2 the stderr pipe, 3 and 4 the protocol pipes: no socket to the
     # zygote, no status pipe.
     assert [fd for fd, _, _ in found] == [0, 1, 2, 3, 4], found
     assert not any(is_socket for _, is_socket, _ in found)
     assert [is_pipe for _, _, is_pipe in found] == [False, True, True, True, True]
-    await sandbox.kill()
 
 
 async def test_a_sandbox_runs_nicer_than_its_worker(
@@ -270,10 +268,20 @@ async def test_a_sandbox_runs_nicer_than_its_worker(
         "        return [mine, 'refused']\n"
         "    return [mine, os.nice(0)]\n"
     )
+    found = await value_of_one_call(nursery, settings, zygote, source)
+    assert found == [os.nice(0) + confine.SANDBOX_NICE, "refused"]
+
+
+async def value_of_one_call(
+    nursery: trio.Nursery, settings: SpawnSettings, zygote: Zygote, source: str
+) -> Any:
+    """What ``f`` of ``source`` returns in a new sandbox from ``zygote`` (then killed)."""
     sandbox = await loaded_python(nursery, settings, zygote, source)
-    reply = await sandbox.request(call_request(5))
-    assert json.loads(reply.value or "") == [os.nice(0) + confine.SANDBOX_NICE, "refused"]
-    await sandbox.kill()
+    try:
+        reply = await sandbox.request(call_request(5))
+        return json.loads(reply.value or "")
+    finally:
+        await sandbox.kill()
 
 
 # -- the zygote's own life --------------------------------------------------------------------
